@@ -1,0 +1,57 @@
+using SessionTracking.Gateway.Http;
+using SessionTracking.Gateway.Query;
+using SessionTracking.Gateway.Sessions;
+
+namespace SessionTracking.Gateway.Hosting;
+
+internal static class GatewayServices
+{
+    public const string DefaultUrl = "http://localhost:8000";
+
+    /// <summary>Listens on the earlier system's port unless --urls, ASPNETCORE_URLS or ASPNETCORE_HTTP_PORTS say otherwise.</summary>
+    public static WebApplicationBuilder UseDefaultUrl(this WebApplicationBuilder builder)
+    {
+        var configuration = builder.Configuration;
+        if (string.IsNullOrEmpty(configuration["urls"]) && string.IsNullOrEmpty(configuration["http_ports"]) && string.IsNullOrEmpty(configuration["https_ports"]))
+        {
+            builder.WebHost.UseUrls(DefaultUrl);
+        }
+
+        return builder;
+    }
+
+    public static IServiceCollection AddGatewayServices(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<GatewayOptions>()
+            .Bind(configuration.GetSection(GatewayOptions.SectionName))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        services.AddSingleton<JsonBody>();
+        services.AddSingleton<EventParser>();
+        services.AddSingleton(TimeProvider.System);
+        services.AddQueryChatClient(configuration);
+        services.AddProblemDetails();
+        services.AddExceptionHandler<UnavailableExceptionHandler>();
+        services.ConfigureHttpJsonOptions(options =>
+        {
+            options.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower;
+            options.SerializerOptions.TypeInfoResolverChain.Insert(0, WireJsonContext.Default);
+        });
+        return services;
+    }
+
+    /// <summary>
+    /// The static files (tracker, pages) live in the repository's wwwroot/; a published gateway carries a copy next to
+    /// its binaries. The first folder that exists wins.
+    /// </summary>
+    public static string? LocateWebRoot()
+    {
+        string[] candidates =
+        [
+            Path.Combine(Directory.GetCurrentDirectory(), "wwwroot"),
+            Path.Combine(Directory.GetCurrentDirectory(), "..", "wwwroot"),
+            Path.Combine(AppContext.BaseDirectory, "wwwroot"),
+        ];
+        return candidates.Select(Path.GetFullPath).FirstOrDefault(Directory.Exists);
+    }
+}

@@ -1,0 +1,25 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace SessionTracking.Gateway.Http;
+
+/// <summary>The API's error answers, all <c>application/problem+json</c>.</summary>
+internal static class Problems
+{
+    public static ProblemHttpResult BadRequest(string detail) => Create(StatusCodes.Status400BadRequest, "Invalid request", detail);
+
+    public static ProblemHttpResult SessionNotFound(string sessionId) =>
+        Create(StatusCodes.Status404NotFound, "Session not found", $"No session '{Truncate(sessionId)}' exists. Start one with POST /session/start.");
+
+    public static ProblemHttpResult SessionEnded(string sessionId) =>
+        Create(StatusCodes.Status409Conflict, "Session ended", $"Session '{sessionId}' has ended; it accepts no new events.");
+
+    public static ProblemHttpResult TooLarge(string detail) => Create(StatusCodes.Status413PayloadTooLarge, "Payload too large", detail);
+
+    public static ProblemHttpResult UnsupportedMediaType(string? contentType) =>
+        Create(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type", $"Content-Type '{Truncate(contentType ?? "")}' is not accepted; send application/json or text/plain.");
+
+    public static ProblemHttpResult Create(int status, string title, string detail) =>
+        TypedResults.Problem(detail: detail, statusCode: status, title: title);
+
+    private static string Truncate(string value) => value.Length <= 64 ? value : string.Concat(value.AsSpan(0, 64), "…");
+}

@@ -1,0 +1,25 @@
+using SessionTracking.Gateway.Health;
+using SessionTracking.Gateway.Hosting;
+using SessionTracking.Gateway.Legacy;
+using SessionTracking.Gateway.Query;
+using SessionTracking.Gateway.Sessions;
+
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, WebRootPath = GatewayServices.LocateWebRoot() });
+builder.UseDefaultUrl();
+builder.AddSessionTrackingOrleans();
+builder.Services.AddGatewayServices(builder.Configuration);
+
+var app = builder.Build();
+app.UseExceptionHandler();
+app.UseDefaultFiles();
+app.UseStaticFiles();
+
+app.MapSessionEndpoints();
+app.MapQueryEndpoints();
+app.MapLegacyEndpoints();
+app.MapHealthEndpoints();
+
+app.Run();
+
+/// <summary>Entry point, visible to the HTTP tests' WebApplicationFactory.</summary>
+public partial class Program;

@@ -1,0 +1,161 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using SessionTracking.Gateway.Http;
+
+namespace SessionTracking.Gateway.Sessions;
+
+/// <summary>
+/// Validates event bodies: one event <c>{session_id, type, data, t?, id?}</c> or a batch
+/// <c>{session_id, events: [...], end?}</c>. Event types are the guide's twelve or custom names matching
+/// <see cref="TypePattern"/>.
+/// </summary>
+internal sealed partial class EventParser(IOptions<GatewayOptions> options)
+{
+    public const string TypePattern = "^[A-Za-z][A-Za-z0-9_.:-]{0,63}$";
+
+    /// <summary>Latest accepted client time: the year 9999, in Unix milliseconds.</summary>
+    private const long MaxClientTime = 253_402_300_799_999;
+
+    private readonly GatewayOptions _options = options.Value;
+
+    public static readonly IReadOnlySet<string> GuideTypes = new HashSet<string>(StringComparer.Ordinal)
+    {
+        "prompt", "model_response", "scroll", "click", "hover", "selection", "copy", "key", "navigate", "activity", "feedback", "error",
+    };
+
+    public bool TryParseBatch(JsonElement root, out AppendBatch batch, out ProblemHttpResult? problem)
+    {
+        batch = null!;
+        if (!JsonFields.TryGetBoolean(root, "end", out var end, out var error))
+        {
+            problem = Problems.BadRequest(error!);
+            return false;
+        }
+
+        IncomingEvent[] events;
+        if (root.TryGetProperty("events", out var list))
+        {
+            if (list.ValueKind != JsonValueKind.Array)
+            {
+                problem = Problems.BadRequest("'events' must be an array of event objects.");
+                return false;
+            }
+
+            var count = list.GetArrayLength();
+            if (count > _options.MaxEventsPerBatch)
+            {
+                problem = Problems.BadRequest($"The batch has {count} events; at most {_options.MaxEventsPerBatch} are accepted per request (Gateway:MaxEventsPerBatch).");
+                return false;
+            }
+
+            if (count == 0 && !end)
+            {
+                problem = Problems.BadRequest("'events' is empty; send at least one event, or \"end\": true.");
+                return false;
+            }
+
+            events = new IncomingEvent[count];
+            var i = 0;
+            foreach (var item in list.EnumerateArray())
+            {
+                if (!TryParseEvent(item, $"events[{i}]", out events[i], out problem))
+                {
+                    return false;
+                }
+
+                i++;
+            }
+        }
+        else if (root.TryGetProperty("type", out _))
+        {
+            events = new IncomingEvent[1];
+            if (!TryParseEvent(root, "event", out events[0], out problem))
+            {
+                return false;
+            }
+        }
+        else if (end)
+        {
+            events = [];
+        }
+        else
+        {
+            problem = Problems.BadRequest("Send one event ('type', 'data') or a batch ('events': [...]).");
+            return false;
+        }
+
+        batch = new AppendBatch(events, end);
+        problem = null;
+        return true;
+    }
+
+    public bool TryParseEvent(JsonElement item, string where, out IncomingEvent parsed, out ProblemHttpResult? problem)
+    {
+        parsed = null!;
+        if (item.ValueKind != JsonValueKind.Object)
+        {
+            problem = Problems.BadRequest($"{where} must be a JSON object.");
+            return false;
+        }
+
+        if (!JsonFields.TryGetRequiredString(item, "type", 64, out var type, out var error)
+            || !JsonFields.TryGetObjectJson(item, "data", out var data, out error)
+            || !JsonFields.TryGetString(item, "id", _options.MaxFieldLength, out var clientId, out error)
+            || !TryGetClientTime(item, out var clientTime, out error))
+        {
+            problem = Problems.BadRequest($"{where}: {error}");
+            return false;
+        }
+
+        if (!IsValidType(type))
+        {
+            problem = Problems.BadRequest($"{where}: 'type' must be one of the guide's event types or a custom name matching {TypePattern}.");
+            return false;
+        }
+
+        data ??= "{}";
+        if (data.Length > _options.MaxEventDataBytes / 4 && Encoding.UTF8.GetByteCount(data) > _options.MaxEventDataBytes)
+        {
+            problem = Problems.TooLarge($"{where}: 'data' exceeds {_options.MaxEventDataBytes} bytes (Gateway:MaxEventDataBytes).");
+            return false;
+        }
+
+        if (clientId is { Length: 0 })
+        {
+            problem = Problems.BadRequest($"{where}: 'id' must not be empty.");
+            return false;
+        }
+
+        parsed = new IncomingEvent(type, data, clientTime, clientId);
+        problem = null;
+        return true;
+    }
+
+    public static bool IsValidType(string type) => GuideTypes.Contains(type) || TypeRegex().IsMatch(type);
+
+    private static bool TryGetClientTime(JsonElement item, out long? clientTime, out string? error)
+    {
+        clientTime = null;
+        error = null;
+        if (!item.TryGetProperty("t", out var t) || t.ValueKind == JsonValueKind.Null)
+        {
+            return true;
+        }
+
+        // Fractional milliseconds (performance.timeOrigin + now()) are truncated.
+        if (t.ValueKind != JsonValueKind.Number || !t.TryGetDouble(out var value) || !double.IsFinite(value) || value < 0 || value > MaxClientTime)
+        {
+            error = "'t' must be an integer number of milliseconds since the Unix epoch.";
+            return false;
+        }
+
+        clientTime = t.TryGetInt64(out var ms) ? ms : (long)value;
+        return true;
+    }
+
+    [GeneratedRegex(TypePattern, RegexOptions.CultureInvariant)]
+    private static partial Regex TypeRegex();
+}

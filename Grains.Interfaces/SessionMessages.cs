@@ -1,0 +1,110 @@
+namespace SessionTracking;
+
+/// <summary>Start of a session. <paramref name="EnvironmentJson"/> is the client's environment object, verbatim JSON.</summary>
+[GenerateSerializer, Immutable, Alias("SessionTracking.StartSession")]
+public sealed record StartSession(
+    [property: Id(0)] string UserId,
+    [property: Id(1)] string ExperimentId,
+    [property: Id(2)] string ModelGroup,
+    [property: Id(3)] string EnvironmentJson);
+
+/// <summary>An event as the client sent it. <paramref name="DataJson"/> is a JSON object, verbatim.</summary>
+[GenerateSerializer, Immutable, Alias("SessionTracking.IncomingEvent")]
+public sealed record IncomingEvent(
+    [property: Id(0)] string Type,
+    [property: Id(1)] string DataJson,
+    [property: Id(2)] long? ClientTime,
+    [property: Id(3)] string? ClientId);
+
+[GenerateSerializer, Immutable, Alias("SessionTracking.AppendBatch")]
+public sealed record AppendBatch(
+    [property: Id(0)] IncomingEvent[] Events,
+    [property: Id(1)] bool End = false);
+
+/// <summary>An event as stored: numbered by the grain (<paramref name="Seq"/> starts at 1, no gaps within a session).</summary>
+[GenerateSerializer, Immutable, Alias("SessionTracking.StoredEvent")]
+public sealed record StoredEvent(
+    [property: Id(0)] long Seq,
+    [property: Id(1)] long T,
+    [property: Id(2)] string Type,
+    [property: Id(3)] string DataJson,
+    [property: Id(4)] string? ClientId,
+    [property: Id(5)] long ReceivedAt);
+
+[GenerateSerializer, Immutable, Alias("SessionTracking.SessionInfo")]
+public sealed record SessionInfo(
+    [property: Id(0)] string SessionId,
+    [property: Id(1)] string UserId,
+    [property: Id(2)] string ExperimentId,
+    [property: Id(3)] string ModelGroup,
+    [property: Id(4)] DateTimeOffset StartTime,
+    [property: Id(5)] DateTimeOffset? EndTime,
+    [property: Id(6)] string EnvironmentJson);
+
+public enum SessionStatus
+{
+    Ok,
+    NotFound,
+    Ended,
+    AlreadyExists,
+}
+
+[GenerateSerializer, Immutable, Alias("SessionTracking.StartResult")]
+public sealed record StartResult(
+    [property: Id(0)] SessionStatus Status,
+    [property: Id(1)] SessionInfo? Session);
+
+/// <summary>What an append did: <paramref name="Accepted"/> new events, <paramref name="Duplicates"/> resent ids dropped.</summary>
+[GenerateSerializer, Immutable, Alias("SessionTracking.AppendResult")]
+public sealed record AppendResult(
+    [property: Id(0)] SessionStatus Status,
+    [property: Id(1)] int Accepted,
+    [property: Id(2)] int Duplicates,
+    [property: Id(3)] long LastSeq,
+    [property: Id(4)] bool Ended)
+{
+    public static AppendResult NotFound { get; } = new(SessionStatus.NotFound, 0, 0, 0, false);
+}
+
+[GenerateSerializer, Immutable, Alias("SessionTracking.EndResult")]
+public sealed record EndResult(
+    [property: Id(0)] SessionStatus Status,
+    [property: Id(1)] DateTimeOffset? EndTime,
+    [property: Id(2)] long LastSeq);
+
+[GenerateSerializer, Immutable, Alias("SessionTracking.SessionPage")]
+public sealed record SessionPage(
+    [property: Id(0)] SessionInfo Session,
+    [property: Id(1)] StoredEvent[] Events,
+    [property: Id(2)] long LastSeq,
+    [property: Id(3)] long? NextAfterSeq);
+
+/// <summary>One /query exchange, recorded as a prompt and a model_response event and one legacy <c>queries</c> row.</summary>
+[GenerateSerializer, Immutable, Alias("SessionTracking.QueryExchange")]
+public sealed record QueryExchange(
+    [property: Id(0)] IncomingEvent Prompt,
+    [property: Id(1)] IncomingEvent Response,
+    [property: Id(2)] QueryRow Row);
+
+/// <summary>A row of the legacy <c>queries</c> collection.</summary>
+[GenerateSerializer, Immutable, Alias("SessionTracking.QueryRow")]
+public sealed record QueryRow(
+    [property: Id(0)] string? SessionId,
+    [property: Id(1)] string? UserId,
+    [property: Id(2)] string? ModelGroup,
+    [property: Id(3)] string Query,
+    [property: Id(4)] string Response,
+    [property: Id(5)] string Model,
+    [property: Id(6)] string Provider,
+    [property: Id(7)] long LatencyMs,
+    [property: Id(8)] string CitationsJson,
+    [property: Id(9)] DateTimeOffset Timestamp);
+
+/// <summary>A legacy /log_event call: a row of the <c>events</c> collection (and a session event when a session is named).</summary>
+[GenerateSerializer, Immutable, Alias("SessionTracking.LegacyEvent")]
+public sealed record LegacyEvent(
+    [property: Id(0)] string UserId,
+    [property: Id(1)] string? SessionId,
+    [property: Id(2)] string EventType,
+    [property: Id(3)] string DataJson,
+    [property: Id(4)] DateTimeOffset Timestamp);

@@ -1,0 +1,397 @@
+using Orleans.Concurrency;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using SessionTracking.Storage;
+
+namespace SessionTracking;
+
+/// <summary>
+/// One session. Reentrant so that appends arriving while a store write is in flight join the next write
+/// (group commit) instead of queuing one write each; every state change below happens between awaits,
+/// which the grain's single-threaded scheduler makes atomic.
+/// </summary>
+[Reentrant]
+public sealed partial class SessionGrain(
+    ISessionStore store,
+    IOptions<SessionOptions> options,
+    TimeProvider clock,
+    ILogger<SessionGrain> logger) : Grain, ISessionGrain
+{
+    private readonly SessionOptions _options = options.Value;
+    private readonly PendingFlush _pending = new();
+    private readonly RecentIds _recentIds = new(options.Value.RecentIdWindow);
+
+    private SessionInfo? _session;
+    private long _lastSeq;        // highest number handed out
+    private long _durableSeq;     // highest number the store has
+    private bool _endRequested;   // no new events accepted
+    private long _lastActivityMs;
+    private bool _idsBeyondWindow; // at activation, older client ids existed only in the store
+    private bool _flushing;
+    private TaskCompletionSource? _inFlight;
+    private TaskCompletionSource _nextFlush = NewCompletion();
+
+    private string SessionId => this.GetPrimaryKeyString();
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        var snapshot = await store.LoadSessionAsync(SessionId, _options.RecentIdWindow, cancellationToken);
+        if (snapshot is not null)
+        {
+            _session = snapshot.Session;
+            _lastSeq = _durableSeq = snapshot.LastSeq;
+            _endRequested = snapshot.Session.EndTime is not null;
+            _recentIds.AddRange(snapshot.RecentClientIds);
+            _idsBeyondWindow = snapshot.LastSeq > _options.RecentIdWindow;
+            _lastActivityMs = NowMs();
+            StartTimers();
+        }
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await FlushAsync();
+        }
+        catch (Exception ex) when (ex is StoreUnavailableException or StoreConflictException)
+        {
+            LogDeactivationFlushFailed(logger, ex, SessionId, _pending.Events.Count);
+        }
+    }
+
+    public async ValueTask<StartResult> StartAsync(StartSession command)
+    {
+        if (_session is not null)
+        {
+            return new StartResult(SessionStatus.AlreadyExists, _session);
+        }
+
+        var session = new SessionInfo(SessionId, command.UserId, command.ExperimentId, command.ModelGroup, clock.GetUtcNow(), null, command.EnvironmentJson);
+        try
+        {
+            await store.CreateSessionAsync(session, CancellationToken.None);
+        }
+        catch (StoreConflictException)
+        {
+            DeactivateOnIdle();
+            return new StartResult(SessionStatus.AlreadyExists, null);
+        }
+
+        _session = session;
+        _lastActivityMs = NowMs();
+        StartTimers();
+        return new StartResult(SessionStatus.Ok, session);
+    }
+
+    public ValueTask<AppendResult> AppendAsync(AppendBatch batch) =>
+        AppendCoreAsync(batch.Events, batch.End, query: null, legacy: null);
+
+    public ValueTask<AppendResult> RecordExchangeAsync(QueryExchange exchange) =>
+        AppendCoreAsync(
+            [exchange.Prompt, exchange.Response],
+            end: false,
+            _session is null ? null : exchange.Row with { UserId = exchange.Row.UserId ?? _session.UserId, ModelGroup = exchange.Row.ModelGroup ?? _session.ModelGroup },
+            legacy: null);
+
+    public ValueTask<AppendResult> RecordLegacyEventAsync(LegacyEvent legacyEvent) =>
+        AppendCoreAsync(
+            [new IncomingEvent(legacyEvent.EventType, legacyEvent.DataJson, legacyEvent.Timestamp.ToUnixTimeMilliseconds(), null)],
+            end: false,
+            query: null,
+            legacyEvent);
+
+    public async ValueTask<EndResult> EndAsync()
+    {
+        if (_session is null)
+        {
+            DeactivateOnIdle();
+            return new EndResult(SessionStatus.NotFound, null, 0);
+        }
+
+        if (!_endRequested)
+        {
+            _endRequested = true;
+            _pending.EndTime = clock.GetUtcNow();
+        }
+
+        await FlushAsync();
+        return new EndResult(SessionStatus.Ok, _session.EndTime, _lastSeq);
+    }
+
+    public async ValueTask<SessionPage?> ReadAsync(long afterSeq, int limit)
+    {
+        if (_session is null)
+        {
+            DeactivateOnIdle();
+            return null;
+        }
+
+        // Buffered events become durable first, so a read never shows what a crash could take back.
+        await FlushAsync();
+        var events = await store.ReadEventsAsync(SessionId, afterSeq, limit, CancellationToken.None);
+        var last = events.Count > 0 ? events[^1].Seq : afterSeq;
+        long? next = events.Count == limit && last < _durableSeq ? last : null;
+        return new SessionPage(_session, [.. events], _durableSeq, next);
+    }
+
+    private async ValueTask<AppendResult> AppendCoreAsync(IncomingEvent[] events, bool end, QueryRow? query, LegacyEvent? legacy)
+    {
+        if (_session is null)
+        {
+            DeactivateOnIdle();
+            return AppendResult.NotFound;
+        }
+
+        var storedIds = await FindStoredIdsAsync(events);
+
+        // From here to the flush no await: dedup, numbering and buffering are one atomic step.
+        var now = NowMs();
+        var fresh = new List<StoredEvent>(events.Length);
+        HashSet<string>? batchIds = null;
+        var duplicates = 0;
+        foreach (var e in events)
+        {
+            if (e.ClientId is { } id && (_recentIds.Contains(id) || storedIds.Contains(id) || !(batchIds ??= []).Add(id)))
+            {
+                duplicates++;
+                continue;
+            }
+
+            fresh.Add(new StoredEvent(0, e.ClientTime ?? now, e.Type, e.DataJson, e.ClientId, now));
+        }
+
+        if (_endRequested)
+        {
+            // A resend of events already stored is answered as before, even after end; anything new is refused.
+            return fresh.Count == 0 && query is null && legacy is null
+                ? new AppendResult(SessionStatus.Ok, 0, duplicates, _lastSeq, true)
+                : new AppendResult(SessionStatus.Ended, 0, duplicates, _lastSeq, true);
+        }
+
+        for (var i = 0; i < fresh.Count; i++)
+        {
+            var numbered = fresh[i] with { Seq = ++_lastSeq };
+            _pending.Events.Add(numbered);
+            if (numbered.ClientId is { } id)
+            {
+                _recentIds.Add(id);
+            }
+        }
+
+        if (query is not null)
+        {
+            _pending.Queries.Add(query);
+        }
+
+        if (legacy is not null)
+        {
+            _pending.LegacyEvents.Add(legacy);
+        }
+
+        if (end)
+        {
+            _endRequested = true;
+            _pending.EndTime = clock.GetUtcNow();
+        }
+
+        _lastActivityMs = now;
+        var lastSeq = _lastSeq;
+        if (_options.Durability == DurabilityMode.Acked || end || _pending.Events.Count >= _options.MaxBufferedEvents)
+        {
+            await FlushAsync();
+        }
+
+        return new AppendResult(SessionStatus.Ok, fresh.Count, duplicates, lastSeq, _endRequested);
+    }
+
+    /// <summary>Client ids of this batch that only the store still remembers (older than the in-memory window).</summary>
+    private async ValueTask<IReadOnlyCollection<string>> FindStoredIdsAsync(IncomingEvent[] events)
+    {
+        if (!_idsBeyondWindow && !_recentIds.HasEvicted)
+        {
+            return [];
+        }
+
+        var unknown = events.Where(e => e.ClientId is not null && !_recentIds.Contains(e.ClientId)).Select(e => e.ClientId!).ToList();
+        return unknown.Count == 0 ? [] : await store.FindStoredClientIdsAsync(SessionId, unknown, CancellationToken.None);
+    }
+
+    /// <summary>
+    /// Completes when everything buffered so far is durable. Callers arriving while a write is in flight share
+    /// the next write: one store round trip per burst, not per request.
+    /// </summary>
+    private Task FlushAsync()
+    {
+        if (_pending.IsEmpty)
+        {
+            return _inFlight?.Task ?? Task.CompletedTask;
+        }
+
+        var completion = _nextFlush.Task;
+        if (!_flushing)
+        {
+            _flushing = true;
+            _ = RunFlushLoopAsync();
+        }
+
+        return completion;
+    }
+
+    private async Task RunFlushLoopAsync()
+    {
+        try
+        {
+            while (!_pending.IsEmpty)
+            {
+                var flush = _pending.Take(SessionId);
+                _inFlight = _nextFlush;
+                _nextFlush = NewCompletion();
+                try
+                {
+                    var started = clock.GetTimestamp();
+                    await store.AppendAsync(flush, CancellationToken.None);
+                    OnFlushed(flush, clock.GetElapsedTime(started));
+                    _inFlight.TrySetResult();
+                }
+                catch (Exception ex) when (ex is StoreUnavailableException or StoreConflictException)
+                {
+                    OnFlushFailed(flush, ex);
+                    _inFlight.TrySetException(ex);
+                    if (_options.Durability == DurabilityMode.Acked || ex is StoreConflictException)
+                    {
+                        // Unacknowledged events behind the failed write share its fate: their callers retry.
+                        _nextFlush.TrySetException(ex);
+                        _nextFlush = NewCompletion();
+                    }
+
+                    break;
+                }
+                finally
+                {
+                    _inFlight = null;
+                }
+            }
+        }
+        finally
+        {
+            _flushing = false;
+        }
+    }
+
+    private void OnFlushed(SessionFlush flush, TimeSpan elapsed)
+    {
+        if (flush.Events.Count > 0)
+        {
+            _durableSeq = flush.Events[^1].Seq;
+        }
+
+        if (flush.EndTime is { } end)
+        {
+            _session = _session! with { EndTime = end };
+        }
+
+        LogFlushed(logger, SessionId, flush.Events.Count, elapsed.TotalMilliseconds);
+    }
+
+    private void OnFlushFailed(SessionFlush flush, Exception ex)
+    {
+        LogFlushFailed(logger, ex, SessionId, flush.Events.Count);
+        if (ex is StoreConflictException)
+        {
+            // Another activation wrote this session: our numbering is stale. Reload from the store.
+            _pending.Clear();
+            DeactivateOnIdle();
+            return;
+        }
+
+        if (_options.Durability == DurabilityMode.Buffered)
+        {
+            // Already acknowledged: keep them, in order, for the next attempt.
+            _pending.Restore(flush);
+            return;
+        }
+
+        // Acked: nothing after the durable point was acknowledged. Forget it so retries are accepted afresh.
+        foreach (var e in flush.Events.Concat(_pending.Events))
+        {
+            if (e.ClientId is { } id)
+            {
+                _recentIds.Remove(id);
+            }
+        }
+
+        _pending.Clear();
+        _lastSeq = _durableSeq;
+        _endRequested = _session!.EndTime is not null;
+    }
+
+    private void StartTimers()
+    {
+        if (_options.Durability == DurabilityMode.Buffered)
+        {
+            this.RegisterGrainTimer(
+                static (grain, _) => grain.OnFlushTimerAsync(),
+                this,
+                new GrainTimerCreationOptions(_options.FlushInterval, _options.FlushInterval) { Interleave = true });
+        }
+
+        if (_session?.EndTime is null)
+        {
+            var period = TimeSpan.FromTicks(Math.Max(_options.IdleTimeout.Ticks / 4, TimeSpan.TicksPerSecond));
+            this.RegisterGrainTimer(
+                static (grain, _) => grain.OnIdleTimerAsync(),
+                this,
+                new GrainTimerCreationOptions(period, period) { Interleave = true });
+        }
+    }
+
+    private async Task OnFlushTimerAsync()
+    {
+        try
+        {
+            await FlushAsync();
+        }
+        catch (Exception ex) when (ex is StoreUnavailableException or StoreConflictException)
+        {
+            // Logged by the flush; the next tick retries.
+        }
+    }
+
+    private async Task OnIdleTimerAsync()
+    {
+        if (_endRequested || NowMs() - _lastActivityMs < _options.IdleTimeout.TotalMilliseconds)
+        {
+            return;
+        }
+
+        _endRequested = true;
+        _pending.EndTime = DateTimeOffset.FromUnixTimeMilliseconds(_lastActivityMs);
+        LogIdleEnded(logger, SessionId);
+        try
+        {
+            await FlushAsync();
+            DeactivateOnIdle();
+        }
+        catch (Exception ex) when (ex is StoreUnavailableException or StoreConflictException)
+        {
+            // The flush failure reset _endRequested (acked) or kept the end pending (buffered): the next tick retries.
+        }
+    }
+
+    private long NowMs() => clock.GetUtcNow().ToUnixTimeMilliseconds();
+
+    private static TaskCompletionSource NewCompletion() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Session {SessionId}: flushed {Count} events in {ElapsedMs:F2} ms")]
+    private static partial void LogFlushed(ILogger logger, string sessionId, int count, double elapsedMs);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Session {SessionId}: flush of {Count} events failed")]
+    private static partial void LogFlushFailed(ILogger logger, Exception exception, string sessionId, int count);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Session {SessionId}: flush on deactivation failed, {Count} buffered events not stored")]
+    private static partial void LogDeactivationFlushFailed(ILogger logger, Exception exception, string sessionId, int count);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Session {SessionId}: ended after idle timeout")]
+    private static partial void LogIdleEnded(ILogger logger, string sessionId);
+}

@@ -1,0 +1,49 @@
+namespace SessionTracking.Storage;
+
+/// <summary>
+/// The storage port. Adapters translate these calls to one database and hold no business rules:
+/// numbering, dedup, limits and end/409 live in <see cref="SessionGrain"/>.
+/// </summary>
+public interface ISessionStore
+{
+    /// <summary>Creates tables/collections and indexes. Called once at start-up.</summary>
+    Task InitializeAsync(CancellationToken cancellationToken);
+
+    Task CreateSessionAsync(SessionInfo session, CancellationToken cancellationToken);
+
+    /// <summary>Loads what a grain needs on activation, or null when the session does not exist.</summary>
+    Task<SessionSnapshot?> LoadSessionAsync(string sessionId, int recentIdCount, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Writes one flush atomically: events (append-only), legacy rows, and the end time when set.
+    /// Throws <see cref="StoreConflictException"/> when a sequence number is already taken
+    /// (another activation wrote first), so the grain can reload.
+    /// </summary>
+    Task AppendAsync(SessionFlush flush, CancellationToken cancellationToken);
+
+    /// <summary>Events with <c>seq &gt; afterSeq</c>, in order, at most <paramref name="limit"/>.</summary>
+    Task<IReadOnlyList<StoredEvent>> ReadEventsAsync(string sessionId, long afterSeq, int limit, CancellationToken cancellationToken);
+
+    /// <summary>Of <paramref name="clientIds"/>, the ones already stored for the session (dedup beyond the grain's in-memory window).</summary>
+    Task<IReadOnlyCollection<string>> FindStoredClientIdsAsync(string sessionId, IReadOnlyCollection<string> clientIds, CancellationToken cancellationToken);
+
+    /// <summary>Writes legacy rows that belong to no session (a /query or /log_event without session_id).</summary>
+    Task WriteLegacyRowsAsync(IReadOnlyList<QueryRow> queries, IReadOnlyList<LegacyEvent> legacyEvents, CancellationToken cancellationToken);
+
+    /// <summary>True when the store answers a trivial read and accepts writes.</summary>
+    Task<bool> IsHealthyAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>A session as a grain needs it on activation: metadata, last sequence number, and the client ids of its newest events.</summary>
+public sealed record SessionSnapshot(SessionInfo Session, long LastSeq, IReadOnlyList<string> RecentClientIds);
+
+/// <summary>One group commit of one session (or, with no session id, legacy rows only).</summary>
+public sealed record SessionFlush(
+    string? SessionId,
+    IReadOnlyList<StoredEvent> Events,
+    IReadOnlyList<QueryRow> Queries,
+    IReadOnlyList<LegacyEvent> LegacyEvents,
+    DateTimeOffset? EndTime);
+
+/// <summary>The store refused a flush because its sequence numbers are already taken.</summary>
+internal sealed class StoreConflictException(string message, Exception? inner = null) : Exception(message, inner);

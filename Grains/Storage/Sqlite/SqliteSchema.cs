@@ -1,0 +1,61 @@
+namespace SessionTracking.Storage.Sqlite;
+
+/// <summary>
+/// Tables mirror the guide's collections. Events live in their own table keyed by (session_id, seq) so a flush
+/// only appends rows: the primary key doubles as the guard against two activations numbering the same event.
+/// Times are Unix milliseconds (UTC).
+/// </summary>
+internal static class SqliteSchema
+{
+    public const string Create = """
+        PRAGMA journal_mode = WAL;
+        CREATE TABLE IF NOT EXISTS sessions (
+            session_id    TEXT PRIMARY KEY,
+            user_id       TEXT NOT NULL,
+            experiment_id TEXT NOT NULL,
+            model_group   TEXT NOT NULL,
+            start_time    INTEGER NOT NULL,
+            end_time      INTEGER NULL,
+            environment   TEXT NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS ix_sessions_experiment ON sessions (experiment_id, model_group, start_time);
+        CREATE INDEX IF NOT EXISTS ix_sessions_user ON sessions (user_id);
+        CREATE TABLE IF NOT EXISTS session_events (
+            session_id  TEXT NOT NULL,
+            seq         INTEGER NOT NULL,
+            t           INTEGER NOT NULL,
+            type        TEXT NOT NULL,
+            data        TEXT NOT NULL,
+            client_id   TEXT NULL,
+            received_at INTEGER NOT NULL,
+            PRIMARY KEY (session_id, seq)
+        ) WITHOUT ROWID;
+        CREATE UNIQUE INDEX IF NOT EXISTS ux_session_events_client
+            ON session_events (session_id, client_id) WHERE client_id IS NOT NULL;
+        CREATE INDEX IF NOT EXISTS ix_session_events_type ON session_events (type);
+        CREATE TABLE IF NOT EXISTS queries (
+            id          INTEGER PRIMARY KEY AUTOINCREMENT,
+            session_id  TEXT NULL,
+            user_id     TEXT NULL,
+            model_group TEXT NULL,
+            query       TEXT NOT NULL,
+            response    TEXT NOT NULL,
+            model       TEXT NOT NULL,
+            provider    TEXT NOT NULL,
+            latency_ms  INTEGER NOT NULL,
+            citations   TEXT NOT NULL,
+            timestamp   INTEGER NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS ix_queries_session ON queries (session_id);
+        CREATE INDEX IF NOT EXISTS ix_queries_user ON queries (user_id);
+        CREATE TABLE IF NOT EXISTS events (
+            id         INTEGER PRIMARY KEY AUTOINCREMENT,
+            user_id    TEXT NOT NULL,
+            session_id TEXT NULL,
+            event_type TEXT NOT NULL,
+            data       TEXT NOT NULL,
+            timestamp  INTEGER NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS ix_events_user ON events (user_id);
+        """;
+}

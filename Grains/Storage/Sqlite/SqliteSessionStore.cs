@@ -1,0 +1,310 @@
+using System.Threading.Channels;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace SessionTracking.Storage.Sqlite;
+
+/// <summary>
+/// SQLite adapter (WAL). All writes go through one writer connection fed by a queue: the writer takes every
+/// request waiting and commits them in one transaction, so flushes of many sessions share one fsync
+/// (group commit across sessions). Each request runs in its own savepoint, so one conflicting flush fails
+/// alone. Reads use pooled connections, which WAL lets run beside the writer.
+/// </summary>
+public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
+{
+    private const int MaxRequestsPerTransaction = 512;
+
+    private readonly Channel<WriteRequest> _writes = Channel.CreateUnbounded<WriteRequest>(
+        new UnboundedChannelOptions { SingleReader = true });
+    private readonly string _connectionString;
+    private readonly SqliteStoreOptions _options;
+    private readonly ILogger<SqliteSessionStore> _logger;
+    private readonly SemaphoreSlim _initLock = new(1, 1);
+    private Task? _writerLoop;
+
+    public SqliteSessionStore(IOptions<SqliteStoreOptions> options, ILogger<SqliteSessionStore> logger)
+    {
+        _options = options.Value;
+        _logger = logger;
+        var path = Path.GetFullPath(_options.DatabasePath);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = path,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Cache = SqliteCacheMode.Private,
+            Pooling = true,
+            DefaultTimeout = 5,
+        }.ToString();
+        DatabasePath = path;
+    }
+
+    public string DatabasePath { get; }
+
+    public async Task InitializeAsync(CancellationToken cancellationToken)
+    {
+        await _initLock.WaitAsync(cancellationToken);
+        try
+        {
+            if (_writerLoop is not null)
+            {
+                return;
+            }
+
+            await using var connection = await OpenAsync(cancellationToken);
+            await using (var command = connection.CreateCommand())
+            {
+                command.CommandText = SqliteSchema.Create;
+                await command.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            _writerLoop = Task.Run(WriterLoopAsync, CancellationToken.None);
+            LogInitialized(_logger, DatabasePath);
+        }
+        finally
+        {
+            _initLock.Release();
+        }
+    }
+
+    public Task CreateSessionAsync(SessionInfo session, CancellationToken cancellationToken) =>
+        EnqueueAsync(new WriteRequest.Create(session), cancellationToken);
+
+    public Task AppendAsync(SessionFlush flush, CancellationToken cancellationToken) =>
+        EnqueueAsync(new WriteRequest.Flush(flush), cancellationToken);
+
+    public Task WriteLegacyRowsAsync(IReadOnlyList<QueryRow> queries, IReadOnlyList<LegacyEvent> legacyEvents, CancellationToken cancellationToken) =>
+        EnqueueAsync(new WriteRequest.Flush(new SessionFlush(SessionId: null, [], queries, legacyEvents, EndTime: null)), cancellationToken);
+
+    public async Task<SessionSnapshot?> LoadSessionAsync(string sessionId, int recentIdCount, CancellationToken cancellationToken)
+    {
+        return await ReadAsync(async connection =>
+        {
+            await using var command = connection.CreateCommand();
+            command.CommandText = """
+                SELECT user_id, experiment_id, model_group, start_time, end_time, environment,
+                       (SELECT COALESCE(MAX(seq), 0) FROM session_events WHERE session_id = $id)
+                FROM sessions WHERE session_id = $id
+                """;
+            command.Parameters.AddWithValue("$id", sessionId);
+            SessionInfo session;
+            long lastSeq;
+            await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+            {
+                if (!await reader.ReadAsync(cancellationToken))
+                {
+                    return null;
+                }
+
+                session = new SessionInfo(
+                    sessionId,
+                    reader.GetString(0),
+                    reader.GetString(1),
+                    reader.GetString(2),
+                    DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(3)),
+                    reader.IsDBNull(4) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(4)),
+                    reader.GetString(5));
+                lastSeq = reader.GetInt64(6);
+            }
+
+            var ids = new List<string>();
+            if (recentIdCount > 0 && lastSeq > 0)
+            {
+                await using var idCommand = connection.CreateCommand();
+                idCommand.CommandText = """
+                    SELECT client_id FROM session_events
+                    WHERE session_id = $id AND seq > $from AND client_id IS NOT NULL
+                    """;
+                idCommand.Parameters.AddWithValue("$id", sessionId);
+                idCommand.Parameters.AddWithValue("$from", Math.Max(0, lastSeq - recentIdCount));
+                await using var reader = await idCommand.ExecuteReaderAsync(cancellationToken);
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    ids.Add(reader.GetString(0));
+                }
+            }
+
+            return new SessionSnapshot(session, lastSeq, ids);
+        }, cancellationToken);
+    }
+
+    public async Task<IReadOnlyList<StoredEvent>> ReadEventsAsync(string sessionId, long afterSeq, int limit, CancellationToken cancellationToken)
+    {
+        return await ReadAsync(async connection =>
+        {
+            await using var command = connection.CreateCommand();
+            command.CommandText = """
+                SELECT seq, t, type, data, client_id, received_at FROM session_events
+                WHERE session_id = $id AND seq > $after ORDER BY seq LIMIT $limit
+                """;
+            command.Parameters.AddWithValue("$id", sessionId);
+            command.Parameters.AddWithValue("$after", afterSeq);
+            command.Parameters.AddWithValue("$limit", limit);
+            var events = new List<StoredEvent>(Math.Min(limit, 1024));
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                events.Add(new StoredEvent(
+                    reader.GetInt64(0),
+                    reader.GetInt64(1),
+                    reader.GetString(2),
+                    reader.GetString(3),
+                    reader.IsDBNull(4) ? null : reader.GetString(4),
+                    reader.GetInt64(5)));
+            }
+
+            return (IReadOnlyList<StoredEvent>)events;
+        }, cancellationToken);
+    }
+
+    public async Task<IReadOnlyCollection<string>> FindStoredClientIdsAsync(string sessionId, IReadOnlyCollection<string> clientIds, CancellationToken cancellationToken)
+    {
+        if (clientIds.Count == 0)
+        {
+            return [];
+        }
+
+        return await ReadAsync(async connection =>
+        {
+            var found = new List<string>();
+            await using var command = connection.CreateCommand();
+            command.CommandText = "SELECT 1 FROM session_events WHERE session_id = $id AND client_id = $cid";
+            var id = command.Parameters.AddWithValue("$id", sessionId);
+            var cid = command.Parameters.Add("$cid", SqliteType.Text);
+            foreach (var clientId in clientIds)
+            {
+                cid.Value = clientId;
+                if (await command.ExecuteScalarAsync(cancellationToken) is not null)
+                {
+                    found.Add(clientId);
+                }
+            }
+
+            return (IReadOnlyCollection<string>)found;
+        }, cancellationToken);
+    }
+
+    public async Task<bool> IsHealthyAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await ReadAsync(async connection =>
+            {
+                await using var command = connection.CreateCommand();
+                command.CommandText = "SELECT COUNT(*) FROM sessions WHERE 0";
+                return await command.ExecuteScalarAsync(cancellationToken);
+            }, cancellationToken);
+            return _writerLoop is { IsCompleted: false } && IsWritable();
+        }
+        catch (StoreUnavailableException)
+        {
+            return false;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _writes.Writer.TryComplete();
+        if (_writerLoop is not null)
+        {
+            await _writerLoop;
+        }
+
+        SqliteConnection.ClearAllPools();
+    }
+
+    private bool IsWritable()
+    {
+        try
+        {
+            return !new FileInfo(DatabasePath).IsReadOnly;
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    private async Task EnqueueAsync(WriteRequest request, CancellationToken cancellationToken)
+    {
+        if (_writerLoop is null)
+        {
+            throw new InvalidOperationException("The SQLite store was not initialized.");
+        }
+
+        if (!_writes.Writer.TryWrite(request))
+        {
+            throw new StoreUnavailableException("The SQLite store is shutting down.");
+        }
+
+        await request.Completion.Task.WaitAsync(cancellationToken);
+    }
+
+    private async Task<T> ReadAsync<T>(Func<SqliteConnection, Task<T>> read, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var connection = await OpenAsync(cancellationToken);
+            return await read(connection);
+        }
+        catch (SqliteException ex)
+        {
+            throw new StoreUnavailableException($"SQLite read failed: {ex.SqliteErrorCode}", ex);
+        }
+    }
+
+    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(_connectionString);
+        await connection.OpenAsync(cancellationToken);
+        return connection;
+    }
+
+    private async Task WriterLoopAsync()
+    {
+        var batch = new List<WriteRequest>(MaxRequestsPerTransaction);
+        SqliteWriter? writer = null;
+        try
+        {
+            while (await _writes.Reader.WaitToReadAsync())
+            {
+                while (batch.Count < MaxRequestsPerTransaction && _writes.Reader.TryRead(out var request))
+                {
+                    batch.Add(request);
+                }
+
+                try
+                {
+                    writer ??= await SqliteWriter.OpenAsync(_connectionString, _options.Synchronous);
+                    writer.Commit(batch);
+                }
+                catch (Exception ex) when (ex is SqliteException or InvalidOperationException)
+                {
+                    LogWriteFailed(_logger, ex, batch.Count);
+                    var failure = new StoreUnavailableException("The session store refused the write.", ex);
+                    foreach (var request in batch)
+                    {
+                        request.Completion.TrySetException(failure);
+                    }
+
+                    // A failed connection may be in a bad state (read-only file, disk full): reopen next time.
+                    writer?.Dispose();
+                    writer = null;
+                }
+
+                batch.Clear();
+            }
+        }
+        finally
+        {
+            writer?.Dispose();
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "SQLite session store ready at {Path}")]
+    private static partial void LogInitialized(ILogger logger, string path);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "SQLite write of {Count} requests failed")]
+    private static partial void LogWriteFailed(ILogger logger, Exception exception, int count);
+}

@@ -1,0 +1,20 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace SessionTracking.Storage.Sqlite;
+
+/// <summary>Options of the SQLite adapter, section <c>Storage:Sqlite</c>.</summary>
+public sealed class SqliteStoreOptions
+{
+    public const string SectionName = "Storage:Sqlite";
+
+    /// <summary>Database file; relative paths resolve against the content root. Default <c>data/sessions.db</c>.</summary>
+    [Required]
+    public string DatabasePath { get; set; } = Path.Combine("data", "sessions.db");
+
+    /// <summary>
+    /// SQLite <c>PRAGMA synchronous</c>: <c>FULL</c> (default) survives power loss; <c>NORMAL</c> survives a process
+    /// crash (kill -9) but may lose the last commits on power loss.
+    /// </summary>
+    [RegularExpression("^(FULL|NORMAL)$")]
+    public string Synchronous { get; set; } = "FULL";
+}

@@ -1,0 +1,177 @@
+using Microsoft.Data.Sqlite;
+
+namespace SessionTracking.Storage.Sqlite;
+
+/// <summary>The single writer connection with its prepared statements; used only by the writer loop.</summary>
+internal sealed class SqliteWriter : IDisposable
+{
+    private const int SqliteConstraint = 19;
+
+    private readonly SqliteConnection _connection;
+    private readonly SqliteCommand _savepoint;
+    private readonly SqliteCommand _rollbackToSavepoint;
+    private readonly SqliteCommand _releaseSavepoint;
+    private readonly SqliteCommand _insertSession;
+    private readonly SqliteCommand _insertEvent;
+    private readonly SqliteCommand _endSession;
+    private readonly SqliteCommand _insertQuery;
+    private readonly SqliteCommand _insertLegacyEvent;
+
+    private SqliteWriter(SqliteConnection connection)
+    {
+        _connection = connection;
+        _savepoint = Prepare("SAVEPOINT flush");
+        _rollbackToSavepoint = Prepare("ROLLBACK TO flush");
+        _releaseSavepoint = Prepare("RELEASE flush");
+        _insertSession = Prepare(
+            """
+            INSERT INTO sessions (session_id, user_id, experiment_id, model_group, start_time, end_time, environment)
+            VALUES ($session_id, $user_id, $experiment_id, $model_group, $start_time, NULL, $environment)
+            """,
+            "$session_id", "$user_id", "$experiment_id", "$model_group", "$start_time", "$environment");
+        _insertEvent = Prepare(
+            """
+            INSERT INTO session_events (session_id, seq, t, type, data, client_id, received_at)
+            VALUES ($session_id, $seq, $t, $type, $data, $client_id, $received_at)
+            """,
+            "$session_id", "$seq", "$t", "$type", "$data", "$client_id", "$received_at");
+        _endSession = Prepare(
+            "UPDATE sessions SET end_time = $end_time WHERE session_id = $session_id AND end_time IS NULL",
+            "$end_time", "$session_id");
+        _insertQuery = Prepare(
+            """
+            INSERT INTO queries (session_id, user_id, model_group, query, response, model, provider, latency_ms, citations, timestamp)
+            VALUES ($session_id, $user_id, $model_group, $query, $response, $model, $provider, $latency_ms, $citations, $timestamp)
+            """,
+            "$session_id", "$user_id", "$model_group", "$query", "$response", "$model", "$provider", "$latency_ms", "$citations", "$timestamp");
+        _insertLegacyEvent = Prepare(
+            """
+            INSERT INTO events (user_id, session_id, event_type, data, timestamp)
+            VALUES ($user_id, $session_id, $event_type, $data, $timestamp)
+            """,
+            "$user_id", "$session_id", "$event_type", "$data", "$timestamp");
+    }
+
+    public static async Task<SqliteWriter> OpenAsync(string connectionString, string synchronous)
+    {
+        var connection = new SqliteConnection(connectionString);
+        await connection.OpenAsync();
+        await using (var pragma = connection.CreateCommand())
+        {
+            pragma.CommandText = $"PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous};";
+            await pragma.ExecuteNonQueryAsync();
+        }
+
+        return new SqliteWriter(connection);
+    }
+
+    /// <summary>Applies every request in one transaction, each in its own savepoint, then completes them.</summary>
+    public void Commit(List<WriteRequest> batch)
+    {
+        var outcomes = new Exception?[batch.Count];
+        using (var transaction = _connection.BeginTransaction(deferred: false))
+        {
+            for (var i = 0; i < batch.Count; i++)
+            {
+                Run(_savepoint, transaction);
+                try
+                {
+                    Apply(batch[i], transaction);
+                }
+                catch (SqliteException ex) when (ex.SqliteErrorCode == SqliteConstraint)
+                {
+                    Run(_rollbackToSavepoint, transaction);
+                    outcomes[i] = new StoreConflictException("A row with the same key is already stored.", ex);
+                }
+
+                Run(_releaseSavepoint, transaction);
+            }
+
+            transaction.Commit();
+        }
+
+        for (var i = 0; i < batch.Count; i++)
+        {
+            if (outcomes[i] is { } failure)
+            {
+                batch[i].Completion.TrySetException(failure);
+            }
+            else
+            {
+                batch[i].Completion.TrySetResult();
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var command in new[] { _savepoint, _rollbackToSavepoint, _releaseSavepoint, _insertSession, _insertEvent, _endSession, _insertQuery, _insertLegacyEvent })
+        {
+            command.Dispose();
+        }
+
+        _connection.Dispose();
+    }
+
+    private void Apply(WriteRequest request, SqliteTransaction transaction)
+    {
+        switch (request)
+        {
+            case WriteRequest.Create create:
+                var s = create.Session;
+                Run(_insertSession, transaction, s.SessionId, s.UserId, s.ExperimentId, s.ModelGroup, s.StartTime.ToUnixTimeMilliseconds(), s.EnvironmentJson);
+                break;
+            case WriteRequest.Flush { Batch: var flush }:
+                foreach (var e in flush.Events)
+                {
+                    Run(_insertEvent, transaction, flush.SessionId, e.Seq, e.T, e.Type, e.DataJson, e.ClientId, e.ReceivedAt);
+                }
+
+                foreach (var q in flush.Queries)
+                {
+                    WriteQuery(q, transaction);
+                }
+
+                foreach (var legacy in flush.LegacyEvents)
+                {
+                    WriteLegacy(legacy, transaction);
+                }
+
+                if (flush.EndTime is { } end && flush.SessionId is not null)
+                {
+                    Run(_endSession, transaction, end.ToUnixTimeMilliseconds(), flush.SessionId);
+                }
+
+                break;
+        }
+    }
+
+    private void WriteQuery(QueryRow q, SqliteTransaction transaction) =>
+        Run(_insertQuery, transaction, q.SessionId, q.UserId, q.ModelGroup, q.Query, q.Response, q.Model, q.Provider, q.LatencyMs, q.CitationsJson, q.Timestamp.ToUnixTimeMilliseconds());
+
+    private void WriteLegacy(LegacyEvent e, SqliteTransaction transaction) =>
+        Run(_insertLegacyEvent, transaction, e.UserId, e.SessionId, e.EventType, e.DataJson, e.Timestamp.ToUnixTimeMilliseconds());
+
+    private static void Run(SqliteCommand command, SqliteTransaction transaction, params object?[] values)
+    {
+        command.Transaction = transaction;
+        for (var i = 0; i < values.Length; i++)
+        {
+            command.Parameters[i].Value = values[i] ?? DBNull.Value;
+        }
+
+        command.ExecuteNonQuery();
+    }
+
+    private SqliteCommand Prepare(string sql, params string[] parameterNames)
+    {
+        var command = _connection.CreateCommand();
+        command.CommandText = sql;
+        foreach (var name in parameterNames)
+        {
+            command.Parameters.Add(new SqliteParameter { ParameterName = name });
+        }
+
+        return command;
+    }
+}

@@ -1,0 +1,11 @@
+namespace SessionTracking.Storage.Sqlite;
+
+/// <summary>One queued write of the SQLite adapter; the writer completes it after its transaction commits.</summary>
+internal abstract record WriteRequest
+{
+    public TaskCompletionSource Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public sealed record Create(SessionInfo Session) : WriteRequest;
+
+    public sealed record Flush(SessionFlush Batch) : WriteRequest;
+}
