@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs every test of the repository: builds the solution, then runs each test project.
+# Installs what the tests need when it is missing and this user may install (redis-server, chromium).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+need=()
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v wrk >/dev/null 2>&1 || need+=(wrk)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  else
+    echo "Missing ${need[*]}: the tests that need them will fail. Install them with apt-get." >&2
+  fi
+fi
+
+dotnet build Orleans.SessionTracking.sln -c Debug -warnaserror
+dotnet test Orleans.SessionTracking.sln -c Debug --no-build --logger "console;verbosity=normal" "$@"

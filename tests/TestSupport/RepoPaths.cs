@@ -1,0 +1,42 @@
+namespace SessionTracking.TestSupport;
+
+/// <summary>Locates the repository and the built service binaries from a test's output folder.</summary>
+public static class RepoPaths
+{
+    public static string Root { get; } = FindRoot();
+
+    /// <summary>The gateway's build output (built by the solution build that precedes the tests).</summary>
+    public static string GatewayDll => Output("Gateway", "SessionTracking.Gateway.dll");
+
+    public static string SiloDll => Output("Silo", "SessionTracking.Silo.dll");
+
+    public static string NewTempDirectory(string prefix)
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"{prefix}-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(path);
+        return path;
+    }
+
+    private static string Output(string project, string dll)
+    {
+        // Tests run from tests/<Project>/bin/<Configuration>/net10.0/: use the same configuration for the service.
+        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent?.Parent?.Name ?? "Debug";
+        var path = Path.Combine(Root, project, "bin", configuration, "net10.0", dll);
+        return File.Exists(path)
+            ? path
+            : throw new FileNotFoundException($"{dll} is not built; run 'dotnet build Orleans.SessionTracking.sln -c {configuration}' first.", path);
+    }
+
+    private static string FindRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Orleans.SessionTracking.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("Orleans.SessionTracking.sln not found above " + AppContext.BaseDirectory);
+    }
+}
