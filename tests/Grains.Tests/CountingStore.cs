@@ -1,0 +1,35 @@
+using SessionTracking.Storage;
+
+namespace SessionTracking.Grains.Tests;
+
+/// <summary>Passes every call to the real SQLite store and counts session flushes per session id.</summary>
+internal sealed class CountingStore(ISessionStore inner) : ISessionStore
+{
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> FlushesBySession = new();
+
+    public static int FlushesOf(string sessionId) => FlushesBySession.GetValueOrDefault(sessionId);
+
+    public Task InitializeAsync(CancellationToken cancellationToken) => inner.InitializeAsync(cancellationToken);
+
+    public Task CreateSessionAsync(SessionInfo session, CancellationToken cancellationToken) => inner.CreateSessionAsync(session, cancellationToken);
+
+    public Task<SessionSnapshot?> LoadSessionAsync(string sessionId, int recentIdCount, CancellationToken cancellationToken) =>
+        inner.LoadSessionAsync(sessionId, recentIdCount, cancellationToken);
+
+    public async Task AppendAsync(SessionFlush flush, CancellationToken cancellationToken)
+    {
+        await inner.AppendAsync(flush, cancellationToken);
+        FlushesBySession.AddOrUpdate(flush.SessionId ?? "", 1, (_, n) => n + 1);
+    }
+
+    public Task<IReadOnlyList<StoredEvent>> ReadEventsAsync(string sessionId, long afterSeq, int limit, CancellationToken cancellationToken) =>
+        inner.ReadEventsAsync(sessionId, afterSeq, limit, cancellationToken);
+
+    public Task<IReadOnlyCollection<string>> FindStoredClientIdsAsync(string sessionId, IReadOnlyCollection<string> clientIds, CancellationToken cancellationToken) =>
+        inner.FindStoredClientIdsAsync(sessionId, clientIds, cancellationToken);
+
+    public Task WriteLegacyRowsAsync(IReadOnlyList<QueryRow> queries, IReadOnlyList<LegacyEvent> legacyEvents, CancellationToken cancellationToken) =>
+        inner.WriteLegacyRowsAsync(queries, legacyEvents, cancellationToken);
+
+    public Task<bool> IsHealthyAsync(CancellationToken cancellationToken) => inner.IsHealthyAsync(cancellationToken);
+}

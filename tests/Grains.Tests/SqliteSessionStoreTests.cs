@@ -1,0 +1,89 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using SessionTracking.Storage;
+using SessionTracking.Storage.Sqlite;
+using SessionTracking.TestSupport;
+
+namespace SessionTracking.Grains.Tests;
+
+public sealed class SqliteSessionStoreTests : IAsyncLifetime
+{
+    private readonly string _directory = RepoPaths.NewTempDirectory("sqlite-store");
+    private SqliteSessionStore _store = null!;
+
+    public async Task InitializeAsync()
+    {
+        _store = NewStore();
+        await _store.InitializeAsync(CancellationToken.None);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _store.DisposeAsync();
+        Directory.Delete(_directory, recursive: true);
+    }
+
+    [Fact]
+    public async Task A_sequence_number_is_stored_once_and_a_second_writer_gets_a_conflict()
+    {
+        await _store.CreateSessionAsync(Session("s1"), CancellationToken.None);
+        await _store.AppendAsync(Flush("s1", 1, 2), CancellationToken.None);
+
+        await Assert.ThrowsAsync<StoreConflictException>(() => _store.AppendAsync(Flush("s1", 2, 3), CancellationToken.None));
+        var events = await _store.ReadEventsAsync("s1", 0, 10, CancellationToken.None);
+
+        // The conflicting flush left nothing behind: seq 3 was not written either.
+        Assert.Equal([1L, 2L], events.Select(e => e.Seq));
+    }
+
+    [Fact]
+    public async Task Concurrent_flushes_of_many_sessions_commit_together_and_all_land()
+    {
+        var sessions = Enumerable.Range(0, 50).Select(i => $"many-{i}").ToArray();
+        foreach (var s in sessions)
+        {
+            await _store.CreateSessionAsync(Session(s), CancellationToken.None);
+        }
+
+        await Task.WhenAll(sessions.Select(s => _store.AppendAsync(Flush(s, 1, 3), CancellationToken.None)));
+
+        foreach (var s in sessions)
+        {
+            Assert.Equal(3, (await _store.ReadEventsAsync(s, 0, 10, CancellationToken.None)).Count);
+        }
+    }
+
+    [Fact]
+    public async Task A_reopened_store_loads_the_session_with_its_last_sequence_and_recent_ids()
+    {
+        await _store.CreateSessionAsync(Session("s2"), CancellationToken.None);
+        await _store.AppendAsync(Flush("s2", 1, 5) with { EndTime = DateTimeOffset.FromUnixTimeMilliseconds(1_730_000_100_000) }, CancellationToken.None);
+        await _store.DisposeAsync();
+
+        _store = NewStore();
+        await _store.InitializeAsync(CancellationToken.None);
+        var snapshot = await _store.LoadSessionAsync("s2", recentIdCount: 2, CancellationToken.None);
+        var found = await _store.FindStoredClientIdsAsync("s2", ["id-1", "id-9"], CancellationToken.None);
+
+        Assert.NotNull(snapshot);
+        Assert.Equal(5, snapshot.LastSeq);
+        Assert.Equal(["id-4", "id-5"], snapshot.RecentClientIds.Order());
+        Assert.Equal(1_730_000_100_000, snapshot.Session.EndTime!.Value.ToUnixTimeMilliseconds());
+        Assert.Equal(["id-1"], found);
+        Assert.Null(await _store.LoadSessionAsync("missing", 2, CancellationToken.None));
+    }
+
+    private SqliteSessionStore NewStore() => new(
+        Options.Create(new SqliteStoreOptions { DatabasePath = Path.Combine(_directory, "s.db") }),
+        NullLogger<SqliteSessionStore>.Instance);
+
+    private static SessionInfo Session(string id) =>
+        new(id, "u", "e", "g", DateTimeOffset.FromUnixTimeMilliseconds(1_730_000_000_000), null, "{}");
+
+    private static SessionFlush Flush(string sessionId, int fromSeq, int toSeq) => new(
+        sessionId,
+        [.. Enumerable.Range(fromSeq, toSeq - fromSeq + 1).Select(i => new StoredEvent(i, 1_730_000_000_000 + i, "click", "{}", $"id-{i}", 1_730_000_000_000 + i))],
+        [],
+        [],
+        null);
+}
