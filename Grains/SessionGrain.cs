@@ -1,6 +1,6 @@
-using Orleans.Concurrency;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Orleans.Concurrency;
 using SessionTracking.Storage;
 
 namespace SessionTracking;
