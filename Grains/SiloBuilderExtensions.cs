@@ -2,6 +2,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using Orleans.Configuration;
 using SessionTracking.Storage;
 using SessionTracking.Storage.Sqlite;
 
@@ -17,6 +18,10 @@ public static class SiloBuilderExtensions
             .Bind(configuration.GetSection(SessionOptions.SectionName))
             .ValidateDataAnnotations()
             .ValidateOnStart();
+
+        // An idle session must outlive its idle timeout in memory, so that its timer (not grain collection) ends it.
+        services.AddOptions<GrainCollectionOptions>().Configure<IOptions<SessionOptions>>((collection, sessions) =>
+            collection.ClassSpecificCollectionAge[typeof(SessionGrain).FullName!] = sessions.Value.IdleTimeout + TimeSpan.FromMinutes(1));
         services.TryAddTimeProvider();
         services.AddSessionStore(configuration);
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, StoreInitializer>();
