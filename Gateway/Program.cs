@@ -2,15 +2,19 @@ using SessionTracking.Gateway.Health;
 using SessionTracking.Gateway.Hosting;
 using SessionTracking.Gateway.Legacy;
 using SessionTracking.Gateway.Query;
+using SessionTracking.Gateway.Security;
 using SessionTracking.Gateway.Sessions;
 
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, WebRootPath = GatewayServices.LocateWebRoot() });
-builder.UseDefaultUrl();
+var listening = ListenAddresses.Configure(builder);
 builder.AddSessionTrackingOrleans();
 builder.Services.AddGatewayServices(builder.Configuration);
 
 var app = builder.Build();
+app.Logger.LogInformation("{Listening}", listening);
 app.UseExceptionHandler();
+app.UseCors();
+app.UseRateLimiter();
 app.UseDefaultFiles();
 app.UseStaticFiles();
 

@@ -1,25 +1,12 @@
 using SessionTracking.Gateway.Http;
 using SessionTracking.Gateway.Query;
+using SessionTracking.Gateway.Security;
 using SessionTracking.Gateway.Sessions;
 
 namespace SessionTracking.Gateway.Hosting;
 
 internal static class GatewayServices
 {
-    public const string DefaultUrl = "http://localhost:8000";
-
-    /// <summary>Listens on the earlier system's port unless --urls, ASPNETCORE_URLS or ASPNETCORE_HTTP_PORTS say otherwise.</summary>
-    public static WebApplicationBuilder UseDefaultUrl(this WebApplicationBuilder builder)
-    {
-        var configuration = builder.Configuration;
-        if (string.IsNullOrEmpty(configuration["urls"]) && string.IsNullOrEmpty(configuration["http_ports"]) && string.IsNullOrEmpty(configuration["https_ports"]))
-        {
-            builder.WebHost.UseUrls(DefaultUrl);
-        }
-
-        return builder;
-    }
-
     public static IServiceCollection AddGatewayServices(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<GatewayOptions>()
@@ -30,6 +17,7 @@ internal static class GatewayServices
         services.AddSingleton<EventParser>();
         services.AddSingleton(TimeProvider.System);
         services.AddQueryChatClient(configuration);
+        services.AddGatewaySecurity(configuration);
         services.AddProblemDetails();
         services.AddExceptionHandler<UnavailableExceptionHandler>();
         services.ConfigureHttpJsonOptions(options =>

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using SessionTracking.Gateway.Http;
+using SessionTracking.Gateway.Security;
 using SessionTracking.Gateway.Sessions;
 
 namespace SessionTracking.Gateway.Legacy;
@@ -15,7 +16,13 @@ public static class LegacyEndpoints
     }
 
     internal static async Task<Results<Ok<LogEventResponse>, ProblemHttpResult>> LogEventAsync(
-        HttpRequest request, JsonBody body, IGrainFactory grains, IOptions<GatewayOptions> options, TimeProvider clock, CancellationToken cancellationToken)
+        HttpRequest request,
+        JsonBody body,
+        SessionRateLimiter limiter,
+        IGrainFactory grains,
+        IOptions<GatewayOptions> options,
+        TimeProvider clock,
+        CancellationToken cancellationToken)
     {
         var (document, problem) = await body.ReadAsync(request, cancellationToken);
         if (document is null)
@@ -62,6 +69,11 @@ public static class LegacyEndpoints
         if (!SessionIds.IsWellFormed(id))
         {
             return Problems.SessionNotFound(id);
+        }
+
+        if (limiter.TryAcquire(id, request.HttpContext.Response) is { } limited)
+        {
+            return limited;
         }
 
         var result = await grains.GetGrain<ISessionGrain>(id).RecordLegacyEventAsync(legacyEvent);

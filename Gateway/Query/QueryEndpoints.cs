@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Options;
 using SessionTracking.Gateway.Http;
+using SessionTracking.Gateway.Security;
 using SessionTracking.Gateway.Sessions;
 
 namespace SessionTracking.Gateway.Query;
@@ -22,6 +23,7 @@ public static class QueryEndpoints
         JsonBody body,
         IChatClient chat,
         IGrainFactory grains,
+        SessionRateLimiter limiter,
         IOptions<QueryOptions> queryOptions,
         IOptions<GatewayOptions> gatewayOptions,
         TimeProvider clock,
@@ -54,6 +56,11 @@ public static class QueryEndpoints
         if (sessionId is not null && !SessionIds.IsWellFormed(sessionId))
         {
             return Problems.SessionNotFound(sessionId);
+        }
+
+        if (sessionId is not null && limiter.TryAcquire(sessionId, request.HttpContext.Response) is { } limited)
+        {
+            return limited;
         }
 
         var askedAt = clock.GetUtcNow();

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using SessionTracking.Gateway.Http;
+using SessionTracking.Gateway.Security;
 
 namespace SessionTracking.Gateway.Sessions;
 
@@ -14,7 +15,7 @@ public static class SessionEndpoints
         group.MapPost("/start", StartAsync);
         group.MapPost("/event", AppendAsync);
         group.MapPost("/end", EndAsync);
-        group.MapGet("/{sessionId}", ReadAsync);
+        group.MapGet("/{sessionId}", ReadAsync).RequireOperatorKey();
         return app;
     }
 
@@ -55,7 +56,7 @@ public static class SessionEndpoints
     }
 
     internal static async Task<Results<Ok<AppendResponse>, ProblemHttpResult>> AppendAsync(
-        HttpRequest request, JsonBody body, EventParser parser, IGrainFactory grains, CancellationToken cancellationToken)
+        HttpRequest request, JsonBody body, EventParser parser, SessionRateLimiter limiter, IGrainFactory grains, CancellationToken cancellationToken)
     {
         var (document, problem) = await body.ReadAsync(request, cancellationToken);
         if (document is null)
@@ -67,7 +68,8 @@ public static class SessionEndpoints
         {
             var root = document.RootElement;
             if (!TryGetSessionId(root, out var sessionId, out problem)
-                || !parser.TryParseBatch(root, out var batch, out problem))
+                || !parser.TryParseBatch(root, out var batch, out problem)
+                || (problem = limiter.TryAcquire(sessionId, request.HttpContext.Response)) is not null)
             {
                 return problem!;
             }

@@ -18,6 +18,9 @@ public sealed class GatewayFactory : WebApplicationFactory<Program>
 
     public string DatabasePath => Path.Combine(DataDirectory, "sessions.db");
 
+    /// <summary>Extra configuration for this host (e.g. security settings).</summary>
+    public IReadOnlyDictionary<string, string> Settings { get; init; } = new Dictionary<string, string>();
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseWebRoot(Path.Combine(RepoPaths.Root, "wwwroot"));
@@ -27,6 +30,10 @@ public sealed class GatewayFactory : WebApplicationFactory<Program>
         builder.UseSetting("Gateway:MaxBodyBytes", "65536");
         builder.UseSetting("Gateway:MaxEventsPerBatch", "50");
         builder.UseSetting("Gateway:MaxEventDataBytes", "4096");
+        foreach (var (key, value) in Settings)
+        {
+            builder.UseSetting(key, value);
+        }
     }
 }
 

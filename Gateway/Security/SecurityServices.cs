@@ -1,0 +1,28 @@
+namespace SessionTracking.Gateway.Security;
+
+internal static class SecurityServices
+{
+    /// <summary>Operator key, CORS allowlist for tracker origins, per-client and per-session rate limits.</summary>
+    public static IServiceCollection AddGatewaySecurity(this IServiceCollection services, IConfiguration configuration)
+    {
+        var section = configuration.GetSection(SecurityOptions.SectionName);
+        services.AddOptions<SecurityOptions>().Bind(section).ValidateDataAnnotations().ValidateOnStart();
+        var security = section.Get<SecurityOptions>() ?? new SecurityOptions();
+
+        services.AddCors(cors =>
+        {
+            if (security.AllowedOrigins.Length > 0)
+            {
+                cors.AddDefaultPolicy(policy => policy
+                    .WithOrigins(security.AllowedOrigins)
+                    .WithMethods("GET", "POST")
+                    .WithHeaders("Content-Type", "X-Api-Key", "Authorization")
+                    .WithExposedHeaders("Retry-After", "Location", "Link")
+                    .SetPreflightMaxAge(TimeSpan.FromHours(1)));
+            }
+        });
+        services.AddClientRateLimiting(security);
+        services.AddSingleton<SessionRateLimiter>();
+        return services;
+    }
+}
