@@ -852,10 +852,11 @@
         var el = elementOf(e.target);
         if (isPassword(el) || ignored(el) || e.isComposing) return;
         var key = e.key || 'Unidentified';
+        if (key === 'Control' || key === 'Meta' || key === 'Alt' || key === 'Shift' || key === 'AltGraph') return;
         var modifiers = (e.ctrlKey ? 'Control+' : '') + (e.metaKey ? 'Meta+' : '') + (e.altKey ? 'Alt+' : '');
-        if (key === 'Control' || key === 'Meta' || key === 'Alt' || key === 'Shift') return;
         if (key.length === 1) {
-          key = modifiers && !isEditable(el) ? modifiers + key.toUpperCase() : 'Character';
+          // Control/Meta + key is a shortcut (Control+C), not text. Alt (AltGr = Control+Alt) types characters.
+          key = (e.ctrlKey || e.metaKey) && !e.altKey ? modifiers + key.toUpperCase() : 'Character';
         } else if (modifiers) {
           key = modifiers + key;
         }
