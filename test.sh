@@ -20,7 +20,11 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 # React and esbuild for the browser tests of the React hooks (package-lock.json pins them).
-npm ci --no-audit --no-fund --loglevel=error
+if command -v npm >/dev/null 2>&1; then
+  npm ci --no-audit --no-fund --loglevel=error
+else
+  echo "npm is missing: the React hook tests will fail. Install nodejs and npm with apt-get." >&2
+fi
 
 dotnet build Orleans.SessionTracking.sln -c Debug -warnaserror
 dotnet test Orleans.SessionTracking.sln -c Debug --no-build --logger "console;verbosity=normal" "$@"

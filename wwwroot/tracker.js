@@ -186,6 +186,7 @@
     this._sending = false;
     this._attempt = 0;
     this._retryTimer = null;
+    this._holdUntil = 0;      // no request before this time (the server's Retry-After)
     this._flushTimer = null;
     this._endRequested = false;
     this._endWaiters = [];
@@ -321,8 +322,9 @@
     if (this._sending || this._closed || this.ended) return;
     if (!this._queue.length && !this._dropped && !this._endRequested) return;
     if (this._retryTimer) {
-      if (!immediate) return;
-      clearTimeout(this._retryTimer); // flush()/end()/online: try now rather than at the end of the backoff
+      // flush()/end()/online may cut our own backoff short, never the server's Retry-After.
+      if (!immediate || now() < this._holdUntil) return;
+      clearTimeout(this._retryTimer);
       this._retryTimer = null;
     }
     if (this._flushTimer) {
@@ -411,7 +413,10 @@
     if (retryAfter) {
       var seconds = Number(retryAfter);
       var ms = isNaN(seconds) ? Date.parse(retryAfter) - now() : seconds * 1000;
-      if (ms > 0) delay = Math.max(delay, ms + Math.random() * 250);
+      if (ms > 0) {
+        delay = Math.max(delay, ms + Math.random() * 250);
+        this._holdUntil = now() + delay;
+      }
     }
     this._attempt++;
     this.stats.retries++;

@@ -51,14 +51,17 @@ public sealed class BrowserFixture : IAsyncLifetime
     public async Task<IBrowserContext> NewContextAsync()
     {
         var context = await Browser.NewContextAsync(new BrowserNewContextOptions { BaseURL = BaseAddress.ToString(), ViewportSize = new ViewportSize { Width = 1000, Height = 700 } });
-        await context.RouteAsync("**/__test/**", route => route.FulfillAsync(new RouteFulfillOptions
+        await RouteTestPagesAsync(context);
+        return context;
+    }
+
+    public static Task RouteTestPagesAsync(IBrowserContext context) =>
+        context.RouteAsync("**/__test/**", route => route.FulfillAsync(new RouteFulfillOptions
         {
             Status = 200,
             ContentType = "text/html; charset=utf-8",
             Body = TestPages.Tracked,
         }));
-        return context;
-    }
 
     /// <summary>Opens the tracked test page with these tracker options and returns its session id.</summary>
     public static async Task<(IPage Page, string SessionId)> OpenTrackedPageAsync(IBrowserContext context, object options, string path = "/__test/page.html")
@@ -77,6 +80,10 @@ public sealed class BrowserFixture : IAsyncLifetime
     /// </summary>
     public static async Task CloseTabAsync(IPage page)
     {
+        // While any route is installed Playwright pauses EVERY request of the context until it has decided, and a
+        // beacon paused that way dies with its tab: an artefact of interception that no user's browser has. So the
+        // routes (test pages) go first; the page is loaded already.
+        await page.Context.UnrouteAllAsync(new BrowserContextUnrouteAllOptions { Behavior = UnrouteBehavior.Wait });
         var closed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         page.Close += (_, _) => closed.TrySetResult();
         await page.CloseAsync(new PageCloseOptions { RunBeforeUnload = true });

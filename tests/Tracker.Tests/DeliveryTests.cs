@@ -138,6 +138,7 @@ public sealed class DeliveryTests(BrowserFixture fixture)
         await BrowserFixture.CloseTabAsync(page); // the close beacons cannot leave
         await context.SetOfflineAsync(false);
 
+        await BrowserFixture.RouteTestPagesAsync(context);
         var (next, _) = await BrowserFixture.OpenTrackedPageAsync(context, new { });
         var session = await fixture.WaitForSessionAsync(sessionId, s => s.HasEnded());
         Assert.True(session.HasEnded());
