@@ -98,10 +98,12 @@
     return text.length > max ? text.slice(0, max) : text;
   }
 
+  var encoder = root.TextEncoder ? new root.TextEncoder() : null;
+
   function jsonLength(value) {
-    // UTF-8 length without TextEncoder: escapes and multi-byte characters counted conservatively.
+    // UTF-8 bytes of the JSON; without TextEncoder every character counts as 3 (an upper bound).
     var s = JSON.stringify(value);
-    return root.TextEncoder ? new root.TextEncoder().encode(s).length : s.length * 3;
+    return encoder ? encoder.encode(s).length : s.length * 3;
   }
 
   function storage() {
@@ -215,7 +217,17 @@
       data = { value: data };
     }
     var event = { id: this.instanceId + '-' + (++this._seq), type: type, data: data, t: now() };
-    if (jsonLength(event) > this.options.maxBatchBytes - 200) {
+    var size;
+    try {
+      // Serialized now: later changes to the caller's object do not change what was logged.
+      event.data = JSON.parse(JSON.stringify(data));
+      size = jsonLength(event);
+    } catch (e) {
+      this._warn('event "' + type + '" dropped: data is not serializable (' + e.message + ')');
+      this.stats.dropped++;
+      return false;
+    }
+    if (size > this.options.maxBatchBytes - 200) {
       this._warn('event "' + type + '" dropped: larger than maxBatchBytes');
       this.stats.dropped++;
       return false;
@@ -557,6 +569,7 @@
 
   Tracker.prototype._persist = function (closed) {
     if (!this.options.persist) return;
+    closed = closed || this._closed; // a late answer after pagehide must not erase the record of the unconfirmed end
     var store = storage();
     if (!store) return;
     if (!this._queue.length && !this._dropped && !closed) {
@@ -939,6 +952,7 @@
   /**
    * Attaches to a session that exists already (useSession started it, or the server did): one tracker per
    * session and page, so calling attach twice returns the same tracker with the new options applied.
+   * A new tracker also delivers the queues that earlier pages of this origin left behind (drainOrphans).
    */
   function attach(sessionId, options) {
     if (!sessionId) throw new Error('SessionTracker.attach: a sessionId is required');
@@ -948,6 +962,7 @@
     if (!tracker) {
       tracker = new Tracker(sessionId, options);
       registry[sessionId] = tracker;
+      drainOrphans(tracker.options.endpoint, sessionId);
     }
     if (options.capture !== false) tracker.startCapture(options);
     return tracker;
@@ -983,16 +998,14 @@
 
   /**
    * Starts a session (POST /session/start with the detected environment) and returns a Promise of its tracker,
-   * capturing automatically per the options. Queues abandoned by earlier pages are delivered first.
+   * capturing automatically per the options.
    */
   function start(options) {
     options = options || {};
     if (options.respectDoNotTrack && privacyOptOut()) return Promise.resolve(disabledTracker('do_not_track'));
     if (typeof root.fetch !== 'function') return Promise.resolve(disabledTracker('no_fetch'));
     return createSession(options).then(function (sessionId) {
-      var tracker = attach(sessionId, options);
-      drainOrphans(options.endpoint || '', sessionId);
-      return tracker;
+      return attach(sessionId, options);
     });
   }
 

@@ -41,11 +41,14 @@ export function useSession({ userId, modelGroup, experimentId = 'default', endpo
 export function useEventTracking({ sessionId, ...options }) {
   const trackerRef = useRef(null);
   const early = useRef([]);
-  const optionsKey = JSON.stringify(options);
+  const optionsRef = useRef(options);
+  optionsRef.current = options;
+  // Re-attach when an option's value changes, not on every render's new object (functions compare by presence).
+  const optionsKey = JSON.stringify(options, (key, value) => (typeof value === 'function' ? 'fn' : value));
 
   useEffect(() => {
     if (!sessionId) return undefined;
-    const tracker = SessionTracker.attach(sessionId, JSON.parse(optionsKey));
+    const tracker = SessionTracker.attach(sessionId, optionsRef.current);
     trackerRef.current = tracker;
     for (const [type, data] of early.current.splice(0)) tracker.logEvent(type, data);
     return () => {
