@@ -307,7 +307,8 @@
   };
 
   Tracker.prototype._takeBatch = function () {
-    var limit = this._isolate > 0 ? 1 : this.options.batchSize;
+    // The gateway takes at most 500 events per request (Gateway:MaxEventsPerBatch); one place is kept for the drop report.
+    var limit = this._isolate > 0 ? 1 : Math.max(1, Math.min(this.options.batchSize, 499));
     var batch = [];
     var bytes = 200;
     for (var i = 0; i < this._queue.length && batch.length < limit; i++) {
@@ -376,11 +377,10 @@
       response.json().then(function (body) {
         self.stats.sent += body.accepted || 0;
         self.stats.duplicates += body.duplicates || 0;
-        if (body.ended) self._finish(true);
-      }, function () {}).then(function () {
-        if (end) self._finish(true);
-        else self._continue();
-      });
+        if (body.ended && !self.ended) self._finish(true); // ended by the server meanwhile (idle timeout)
+      }, function () {});
+      if (end) this._finish(true);
+      else this._continue();
       return;
     }
     if (status === 409) {
