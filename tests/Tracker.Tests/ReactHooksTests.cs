@@ -61,24 +61,44 @@ public sealed class ReactHooksTests(BrowserFixture fixture)
         Assert.Equal("Chrome", session.GetProperty("environment").GetProperty("browser").GetString());
     }
 
+    [Fact]
+    public async Task The_declarations_type_check_the_guides_example_in_strict_mode()
+    {
+        // tsc --strict over page.tsx (the guide's example), main.tsx and script-tag.ts against wwwroot/**/*.d.ts.
+        var (exitCode, output) = await RunNodeAsync(
+            Path.Combine(RepoPaths.Root, "node_modules", "typescript", "bin", "tsc"),
+            "-p", Path.Combine(ReactApp, "tsconfig.json"));
+        Assert.True(exitCode == 0, $"tsc reported errors:\n{output}");
+    }
+
+    private static string ReactApp => Path.Combine(RepoPaths.Root, "tests", "Tracker.Tests", "react-app");
+
     /// <summary>Bundles react-app/ with the repository's node_modules (installed by ./test.sh with npm ci).</summary>
     private static async Task<string> BuildExampleAsync()
     {
-        var script = Path.Combine(RepoPaths.Root, "tests", "Tracker.Tests", "react-app", "build.mjs");
+        var output = RepoPaths.NewTempDirectory("react-example");
+        var (exitCode, log) = await RunNodeAsync(Path.Combine(ReactApp, "build.mjs"), output);
+        Assert.True(exitCode == 0, $"esbuild failed: {log}");
+        return Path.Combine(output, "app.js");
+    }
+
+    private static async Task<(int ExitCode, string Output)> RunNodeAsync(params string[] args)
+    {
         if (!Directory.Exists(Path.Combine(RepoPaths.Root, "node_modules", "react")))
         {
             throw new InvalidOperationException("node_modules is missing: run 'npm ci' at the repository root (./test.sh does).");
         }
 
-        var output = RepoPaths.NewTempDirectory("react-example");
         var info = new ProcessStartInfo("node") { WorkingDirectory = RepoPaths.Root, RedirectStandardOutput = true, RedirectStandardError = true };
-        info.ArgumentList.Add(script);
-        info.ArgumentList.Add(output);
+        foreach (var arg in args)
+        {
+            info.ArgumentList.Add(arg);
+        }
+
         using var process = Process.Start(info)!;
         var stderr = process.StandardError.ReadToEndAsync();
         var stdout = await process.StandardOutput.ReadToEndAsync();
         await process.WaitForExitAsync();
-        Assert.True(process.ExitCode == 0, $"esbuild failed: {stdout}{await stderr}");
-        return Path.Combine(output, "app.js");
+        return (process.ExitCode, stdout + await stderr);
     }
 }
