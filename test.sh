@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test of the repository: builds the solution, then runs each test project.
-# Installs what the tests need when it is missing and this user may install (redis-server, chromium).
+# Installs what the tests need when it is missing and this user may install (redis-server, chromium, npm).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -8,6 +8,7 @@ need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v wrk >/dev/null 2>&1 || need+=(wrk)
+command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
@@ -16,6 +17,13 @@ if [ ${#need[@]} -gt 0 ]; then
   else
     echo "Missing ${need[*]}: the tests that need them will fail. Install them with apt-get." >&2
   fi
+fi
+
+# React and esbuild for the browser tests of the React hooks (package-lock.json pins them).
+if command -v npm >/dev/null 2>&1; then
+  npm ci --no-audit --no-fund --loglevel=error
+else
+  echo "npm is missing: the React hook tests will fail. Install nodejs and npm with apt-get." >&2
 fi
 
 dotnet build Orleans.SessionTracking.sln -c Debug -warnaserror

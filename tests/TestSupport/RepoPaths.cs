@@ -20,7 +20,8 @@ public static class RepoPaths
     private static string Output(string project, string dll)
     {
         // Tests run from tests/<Project>/bin/<Configuration>/net10.0/: use the same configuration for the service.
-        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent?.Parent?.Name ?? "Debug";
+        // BaseDirectory ends with a separator, which DirectoryInfo counts as an empty last segment: trim it first.
+        var configuration = new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory)).Parent?.Name ?? "Debug";
         var path = Path.Combine(Root, project, "bin", configuration, "net10.0", dll);
         return File.Exists(path)
             ? path
