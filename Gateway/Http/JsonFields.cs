@@ -21,7 +21,17 @@ internal static class JsonFields
             return false;
         }
 
-        value = property.GetString()!;
+        try
+        {
+            value = property.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            // An escaped lone surrogate ("\ud800") is valid JSON syntax but no valid string: refuse it, don't throw.
+            error = $"'{name}' is not a valid Unicode string.";
+            return false;
+        }
+
         if (value.Length > maxLength)
         {
             error = $"'{name}' is longer than {maxLength} characters.";

@@ -213,6 +213,8 @@ public sealed class SessionApiTests(GatewayFactory factory)
     [InlineData("""{"session_id":"SESSION","events":[42]}""", 400)]
     [InlineData("""{"session_id":"SESSION","events":[{"type":"click"}],"end":"yes"}""", 400)]
     [InlineData("""{"session_id":"SESSION"}""", 400)]
+    [InlineData("""{"session_id":"SESSION","type":"\ud800"}""", 400)]
+    [InlineData("""{"session_id":"\udc00","type":"click"}""", 400)]
     public async Task Malformed_event_bodies_are_a_400_and_store_nothing(string template, int expected)
     {
         var id = await _client.StartSessionAsync();
