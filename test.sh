@@ -27,4 +27,6 @@ else
 fi
 
 dotnet build Orleans.SessionTracking.sln -c Debug -warnaserror
-dotnet test Orleans.SessionTracking.sln -c Debug --no-build --logger "console;verbosity=normal" "$@"
+# One test project at a time (-m:1): the process, cluster and browser tests measure timing-sensitive behaviour
+# (kills, recoveries, tab closes) and should not fight each other for this machine's cores.
+dotnet test Orleans.SessionTracking.sln -c Debug --no-build -m:1 --logger "console;verbosity=normal" "$@"
