@@ -7,7 +7,10 @@ public sealed class ClusterSettings
 {
     public const string SectionName = "Cluster";
 
-    /// <summary><c>Localhost</c> (default: development clustering on this machine).</summary>
+    /// <summary>
+    /// <c>Localhost</c> (default: development clustering on this machine) or <c>Redis</c> (membership table in Redis:
+    /// any number of silos on any hosts, and gateways that find them).
+    /// </summary>
     [Required]
     public string Provider { get; set; } = "Localhost";
 
@@ -31,4 +34,16 @@ public sealed class ClusterSettings
 
     /// <summary>Client mode, localhost provider: the silo gateway ports to connect to.</summary>
     public int[] GatewayPorts { get; set; } = [30000];
+
+    /// <summary>Redis provider: StackExchange.Redis connection string, e.g. <c>redis:6379</c>.</summary>
+    public string? RedisConnectionString { get; set; }
+
+    /// <summary>
+    /// Redis provider: the address (IP or host name) other silos and clients reach this silo at. Default loopback,
+    /// for several silos on one machine; set it to the host/pod address in a real deployment.
+    /// </summary>
+    public string AdvertisedHost { get; set; } = "127.0.0.1";
+
+    /// <summary>Also use Orleans' Kubernetes hosting (pod-derived identity, removal of dead pods). Needs Provider=Redis.</summary>
+    public bool Kubernetes { get; set; }
 }

@@ -1,0 +1,250 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Orleans.Configuration;
+using Orleans.Runtime;
+using SessionTracking.TestSupport;
+
+namespace SessionTracking.Cluster.Tests;
+
+/// <summary>
+/// Real processes: redis-server, two silos sharing one SQLite file, and a gateway that is an Orleans client of them.
+/// Sessions spread over both silos; one silo is SIGKILLed mid-load; every acknowledged event must survive, once.
+/// </summary>
+public sealed class MultiSiloClusterTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly string _data = RepoPaths.NewTempDirectory("cluster-tests");
+    private readonly string _clusterId = "test-" + Guid.NewGuid().ToString("N")[..8];
+
+    [Fact]
+    public async Task Sessions_spread_over_two_silos_and_survive_a_silo_kill_with_every_acknowledged_event()
+    {
+        using var redis = await RedisServer.StartAsync();
+        var siloA = StartSilo(redis);
+        var siloB = StartSilo(redis);
+        await using var a = siloA.Process;
+        await using var b = siloB.Process;
+        var (gateway, address) = ServiceProcess.StartGateway(_data, ClusterEnvironment(redis, new()
+        {
+            ["Orleans__Mode"] = "Client",
+            ["Orleans__ClientGateway__GatewayListRefreshPeriod"] = "00:00:02",
+        }));
+        await using var _ = gateway;
+        await gateway.WaitUntilReadyAsync(new Uri(address, "/readyz"), TimeSpan.FromSeconds(120));
+        using var http = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(40) };
+        using var management = await ManagementClient.ConnectAsync(redis.ConnectionString, _clusterId);
+        await management.WaitForActiveSilosAsync(2, TimeSpan.FromSeconds(90));
+
+        var sessions = new List<string>();
+        for (var i = 0; i < 40; i++)
+        {
+            using var started = await http.PostAsync("/session/start", Json("""{"user_id":"u","model_group":"g"}"""));
+            started.EnsureSuccessStatusCode();
+            sessions.Add((await started.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("session_id").GetString()!);
+        }
+
+        // Both silos host session grains.
+        var perSilo = await management.SessionActivationsPerSiloAsync();
+        output.WriteLine("session activations per silo: " + string.Join(", ", perSilo.Select(p => $"{p.Key}={p.Value}")));
+        Assert.Equal(2, perSilo.Count(p => p.Value > 0));
+        var victim = perSilo.MaxBy(p => p.Value).Key.Endpoint.Port == siloA.SiloPort ? siloA : siloB;
+
+        // Load with retries (same ids) across the kill.
+        var acknowledged = new ConcurrentBag<(string Session, string Id)>();
+        var lastFailureAfterKill = new ConcurrentDictionary<string, long>();
+        var killedAt = 0L;
+        var clock = Stopwatch.StartNew();
+        using var stop = new CancellationTokenSource();
+        var workers = Enumerable.Range(0, 8).Select(w => Task.Run(async () =>
+        {
+            for (var batch = 0; !stop.IsCancellationRequested; batch++)
+            {
+                var session = sessions[(w * 5 + batch) % sessions.Count];
+                var ids = Enumerable.Range(0, 3).Select(i => $"w{w}-b{batch}-e{i}").ToArray();
+                var body = $$"""{"session_id":"{{session}}","events":[{{string.Join(',', ids.Select(id => $$"""{"type":"click","id":"{{id}}"}"""))}}]}""";
+                while (!stop.IsCancellationRequested)
+                {
+                    var status = 0;
+                    try
+                    {
+                        using var response = await http.PostAsync("/session/event", Json(body));
+                        status = (int)response.StatusCode;
+                    }
+                    catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+                    {
+                    }
+
+                    if (status == 200)
+                    {
+                        foreach (var id in ids)
+                        {
+                            acknowledged.Add((session, id));
+                        }
+
+                        break;
+                    }
+
+                    Assert.True(status is 0 or 503, $"unexpected status {status}");
+                    if (Volatile.Read(ref killedAt) > 0)
+                    {
+                        lastFailureAfterKill[session] = clock.ElapsedMilliseconds;
+                    }
+
+                    await Task.Delay(50);
+                }
+            }
+        })).ToArray();
+
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        victim.Process.Kill();
+        Volatile.Write(ref killedAt, clock.ElapsedMilliseconds);
+        var sessionsServedAfterKill = new HashSet<string>();
+        var deadline = DateTime.UtcNow.AddSeconds(90);
+        while (sessionsServedAfterKill.Count < sessions.Count && DateTime.UtcNow < deadline)
+        {
+            foreach (var session in sessions.Except(sessionsServedAfterKill).ToList())
+            {
+                using var response = await http.PostAsync("/session/event", Json($$"""{"session_id":"{{session}}","type":"system","id":"probe-{{session}}"}"""));
+                if (response.IsSuccessStatusCode)
+                {
+                    sessionsServedAfterKill.Add(session);
+                    acknowledged.Add((session, $"probe-{session}"));
+                }
+            }
+
+            await Task.Delay(200);
+        }
+
+        var recoveredAt = clock.ElapsedMilliseconds;
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        stop.Cancel();
+        await Task.WhenAll(workers);
+
+        Assert.Equal(sessions.Count, sessionsServedAfterKill.Count);
+        var stored = new List<(string Session, string Id)>();
+        foreach (var session in sessions)
+        {
+            var document = await http.GetFromJsonAsync<JsonElement>($"/session/{session}?limit=10000");
+            stored.AddRange(document.GetProperty("events").EnumerateArray().Select(e => (session, e.GetProperty("id").GetString()!)));
+        }
+
+        var missing = acknowledged.Except(stored).Count();
+        var duplicates = stored.Count - stored.Distinct().Count();
+        var survivorActivations = await management.SessionActivationsPerSiloAsync(retryFor: TimeSpan.FromSeconds(30));
+        output.WriteLine($"killed silo on port {victim.SiloPort} at {killedAt} ms; every session served again after {recoveredAt - killedAt} ms; " +
+                         $"acknowledged {acknowledged.Count}, readable {stored.Count}, missing {missing}, duplicates {duplicates}; " +
+                         "activations now: " + string.Join(", ", survivorActivations.Select(p => $"{p.Key}={p.Value}")));
+        Assert.Equal(0, missing);
+        Assert.Equal(0, duplicates);
+        Assert.All(survivorActivations.Keys, silo => Assert.NotEqual(victim.SiloPort, silo.Endpoint.Port));
+
+        // The cluster keeps serving new sessions.
+        using var fresh = await http.PostAsync("/session/start", Json("""{"user_id":"after","model_group":"g"}"""));
+        Assert.Equal(201, (int)fresh.StatusCode);
+    }
+
+    private (ServiceProcess Process, int SiloPort) StartSilo(RedisServer redis)
+    {
+        var siloPort = FreePort.Next();
+        var environment = ClusterEnvironment(redis, new()
+        {
+            ["Cluster__SiloPort"] = siloPort.ToString(CultureInfo.InvariantCulture),
+            ["Cluster__GatewayPort"] = FreePort.Next().ToString(CultureInfo.InvariantCulture),
+            ["Storage__Sqlite__DatabasePath"] = Path.Combine(_data, "sessions.db"),
+        });
+        return (ServiceProcess.Start(RepoPaths.SiloDll, [], environment), siloPort);
+    }
+
+    /// <summary>Redis membership, with failure detection tuned for a test (seconds, not the production minute).</summary>
+    private Dictionary<string, string?> ClusterEnvironment(RedisServer redis, Dictionary<string, string?> extra)
+    {
+        var environment = new Dictionary<string, string?>
+        {
+            ["Cluster__Provider"] = "Redis",
+            ["Cluster__RedisConnectionString"] = redis.ConnectionString,
+            ["Cluster__ClusterId"] = _clusterId,
+            ["Orleans__ClusterMembership__ProbeTimeout"] = "00:00:01",
+            ["Orleans__ClusterMembership__NumMissedProbesLimit"] = "2",
+            ["Orleans__ClusterMembership__TableRefreshTimeout"] = "00:00:02",
+            ["Orleans__ClusterMembership__IAmAliveTablePublishTimeout"] = "00:00:05",
+        };
+        foreach (var (key, value) in extra)
+        {
+            environment[key] = value;
+        }
+
+        return environment;
+    }
+
+    private static StringContent Json(string json) => new(json, Encoding.UTF8, "application/json");
+
+    public void Dispose() => Directory.Delete(_data, recursive: true);
+
+    /// <summary>An Orleans client of the cluster, used only to ask where session grains are activated.</summary>
+    private sealed class ManagementClient(IHost host) : IDisposable
+    {
+        public static async Task<ManagementClient> ConnectAsync(string redis, string clusterId)
+        {
+            var host = new HostBuilder()
+                .UseOrleansClient(client => client
+                    .UseRedisClustering(redis)
+                    .Configure<ClusterOptions>(o =>
+                    {
+                        o.ClusterId = clusterId;
+                        o.ServiceId = "session-tracking";
+                    }))
+                .Build();
+            await host.StartAsync();
+            return new ManagementClient(host);
+        }
+
+        public async Task WaitForActiveSilosAsync(int count, TimeSpan timeout)
+        {
+            var management = host.Services.GetRequiredService<IClusterClient>().GetGrain<IManagementGrain>(0);
+            var deadline = DateTime.UtcNow + timeout;
+            while ((await management.GetHosts(onlyActive: true)).Count < count)
+            {
+                Assert.True(DateTime.UtcNow < deadline, $"{count} silos did not join within {timeout}");
+                await Task.Delay(250);
+            }
+        }
+
+        /// <summary>Retries while the client still holds a connection to the killed silo.</summary>
+        public async Task<Dictionary<SiloAddress, int>> SessionActivationsPerSiloAsync(TimeSpan retryFor)
+        {
+            var deadline = DateTime.UtcNow + retryFor;
+            while (true)
+            {
+                try
+                {
+                    return await SessionActivationsPerSiloAsync();
+                }
+                catch (Exception ex) when (ex is OrleansException or TimeoutException && DateTime.UtcNow < deadline)
+                {
+                    await Task.Delay(500);
+                }
+            }
+        }
+
+        public async Task<Dictionary<SiloAddress, int>> SessionActivationsPerSiloAsync()
+        {
+            var grains = host.Services.GetRequiredService<IClusterClient>();
+            var hosts = await grains.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true);
+            var statistics = await grains.GetGrain<IManagementGrain>(0).GetSimpleGrainStatistics();
+            return hosts.Keys.ToDictionary(
+                silo => silo,
+                silo => statistics.Where(s => s.SiloAddress.Equals(silo) && s.GrainType.Contains("SessionGrain", StringComparison.Ordinal)).Sum(s => s.ActivationCount));
+        }
+
+        public void Dispose()
+        {
+            host.StopAsync().GetAwaiter().GetResult();
+            host.Dispose();
+        }
+    }
+}
