@@ -4,6 +4,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using SessionTracking.Storage;
+using SessionTracking.Storage.Mongo;
 using SessionTracking.Storage.Sqlite;
 
 namespace SessionTracking;
@@ -28,13 +29,29 @@ public static class SiloBuilderExtensions
         return silo;
     }
 
-    /// <summary>Registers the configured storage adapter (<c>Storage:Provider</c>, default <c>Sqlite</c>).</summary>
+    /// <summary>
+    /// Registers the configured storage adapter: <c>Storage:Provider</c> (<c>Sqlite</c> or <c>Mongo</c>); without it,
+    /// MongoDB when <c>MONGODB_URI</c> is set, SQLite otherwise.
+    /// </summary>
     public static IServiceCollection AddSessionStore(this IServiceCollection services, IConfiguration configuration)
     {
-        var provider = configuration["Storage:Provider"] ?? "Sqlite";
+        var provider = configuration["Storage:Provider"]
+            ?? (string.IsNullOrEmpty(configuration["MONGODB_URI"] ?? Environment.GetEnvironmentVariable("MONGODB_URI")) ? "Sqlite" : "Mongo");
+        if (provider.Equals("Mongo", StringComparison.OrdinalIgnoreCase))
+        {
+            services.AddOptions<MongoStoreOptions>()
+                .Bind(configuration.GetSection(MongoStoreOptions.SectionName))
+                .PostConfigure(options => options.ConnectionString ??= configuration["MONGODB_URI"] ?? Environment.GetEnvironmentVariable("MONGODB_URI"))
+                .Validate(options => !string.IsNullOrEmpty(options.ConnectionString), "Storage:Mongo:ConnectionString or MONGODB_URI is required for the MongoDB store.")
+                .ValidateDataAnnotations()
+                .ValidateOnStart();
+            services.AddSingleton<ISessionStore, MongoSessionStore>();
+            return services;
+        }
+
         if (!provider.Equals("Sqlite", StringComparison.OrdinalIgnoreCase))
         {
-            throw new OptionsValidationException("Storage:Provider", typeof(string), [$"Unknown storage provider '{provider}'. Known: Sqlite."]);
+            throw new OptionsValidationException("Storage:Provider", typeof(string), [$"Unknown storage provider '{provider}'. Known: Sqlite, Mongo."]);
         }
 
         services.AddOptions<SqliteStoreOptions>()

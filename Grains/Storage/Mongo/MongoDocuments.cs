@@ -1,0 +1,148 @@
+using MongoDB.Bson;
+using MongoDB.Bson.IO;
+
+namespace SessionTracking.Storage.Mongo;
+
+/// <summary>
+/// Mapping between the port's records and MongoDB documents, in the guide's field names. Pure functions, so the
+/// document shapes, updates and the analysis view are tested without a server.
+/// </summary>
+public static class MongoDocuments
+{
+    public const string Sessions = "sessions";
+    public const string EventBucketsCollection = "session_events";
+    public const string Queries = "queries";
+    public const string Events = "events";
+
+    /// <summary>View on which the guide's latency pipeline runs unchanged: one document per bucket, with the session's fields.</summary>
+    public const string SessionsWithEventsView = "sessions_with_events";
+
+    private static readonly JsonWriterSettings RelaxedJson = new() { OutputMode = JsonOutputMode.RelaxedExtendedJson, Indent = false };
+
+    public static BsonDocument Session(SessionInfo s) => new()
+    {
+        { "_id", s.SessionId },
+        { "session_id", s.SessionId },
+        { "user_id", s.UserId },
+        { "experiment_id", s.ExperimentId },
+        { "model_group", s.ModelGroup },
+        { "start_time", s.StartTime.UtcDateTime },
+        { "end_time", s.EndTime is { } end ? end.UtcDateTime : BsonNull.Value },
+        { "environment", BsonDocument.Parse(s.EnvironmentJson) },
+    };
+
+    public static SessionInfo ToSession(BsonDocument d) => new(
+        d["session_id"].AsString,
+        d["user_id"].AsString,
+        d["experiment_id"].AsString,
+        d["model_group"].AsString,
+        new DateTimeOffset(d["start_time"].ToUniversalTime(), TimeSpan.Zero),
+        d["end_time"].IsBsonNull ? null : new DateTimeOffset(d["end_time"].ToUniversalTime(), TimeSpan.Zero),
+        d["environment"].AsBsonDocument.ToJson(RelaxedJson));
+
+    /// <summary>An event as stored inside a bucket: the guide's <c>{t, type, data}</c> plus seq, client id and receive time.</summary>
+    public static BsonDocument Event(StoredEvent e)
+    {
+        var document = new BsonDocument
+        {
+            { "t", e.T },
+            { "type", e.Type },
+            { "data", BsonDocument.Parse(e.DataJson) },
+            { "seq", e.Seq },
+            { "received_at", e.ReceivedAt },
+        };
+        if (e.ClientId is not null)
+        {
+            document.Add("id", e.ClientId);
+        }
+
+        return document;
+    }
+
+    public static StoredEvent ToEvent(BsonDocument d) => new(
+        d["seq"].ToInt64(),
+        d["t"].ToInt64(),
+        d["type"].AsString,
+        d["data"].AsBsonDocument.ToJson(RelaxedJson),
+        d.TryGetValue("id", out var id) ? id.AsString : null,
+        d["received_at"].ToInt64());
+
+    /// <summary>
+    /// Filter and update that append one run of events to its bucket. The filter only matches a bucket whose last
+    /// sequence number is below the run's first: if another activation already stored these numbers, the upsert
+    /// tries to insert a second document with the same _id and fails with a duplicate key — a conflict, not an overwrite.
+    /// </summary>
+    public static (BsonDocument Filter, BsonDocument Update) AppendToBucket(string sessionId, long bucket, IReadOnlyList<StoredEvent> run) => (
+        new BsonDocument
+        {
+            { "_id", EventBuckets.BucketId(sessionId, bucket) },
+            { "last_seq", new BsonDocument("$lt", run[0].Seq) },
+        },
+        new BsonDocument
+        {
+            { "$setOnInsert", new BsonDocument { { "session_id", sessionId }, { "bucket", bucket }, { "first_seq", run[0].Seq } } },
+            { "$push", new BsonDocument("events", new BsonDocument("$each", new BsonArray(run.Select(Event)))) },
+            { "$max", new BsonDocument("last_seq", run[^1].Seq) },
+            { "$inc", new BsonDocument("count", run.Count) },
+        });
+
+    public static BsonDocument Query(QueryRow q) => new()
+    {
+        { "session_id", (BsonValue?)q.SessionId ?? BsonNull.Value },
+        { "user_id", (BsonValue?)q.UserId ?? BsonNull.Value },
+        { "model_group", (BsonValue?)q.ModelGroup ?? BsonNull.Value },
+        { "query", q.Query },
+        { "response", q.Response },
+        { "model", q.Model },
+        { "provider", q.Provider },
+        { "latency_ms", q.LatencyMs },
+        { "citations", BsonSerializerArray(q.CitationsJson) },
+        { "timestamp", q.Timestamp.UtcDateTime },
+    };
+
+    public static BsonDocument LegacyEvent(LegacyEvent e) => new()
+    {
+        { "user_id", e.UserId },
+        { "session_id", (BsonValue?)e.SessionId ?? BsonNull.Value },
+        { "event_type", e.EventType },
+        { "data", BsonDocument.Parse(e.DataJson) },
+        { "timestamp", e.Timestamp.UtcDateTime },
+    };
+
+    /// <summary>
+    /// The view's pipeline: each bucket joined with its session's fields, shaped like a guide session document whose
+    /// <c>events</c> holds that bucket's events. Every document stays bucket-sized, however long the session.
+    /// </summary>
+    public static BsonDocument[] SessionsWithEventsPipeline() =>
+    [
+        new("$lookup", new BsonDocument { { "from", Sessions }, { "localField", "session_id" }, { "foreignField", "_id" }, { "as", "session" } }),
+        new("$unwind", "$session"),
+        new("$replaceWith", new BsonDocument("$mergeObjects", new BsonArray
+        {
+            "$session",
+            new BsonDocument { { "_id", "$_id" }, { "bucket", "$bucket" }, { "events", "$events" } },
+        })),
+    ];
+
+    /// <summary>The guide's "average response latency" pipeline, verbatim.</summary>
+    public static BsonDocument[] GuideLatencyPipeline() =>
+    [
+        new("$unwind", "$events"),
+        new("$match", new BsonDocument("events.type", "model_response")),
+        new("$group", new BsonDocument { { "_id", "$model_group" }, { "avg_latency", new BsonDocument("$avg", "$events.data.latency_ms") } }),
+    ];
+
+    /// <summary>The guide's "engagement by session duration" pipeline, verbatim.</summary>
+    public static BsonDocument[] GuideDurationPipeline() =>
+    [
+        new("$project", new BsonDocument
+        {
+            { "model_group", 1 },
+            { "duration", new BsonDocument("$subtract", new BsonArray { new BsonDocument("$toDate", "$end_time"), new BsonDocument("$toDate", "$start_time") }) },
+        }),
+        new("$group", new BsonDocument { { "_id", "$model_group" }, { "avg_duration_ms", new BsonDocument("$avg", "$duration") } }),
+    ];
+
+    private static BsonArray BsonSerializerArray(string json) =>
+        MongoDB.Bson.Serialization.BsonSerializer.Deserialize<BsonArray>(json);
+}

@@ -1,0 +1,94 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using MongoDB.Bson;
+using MongoDB.Driver;
+using SessionTracking.Storage;
+using SessionTracking.Storage.Mongo;
+
+namespace SessionTracking.Grains.Tests.Mongo;
+
+/// <summary>The adapter against a real server (MONGODB_URI), in a database of its own that is dropped afterwards.</summary>
+public sealed class MongoSessionStoreServerTests : IAsyncLifetime
+{
+    private readonly string _database = "st_test_" + Guid.NewGuid().ToString("N")[..8];
+    private MongoSessionStore _store = null!;
+
+    public async Task InitializeAsync()
+    {
+        if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable("MONGODB_URI")))
+        {
+            return;
+        }
+
+        _store = new MongoSessionStore(
+            Options.Create(new MongoStoreOptions { Database = _database, BucketSize = 3, UseTransactions = Environment.GetEnvironmentVariable("MONGODB_TRANSACTIONS") != "false" }),
+            NullLogger<MongoSessionStore>.Instance);
+        await _store.InitializeAsync(CancellationToken.None);
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (Environment.GetEnvironmentVariable("MONGODB_URI") is { Length: > 0 } uri)
+        {
+            await new MongoClient(uri).DropDatabaseAsync(_database);
+        }
+    }
+
+    [MongoFact]
+    public async Task Events_append_across_buckets_read_back_in_pages_and_conflicts_are_refused()
+    {
+        await _store.CreateSessionAsync(Session("s1", "g"), CancellationToken.None);
+        await _store.AppendAsync(Flush("s1", 1, 4), CancellationToken.None);
+        await _store.AppendAsync(Flush("s1", 5, 8) with { EndTime = DateTimeOffset.FromUnixTimeMilliseconds(1_730_000_060_000) }, CancellationToken.None);
+
+        await Assert.ThrowsAsync<StoreConflictException>(() => _store.AppendAsync(Flush("s1", 8, 9), CancellationToken.None));
+        var all = await _store.ReadEventsAsync("s1", 0, 100, CancellationToken.None);
+        var page = await _store.ReadEventsAsync("s1", 4, 2, CancellationToken.None);
+        var snapshot = await _store.LoadSessionAsync("s1", 2, CancellationToken.None);
+        var known = await _store.FindStoredClientIdsAsync("s1", ["id-2", "id-99"], CancellationToken.None);
+
+        Assert.Equal(Enumerable.Range(1, 8).Select(i => (long)i), all.Select(e => e.Seq));
+        Assert.Equal([5L, 6L], page.Select(e => e.Seq));
+        Assert.Equal(8, snapshot!.LastSeq);
+        Assert.Equal(["id-7", "id-8"], snapshot.RecentClientIds.Order());
+        Assert.NotNull(snapshot.Session.EndTime);
+        Assert.Equal(["id-2"], known);
+        await Assert.ThrowsAsync<StoreConflictException>(() => _store.CreateSessionAsync(Session("s1", "g"), CancellationToken.None));
+    }
+
+    [MongoFact]
+    public async Task The_guides_pipelines_answer_correctly_on_sessions_and_the_view()
+    {
+        // Group a: latencies 100, 300 (one session, over two buckets), duration 60 s. Group b: latency 50, duration 30 s
+        // and one open session (null duration, ignored by $avg).
+        await _store.CreateSessionAsync(Session("a1", "a"), CancellationToken.None);
+        await _store.CreateSessionAsync(Session("b1", "b"), CancellationToken.None);
+        await _store.CreateSessionAsync(Session("b2", "b"), CancellationToken.None);
+        await _store.AppendAsync(new SessionFlush("a1", [Response(1, 100), Click(2), Click(3), Response(4, 300)], [], [], Start.AddSeconds(60)), CancellationToken.None);
+        await _store.AppendAsync(new SessionFlush("b1", [Response(1, 50)], [], [], Start.AddSeconds(30)), CancellationToken.None);
+        var database = new MongoClient(Environment.GetEnvironmentVariable("MONGODB_URI")).GetDatabase(_database);
+
+        var latency = await database.GetCollection<BsonDocument>(MongoDocuments.SessionsWithEventsView).Aggregate<BsonDocument>(MongoDocuments.GuideLatencyPipeline()).ToListAsync();
+        var duration = await database.GetCollection<BsonDocument>(MongoDocuments.Sessions).Aggregate<BsonDocument>(MongoDocuments.GuideDurationPipeline()).ToListAsync();
+
+        Assert.Equal(200.0, latency.Single(d => d["_id"] == "a")["avg_latency"].ToDouble());
+        Assert.Equal(50.0, latency.Single(d => d["_id"] == "b")["avg_latency"].ToDouble());
+        Assert.Equal(60_000.0, duration.Single(d => d["_id"] == "a")["avg_duration_ms"].ToDouble());
+        Assert.Equal(30_000.0, duration.Single(d => d["_id"] == "b")["avg_duration_ms"].ToDouble());
+    }
+
+    private static readonly DateTimeOffset Start = DateTimeOffset.FromUnixTimeMilliseconds(1_730_000_000_000);
+
+    private static SessionInfo Session(string id, string group) => new(id, "u", "e", group, Start, null, "{}");
+
+    private static StoredEvent Response(long seq, int latency) => new(seq, 1, "model_response", $$"""{"latency_ms":{{latency}}}""", $"r{seq}", 1);
+
+    private static StoredEvent Click(long seq) => new(seq, 1, "click", "{}", $"c{seq}", 1);
+
+    private static SessionFlush Flush(string sessionId, int from, int to) => new(
+        sessionId,
+        [.. Enumerable.Range(from, to - from + 1).Select(i => new StoredEvent(i, 1_730_000_000_000 + i, "click", "{}", $"id-{i}", 1_730_000_000_000 + i))],
+        [],
+        [],
+        null);
+}
