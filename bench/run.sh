@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# One command: builds in Release, runs the service (co-hosted silo, SQLite in a temp dir, default settings) and a bare
+# Kestrel baseline side by side, drives both with wrk over loopback, and prints a table plus bench/results/<time>.json.
+#   bench/run.sh                 (DURATION=10s by default; SESSIONS=100000; SEED_EVENTS=1000000)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-10s}
+SESSIONS=${SESSIONS:-100000}
+SEED_EVENTS=${SEED_EVENTS:-1000000}
+command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
+
+work=$(mktemp -d /tmp/bench.XXXXXX)
+results="bench/results"; mkdir -p "$results"
+pids=()
+cleanup() { for p in "${pids[@]:-}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_ready() { for _ in $(seq 1 120); do curl -fs -o /dev/null "$1" && return 0; sleep 0.5; done; echo "not ready: $1" >&2; exit 1; }
+wrk_json() { # url ids-file batch label
+  IDS_FILE="$2" BATCH="$3" wrk -t1 -c32 -d"$DURATION" --latency -s bench/lua/events.lua "$1" | grep '^JSON' | sed "s/^JSON /{\"run\":\"$4\",\"data\":/; s/\$/}/" >> "$work/runs.jsonl"
+}
+tool() { dotnet bench/Tools/bin/Release/net10.0/SessionTracking.Bench.Tools.dll "$@"; }
+tool_json() { # label, tool arguments...: keeps the tool's result line
+  local label=$1; shift
+  tool "$@" | grep '^JSON' | sed "s/^JSON /{\"run\":\"$label\",\"data\":/; s/\$/}/" >> "$work/runs.jsonl"
+}
+
+echo "== building (Release)"
+dotnet build Gateway/Gateway.csproj -c Release -v q -nologo >/dev/null
+dotnet build bench/Baseline/Baseline.csproj -c Release -v q -nologo >/dev/null
+dotnet build bench/Tools/Tools.csproj -c Release -v q -nologo >/dev/null
+
+start_gateway() { # durability
+  local port; port=$(free_port)
+  mkdir -p "$work/data-$1"
+  (cd Gateway/bin/Release/net10.0 && exec env Storage__Sqlite__DatabasePath="$work/data-$1/sessions.db" Sessions__Durability="$1" \
+     Cluster__SiloPort="$(free_port)" Cluster__GatewayPort="$(free_port)" Logging__LogLevel__Default=Warning \
+     ./SessionTracking.Gateway --urls "http://127.0.0.1:$port" >"$work/gateway-$1.log" 2>&1) &
+  pids+=($!); wait_ready "http://127.0.0.1:$port/readyz"; echo "http://127.0.0.1:$port"
+}
+
+echo "== baseline"
+bport=$(free_port)
+(cd bench/Baseline/bin/Release/net10.0 && exec ./SessionTracking.Bench.Baseline --urls "http://127.0.0.1:$bport" >"$work/baseline.log" 2>&1) &
+pids+=($!)
+for _ in $(seq 1 60); do curl -fs -o /dev/null -X POST -H 'Content-Type: application/json' -d '{}' "http://127.0.0.1:$bport/session/event" && break; sleep 0.5; done
+echo "baseline" > "$work/baseline-ids"
+wrk_json "http://127.0.0.1:$bport" "$work/baseline-ids" 1 baseline_single
+
+echo "== service, acked (default)"
+url=$(start_gateway Acked)
+tool start-sessions "$url" 64 "$work/ids64" >/dev/null
+head -1 "$work/ids64" > "$work/hot"
+wrk_json "$url" "$work/ids64" 1 acked_single
+wrk_json "$url" "$work/ids64" 50 acked_batch50
+wrk_json "$url" "$work/hot" 1 acked_hot_session
+echo "== $SESSIONS sessions"
+tool_json start_sessions start-sessions "$url" "$SESSIONS" "$work/ids-many"
+wrk_json "$url" "$work/ids-many" 1 acked_many_sessions
+max=$(python3 -c "import json,sys; r=[json.loads(l) for l in open('$work/runs.jsonl')]; print(int(next(x['data']['rps'] for x in r if x['run']=='acked_single')))")
+echo "== paced at 50% of $max req/s"
+tool_json acked_paced_half paced "$url" "$work/ids64" $((max / 2)) 10
+
+echo "== service, buffered"
+burl=$(start_gateway Buffered)
+tool start-sessions "$burl" 64 "$work/bids64" >/dev/null
+wrk_json "$burl" "$work/bids64" 1 buffered_single
+wrk_json "$burl" "$work/bids64" 50 buffered_batch50
+for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; pids=()
+
+echo "== append cost: $SEED_EVENTS-event session vs a new one (in-process silo)"
+tool_json append_cost append-cost "$SEED_EVENTS" 500
+echo "== memory per idle session (in-process silo, $SESSIONS sessions)"
+tool_json memory memory "$SESSIONS"
+
+out="$results/$(date -u +%Y%m%dT%H%M%SZ).json"
+python3 bench/report.py "$work/runs.jsonl" "$out"
