@@ -37,6 +37,22 @@ public sealed class SqliteSessionStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_conflicting_flush_fails_alone_when_it_shares_a_transaction_with_good_ones()
+    {
+        await _store.CreateSessionAsync(Session("c1"), CancellationToken.None);
+        await _store.CreateSessionAsync(Session("c2"), CancellationToken.None);
+        await _store.AppendAsync(Flush("c1", 1, 2), CancellationToken.None);
+
+        var conflicting = _store.AppendAsync(Flush("c1", 2, 3), CancellationToken.None);
+        var good = Enumerable.Range(0, 20).Select(i => _store.AppendAsync(Flush("c2", (i * 2) + 1, (i * 2) + 2), CancellationToken.None)).ToArray();
+
+        await Assert.ThrowsAsync<StoreConflictException>(() => conflicting);
+        await Task.WhenAll(good);
+        Assert.Equal(2, (await _store.ReadEventsAsync("c1", 0, 10, CancellationToken.None)).Count);
+        Assert.Equal(40, (await _store.ReadEventsAsync("c2", 0, 100, CancellationToken.None)).Count);
+    }
+
+    [Fact]
     public async Task Concurrent_flushes_of_many_sessions_commit_together_and_all_land()
     {
         var sessions = Enumerable.Range(0, 50).Select(i => $"many-{i}").ToArray();

@@ -65,29 +65,27 @@ internal sealed class SqliteWriter : IDisposable
         return new SqliteWriter(connection);
     }
 
-    /// <summary>Applies every request in one transaction, each in its own savepoint, then completes them.</summary>
+    /// <summary>
+    /// Applies every request in one transaction, then completes them. Conflicts are rare (two activations of one
+    /// session), so the batch first runs without savepoints; only if a constraint fails is it rolled back and rerun
+    /// with a savepoint per request, so that the conflicting request fails alone.
+    /// </summary>
     public void Commit(List<WriteRequest> batch)
     {
         var outcomes = new Exception?[batch.Count];
-        using (var transaction = _connection.BeginTransaction(deferred: false))
+        try
         {
-            for (var i = 0; i < batch.Count; i++)
+            using var transaction = _connection.BeginTransaction(deferred: false);
+            foreach (var request in batch)
             {
-                Run(_savepoint, transaction);
-                try
-                {
-                    Apply(batch[i], transaction);
-                }
-                catch (SqliteException ex) when (ex.SqliteErrorCode == SqliteConstraint)
-                {
-                    Run(_rollbackToSavepoint, transaction);
-                    outcomes[i] = new StoreConflictException("A row with the same key is already stored.", ex);
-                }
-
-                Run(_releaseSavepoint, transaction);
+                Apply(request, transaction);
             }
 
             transaction.Commit();
+        }
+        catch (SqliteException ex) when (ex.SqliteErrorCode == SqliteConstraint)
+        {
+            CommitIsolated(batch, outcomes);
         }
 
         for (var i = 0; i < batch.Count; i++)
@@ -101,6 +99,28 @@ internal sealed class SqliteWriter : IDisposable
                 batch[i].Completion.TrySetResult();
             }
         }
+    }
+
+    private void CommitIsolated(List<WriteRequest> batch, Exception?[] outcomes)
+    {
+        using var transaction = _connection.BeginTransaction(deferred: false);
+        for (var i = 0; i < batch.Count; i++)
+        {
+            Run(_savepoint, transaction);
+            try
+            {
+                Apply(batch[i], transaction);
+            }
+            catch (SqliteException ex) when (ex.SqliteErrorCode == SqliteConstraint)
+            {
+                Run(_rollbackToSavepoint, transaction);
+                outcomes[i] = new StoreConflictException("A row with the same key is already stored.", ex);
+            }
+
+            Run(_releaseSavepoint, transaction);
+        }
+
+        transaction.Commit();
     }
 
     public void Dispose()
