@@ -31,13 +31,13 @@ dotnet build Gateway/Gateway.csproj -c Release -v q -nologo >/dev/null
 dotnet build bench/Baseline/Baseline.csproj -c Release -v q -nologo >/dev/null
 dotnet build bench/Tools/Tools.csproj -c Release -v q -nologo >/dev/null
 
-start_gateway() { # durability
+start_gateway() { # durability; sets $url (not called in $(...), so the pid stays in this shell's list)
   local port; port=$(free_port)
   mkdir -p "$work/data-$1"
   (cd Gateway/bin/Release/net10.0 && exec env Storage__Sqlite__DatabasePath="$work/data-$1/sessions.db" Sessions__Durability="$1" \
      Cluster__SiloPort="$(free_port)" Cluster__GatewayPort="$(free_port)" Logging__LogLevel__Default=Warning \
      ./SessionTracking.Gateway --urls "http://127.0.0.1:$port" >"$work/gateway-$1.log" 2>&1) &
-  pids+=($!); wait_ready "http://127.0.0.1:$port/readyz"; echo "http://127.0.0.1:$port"
+  pids+=($!); url="http://127.0.0.1:$port"; wait_ready "$url/readyz"
 }
 
 echo "== baseline"
@@ -49,7 +49,7 @@ echo "baseline" > "$work/baseline-ids"
 wrk_json "http://127.0.0.1:$bport" "$work/baseline-ids" 1 baseline_single
 
 echo "== service, acked (default)"
-url=$(start_gateway Acked)
+start_gateway Acked
 tool start-sessions "$url" 64 "$work/ids64" >/dev/null
 head -1 "$work/ids64" > "$work/hot"
 wrk_json "$url" "$work/ids64" 1 acked_single
@@ -63,10 +63,10 @@ echo "== paced at 50% of $max req/s"
 tool_json acked_paced_half paced "$url" "$work/ids64" $((max / 2)) 10
 
 echo "== service, buffered"
-burl=$(start_gateway Buffered)
-tool start-sessions "$burl" 64 "$work/bids64" >/dev/null
-wrk_json "$burl" "$work/bids64" 1 buffered_single
-wrk_json "$burl" "$work/bids64" 50 buffered_batch50
+start_gateway Buffered
+tool start-sessions "$url" 64 "$work/bids64" >/dev/null
+wrk_json "$url" "$work/bids64" 1 buffered_single
+wrk_json "$url" "$work/bids64" 50 buffered_batch50
 for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; pids=()
 
 echo "== append cost: $SEED_EVENTS-event session vs a new one (in-process silo)"
