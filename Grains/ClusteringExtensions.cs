@@ -59,6 +59,10 @@ public static class ClusteringExtensions
                 o.ServiceId = settings.ServiceId;
             });
             client.Configure<GatewayOptions>(configuration.GetSection("Orleans:ClientGateway"));
+
+            // A call in flight to a silo that just died fails after ResponseTimeout (Orleans default 30 s), which bounds
+            // how long a gateway answers 503 for that silo's sessions; tunable here for tests and latency-sensitive sites.
+            client.Configure<ClientMessagingOptions>(configuration.GetSection("Orleans:ClientMessaging"));
             return client.UseRedisClustering(settings.RedisConnectionString!);
         }
 

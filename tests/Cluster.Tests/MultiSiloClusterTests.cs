@@ -20,9 +20,29 @@ public sealed class MultiSiloClusterTests(ITestOutputHelper output) : IDisposabl
 {
     private readonly string _data = RepoPaths.NewTempDirectory("cluster-tests");
     private readonly string _clusterId = "test-" + Guid.NewGuid().ToString("N")[..8];
+    private readonly List<(string Name, ServiceProcess Process)> _processes = [];
 
     [Fact]
     public async Task Sessions_spread_over_two_silos_and_survive_a_silo_kill_with_every_acknowledged_event()
+    {
+        try
+        {
+            await RunClusterScenarioAsync();
+        }
+        catch
+        {
+            // The processes' own logs say why a request failed (a crash, a membership problem).
+            foreach (var (name, process) in _processes)
+            {
+                var log = process.Output;
+                output.WriteLine($"--- {name}, last output:\n{log[Math.Max(0, log.Length - 4000)..]}");
+            }
+
+            throw;
+        }
+    }
+
+    private async Task RunClusterScenarioAsync()
     {
         using var redis = await RedisServer.StartAsync();
         var siloA = StartSilo(redis);
@@ -33,8 +53,10 @@ public sealed class MultiSiloClusterTests(ITestOutputHelper output) : IDisposabl
         {
             ["Orleans__Mode"] = "Client",
             ["Orleans__ClientGateway__GatewayListRefreshPeriod"] = "00:00:02",
+            ["Orleans__ClientMessaging__ResponseTimeout"] = "00:00:05",
         }));
         await using var _ = gateway;
+        _processes.AddRange([("silo A", siloA.Process), ("silo B", siloB.Process), ("gateway", gateway)]);
         await gateway.WaitUntilReadyAsync(new Uri(address, "/readyz"), TimeSpan.FromSeconds(120));
         using var http = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(40) };
         using var management = await ManagementClient.ConnectAsync(redis.ConnectionString, _clusterId);
