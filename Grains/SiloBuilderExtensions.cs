@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
+using SessionTracking.Analytics;
 using SessionTracking.Storage;
 using SessionTracking.Storage.Mongo;
 using SessionTracking.Storage.Sqlite;
@@ -23,6 +24,10 @@ public static class SiloBuilderExtensions
         // An idle session must outlive its idle timeout in memory, so that its timer (not grain collection) ends it.
         services.AddOptions<GrainCollectionOptions>().Configure<IOptions<SessionOptions>>((collection, sessions) =>
             collection.ClassSpecificCollectionAge[typeof(SessionGrain).FullName!] = sessions.Value.IdleTimeout + TimeSpan.FromMinutes(1));
+        services.AddOptions<AnalyticsOptions>()
+            .Bind(configuration.GetSection(AnalyticsOptions.SectionName))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
         services.TryAddTimeProvider();
         services.AddSessionStore(configuration);
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, StoreInitializer>();
@@ -62,6 +67,7 @@ public static class SiloBuilderExtensions
             .ValidateOnStart();
         services.AddSingleton<SqliteSessionStore>();
         services.AddSingleton<ISessionStore>(sp => sp.GetRequiredService<SqliteSessionStore>());
+        services.AddSingleton<IAnalyticsStore, SqliteAnalyticsStore>();
         return services;
     }
 

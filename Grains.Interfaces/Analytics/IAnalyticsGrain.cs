@@ -1,0 +1,28 @@
+namespace SessionTracking.Analytics;
+
+/// <summary>
+/// Analytics, exports and privacy deletion, answered by the silo (which owns the store) so that a gateway running as a
+/// plain Orleans client can serve them. Stateless: any silo answers, several calls run at once.
+/// </summary>
+[Alias("SessionTracking.Analytics.IAnalyticsGrain")]
+public interface IAnalyticsGrain : IGrainWithIntegerKey
+{
+    /// <summary>One report per experiment matching the filter, with group comparisons against <paramref name="baseline"/> (or the first group).</summary>
+    [Alias("Reports")]
+    ValueTask<IReadOnlyList<ExperimentReport>> GetReportsAsync(AnalyticsFilter filter, string? baseline);
+
+    [Alias("Guide")]
+    ValueTask<GuideAverages> GetGuideAveragesAsync(AnalyticsFilter filter);
+
+    [Alias("Sessions")]
+    ValueTask<IReadOnlyList<SessionListItem>> ListSessionsAsync(AnalyticsFilter filter, int limit);
+
+    [Alias("ExportSessions")]
+    IAsyncEnumerable<ExportSession> ExportSessionsAsync(AnalyticsFilter filter);
+
+    [Alias("ExportEvents")]
+    IAsyncEnumerable<ExportEvent> ExportEventsAsync(AnalyticsFilter filter);
+
+    [Alias("DeleteUser")]
+    ValueTask<UserDeletion> DeleteUserAsync(string userId);
+}

@@ -1,0 +1,386 @@
+using System.Runtime.CompilerServices;
+using System.Text;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Options;
+using SessionTracking.Analytics;
+
+namespace SessionTracking.Storage.Sqlite;
+
+/// <summary>
+/// Analytics on SQLite: GROUP BY for counts and means, window functions for percentiles, <c>json_extract</c> on the
+/// event data. Reads use their own pooled connections (WAL lets them run beside the session writer); the user deletion
+/// takes the write lock with <c>BEGIN IMMEDIATE</c> and waits for the writer's current transaction.
+/// </summary>
+public sealed class SqliteAnalyticsStore : IAnalyticsStore
+{
+    // A model_response latency counts when it is a JSON number: MongoDB's $avg ignores strings and missing fields too.
+    private const string NumericLatency = "json_type(e.data, '$.latency_ms') IN ('integer', 'real')";
+    private const string NumericTtft = "json_type(e.data, '$.ttft_ms') IN ('integer', 'real')";
+
+    private readonly string _connectionString;
+    private readonly string _synchronous;
+
+    public SqliteAnalyticsStore(IOptions<SqliteStoreOptions> options)
+    {
+        _synchronous = options.Value.Synchronous;
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = Path.GetFullPath(options.Value.DatabasePath),
+            Mode = SqliteOpenMode.ReadWrite,
+            Pooling = true,
+            DefaultTimeout = 30,
+        }.ToString();
+    }
+
+    public Task<IReadOnlyList<GroupAggregate>> AggregateGroupsAsync(AnalyticsFilter filter, CancellationToken cancellationToken) =>
+        ReadAsync<IReadOnlyList<GroupAggregate>>(async connection =>
+        {
+            await using var command = connection.CreateCommand();
+            command.CommandText = $"""
+                WITH s AS ({SelectSessions(command, filter)}),
+                g AS (
+                    SELECT experiment_id, model_group, COUNT(*) AS sessions, COUNT(end_time) AS ended,
+                           AVG(end_time - start_time) AS mean_duration
+                    FROM s GROUP BY experiment_id, model_group),
+                ev AS (
+                    SELECT s.experiment_id, s.model_group,
+                           SUM(e.type = 'prompt') AS prompts,
+                           SUM(e.type = 'model_response') AS responses,
+                           COUNT(CASE WHEN e.type = 'model_response' AND {NumericLatency} THEN 1 END) AS latency_n,
+                           AVG(CASE WHEN e.type = 'model_response' AND {NumericLatency} THEN json_extract(e.data, '$.latency_ms') END) AS latency_mean,
+                           COUNT(CASE WHEN e.type = 'model_response' AND {NumericTtft} THEN 1 END) AS ttft_n,
+                           AVG(CASE WHEN e.type = 'model_response' AND {NumericTtft} THEN json_extract(e.data, '$.ttft_ms') END) AS ttft_mean,
+                           SUM(e.type = 'feedback' AND json_extract(e.data, '$.feedback') = 'up') AS up,
+                           SUM(e.type = 'feedback' AND json_extract(e.data, '$.feedback') = 'down') AS down,
+                           SUM(e.type = 'feedback' AND json_extract(e.data, '$.feedback') = 'neutral') AS neutral,
+                           SUM(e.type = 'copy') AS copies,
+                           SUM(e.type = 'selection') AS selections,
+                           COUNT(DISTINCT CASE WHEN e.type = 'copy' THEN e.session_id END) AS sessions_copy,
+                           COUNT(DISTINCT CASE WHEN e.type = 'selection' THEN e.session_id END) AS sessions_selection
+                    FROM s JOIN session_events e ON e.session_id = s.session_id
+                    GROUP BY s.experiment_id, s.model_group)
+                SELECT g.experiment_id, g.model_group, g.sessions, g.ended, g.mean_duration,
+                       COALESCE(ev.prompts, 0), COALESCE(ev.responses, 0), COALESCE(ev.latency_n, 0), ev.latency_mean,
+                       COALESCE(ev.ttft_n, 0), ev.ttft_mean, COALESCE(ev.up, 0), COALESCE(ev.down, 0), COALESCE(ev.neutral, 0),
+                       COALESCE(ev.copies, 0), COALESCE(ev.selections, 0), COALESCE(ev.sessions_copy, 0), COALESCE(ev.sessions_selection, 0)
+                FROM g LEFT JOIN ev ON ev.experiment_id = g.experiment_id AND ev.model_group = g.model_group
+                ORDER BY g.experiment_id, g.model_group
+                """;
+            var rows = new List<GroupAggregate>();
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                rows.Add(new GroupAggregate(
+                    reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3), NullableDouble(reader, 4),
+                    reader.GetInt64(5), reader.GetInt64(6), reader.GetInt64(7), NullableDouble(reader, 8),
+                    reader.GetInt64(9), NullableDouble(reader, 10), reader.GetInt64(11), reader.GetInt64(12), reader.GetInt64(13),
+                    reader.GetInt64(14), reader.GetInt64(15), reader.GetInt64(16), reader.GetInt64(17)));
+            }
+
+            return rows;
+        }, cancellationToken);
+
+    public Task<IReadOnlyList<MetricQuantiles>> QuantilesAsync(AnalyticsFilter filter, AnalyticsMetric metric, int sketchSize, CancellationToken cancellationToken) =>
+        ReadAsync<IReadOnlyList<MetricQuantiles>>(async connection =>
+        {
+            await using var command = connection.CreateCommand();
+            var values = metric switch
+            {
+                AnalyticsMetric.DurationMs => "SELECT experiment_id, model_group, end_time - start_time AS v FROM s WHERE end_time IS NOT NULL",
+                AnalyticsMetric.LatencyMs => $"""
+                    SELECT s.experiment_id, s.model_group, json_extract(e.data, '$.latency_ms') AS v
+                    FROM s JOIN session_events e ON e.session_id = s.session_id
+                    WHERE e.type = 'model_response' AND {NumericLatency}
+                    """,
+                AnalyticsMetric.TimeToFirstTokenMs => $"""
+                    SELECT s.experiment_id, s.model_group, json_extract(e.data, '$.ttft_ms') AS v
+                    FROM s JOIN session_events e ON e.session_id = s.session_id
+                    WHERE e.type = 'model_response' AND {NumericTtft}
+                    """,
+                _ => throw new ArgumentOutOfRangeException(nameof(metric)),
+            };
+
+            // Only the rows around p50 and p95 and an evenly spaced sketch leave the database, not every value.
+            command.CommandText = $"""
+                WITH s AS ({SelectSessions(command, filter)}),
+                v AS ({values}),
+                r AS (
+                    SELECT experiment_id, model_group, v,
+                           ROW_NUMBER() OVER (PARTITION BY experiment_id, model_group ORDER BY v) - 1 AS i,
+                           COUNT(*) OVER (PARTITION BY experiment_id, model_group) AS n
+                    FROM v)
+                SELECT experiment_id, model_group, i, n, v FROM r
+                WHERE i IN (CAST((n - 1) * 0.5 AS INTEGER), CAST((n - 1) * 0.5 AS INTEGER) + 1,
+                            CAST((n - 1) * 0.95 AS INTEGER), CAST((n - 1) * 0.95 AS INTEGER) + 1)
+                   OR i % ((n + $sketch - 1) / $sketch) = 0
+                ORDER BY experiment_id, model_group, i
+                """;
+            command.Parameters.AddWithValue("$sketch", Math.Max(1, sketchSize));
+            var result = new List<MetricQuantiles>();
+            var picked = new Dictionary<long, double>();
+            var sketch = new List<double>();
+            (string Experiment, string Group, long N)? current = null;
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var key = (reader.GetString(0), reader.GetString(1), reader.GetInt64(3));
+                if (current is { } c && (c.Experiment != key.Item1 || c.Group != key.Item2))
+                {
+                    result.Add(Complete(c, picked, sketch, sketchSize));
+                    picked.Clear();
+                    sketch = [];
+                }
+
+                current = key;
+                var i = reader.GetInt64(2);
+                var value = reader.GetDouble(4);
+                picked[i] = value;
+                if (i % Stride(key.Item3, sketchSize) == 0)
+                {
+                    sketch.Add(value);
+                }
+            }
+
+            if (current is { } last)
+            {
+                result.Add(Complete(last, picked, sketch, sketchSize));
+            }
+
+            return result;
+        }, cancellationToken);
+
+    public Task<GuideAverages> GuideAveragesAsync(AnalyticsFilter filter, CancellationToken cancellationToken) =>
+        ReadAsync(async connection =>
+        {
+            await using var command = connection.CreateCommand();
+            // Pipeline 1: $unwind events, $match type model_response, $group by model_group, $avg latency_ms.
+            // Pipeline 2: $project end − start (null without end_time), $group by model_group, $avg (nulls ignored).
+            command.CommandText = $"""
+                WITH s AS ({SelectSessions(command, filter)})
+                SELECT 'latency', s.model_group,
+                       AVG(CASE WHEN {NumericLatency} THEN json_extract(e.data, '$.latency_ms') END)
+                FROM s JOIN session_events e ON e.session_id = s.session_id
+                WHERE e.type = 'model_response'
+                GROUP BY s.model_group
+                UNION ALL
+                SELECT 'duration', model_group, AVG(end_time - start_time) FROM s GROUP BY model_group
+                ORDER BY 1, 2
+                """;
+            var latency = new List<GroupAverage>();
+            var duration = new List<GroupAverage>();
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                (reader.GetString(0) == "latency" ? latency : duration).Add(new GroupAverage(reader.GetString(1), NullableDouble(reader, 2)));
+            }
+
+            return new GuideAverages(latency, duration);
+        }, cancellationToken);
+
+    public Task<IReadOnlyList<SessionListItem>> ListSessionsAsync(AnalyticsFilter filter, int limit, CancellationToken cancellationToken) =>
+        ReadAsync<IReadOnlyList<SessionListItem>>(async connection =>
+        {
+            await using var command = connection.CreateCommand();
+            command.CommandText = $"""
+                WITH s AS ({SelectSessions(command, filter)})
+                SELECT s.session_id, s.user_id, s.experiment_id, s.model_group, s.start_time, s.end_time,
+                       (SELECT COUNT(*) FROM session_events e WHERE e.session_id = s.session_id)
+                FROM s ORDER BY s.start_time DESC, s.session_id LIMIT $limit
+                """;
+            command.Parameters.AddWithValue("$limit", limit);
+            var items = new List<SessionListItem>();
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                items.Add(new SessionListItem(
+                    reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3),
+                    DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(4)),
+                    reader.IsDBNull(5) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(5)),
+                    reader.GetInt64(6)));
+            }
+
+            return items;
+        }, cancellationToken);
+
+    public async IAsyncEnumerable<ExportSession> ExportSessionsAsync(AnalyticsFilter filter, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"""
+            WITH s AS ({SelectSessions(command, filter, allColumns: true)})
+            SELECT s.session_id, s.user_id, s.experiment_id, s.model_group, s.start_time, s.end_time, s.environment,
+                   (SELECT COUNT(*) FROM session_events e WHERE e.session_id = s.session_id)
+            FROM s ORDER BY s.start_time, s.session_id
+            """;
+        await using var reader = await ExecuteAsync(command, cancellationToken);
+        while (await ReadAsync(reader, cancellationToken))
+        {
+            yield return new ExportSession(
+                new SessionInfo(
+                    reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3),
+                    DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(4)),
+                    reader.IsDBNull(5) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(5)),
+                    reader.GetString(6)),
+                reader.GetInt64(7));
+        }
+    }
+
+    public async IAsyncEnumerable<ExportEvent> ExportEventsAsync(AnalyticsFilter filter, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"""
+            WITH s AS ({SelectSessions(command, filter, allColumns: true)})
+            SELECT s.session_id, s.user_id, s.experiment_id, s.model_group, e.seq, e.t, e.type, e.data, e.client_id
+            FROM s JOIN session_events e ON e.session_id = s.session_id
+            ORDER BY s.start_time, s.session_id, e.seq
+            """;
+        await using var reader = await ExecuteAsync(command, cancellationToken);
+        while (await ReadAsync(reader, cancellationToken))
+        {
+            yield return new ExportEvent(
+                reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3),
+                reader.GetInt64(4), reader.GetInt64(5), reader.GetString(6), reader.GetString(7),
+                reader.IsDBNull(8) ? null : reader.GetString(8));
+        }
+    }
+
+    public async Task<UserDeletion> DeleteUserAsync(string userId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var connection = await OpenAsync(cancellationToken);
+            await using (var pragma = connection.CreateCommand())
+            {
+                pragma.CommandText = $"PRAGMA synchronous = {_synchronous};";
+                await pragma.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            // BEGIN IMMEDIATE: take the write lock first, so the counts and the deletes see the same rows.
+            await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+            const string UserSessions = "SELECT session_id FROM sessions WHERE user_id = $user";
+            var sessionEvents = await ExecuteAsync($"DELETE FROM session_events WHERE session_id IN ({UserSessions})");
+            var queries = await ExecuteAsync($"DELETE FROM queries WHERE user_id = $user OR session_id IN ({UserSessions})");
+            var events = await ExecuteAsync($"DELETE FROM events WHERE user_id = $user OR session_id IN ({UserSessions})");
+            var sessions = await ExecuteAsync("DELETE FROM sessions WHERE user_id = $user");
+            await transaction.CommitAsync(cancellationToken);
+            return new UserDeletion(userId, sessions, sessionEvents, queries, events);
+
+            async Task<long> ExecuteAsync(string sql)
+            {
+                await using var command = connection.CreateCommand();
+                command.Transaction = transaction;
+                command.CommandText = sql;
+                command.Parameters.AddWithValue("$user", userId);
+                return await command.ExecuteNonQueryAsync(cancellationToken);
+            }
+        }
+        catch (SqliteException ex)
+        {
+            throw new StoreUnavailableException($"SQLite deletion failed: {ex.SqliteErrorCode}", ex);
+        }
+    }
+
+    /// <summary>The filter as a parameterised SELECT over sessions; only the conditions that apply, so the indexes serve them.</summary>
+    private static string SelectSessions(SqliteCommand command, AnalyticsFilter filter, bool allColumns = false)
+    {
+        var sql = new StringBuilder(allColumns
+            ? "SELECT session_id, user_id, experiment_id, model_group, start_time, end_time, environment FROM sessions WHERE 1"
+            : "SELECT session_id, user_id, experiment_id, model_group, start_time, end_time FROM sessions WHERE 1");
+        if (filter.ExperimentId is { } experiment)
+        {
+            sql.Append(" AND experiment_id = $experiment");
+            command.Parameters.AddWithValue("$experiment", experiment);
+        }
+
+        if (filter.ModelGroup is { } group)
+        {
+            sql.Append(" AND model_group = $group");
+            command.Parameters.AddWithValue("$group", group);
+        }
+
+        if (filter.From is { } from)
+        {
+            sql.Append(" AND start_time >= $from");
+            command.Parameters.AddWithValue("$from", from.ToUnixTimeMilliseconds());
+        }
+
+        if (filter.To is { } to)
+        {
+            sql.Append(" AND start_time < $to");
+            command.Parameters.AddWithValue("$to", to.ToUnixTimeMilliseconds());
+        }
+
+        return sql.ToString();
+    }
+
+    private static long Stride(long count, int sketchSize) => Math.Max(1, (count + Math.Max(1, sketchSize) - 1) / Math.Max(1, sketchSize));
+
+    private static MetricQuantiles Complete((string Experiment, string Group, long N) group, Dictionary<long, double> picked, List<double> sketch, int sketchSize)
+    {
+        return new MetricQuantiles(group.Experiment, group.Group, group.N, At(0.5), At(0.95), sketch);
+
+        // Linear interpolation between the order statistics around (n − 1)·p, as numpy's default percentile.
+        double? At(double p)
+        {
+            var h = (group.N - 1) * p;
+            var lo = (long)h;
+            var low = picked[lo];
+            return picked.TryGetValue(lo + 1, out var high) ? low + (h - lo) * (high - low) : low;
+        }
+    }
+
+    private static double? NullableDouble(SqliteDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetDouble(ordinal);
+
+    private static async Task<SqliteDataReader> ExecuteAsync(SqliteCommand command, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await command.ExecuteReaderAsync(cancellationToken);
+        }
+        catch (SqliteException ex)
+        {
+            throw new StoreUnavailableException($"SQLite read failed: {ex.SqliteErrorCode}", ex);
+        }
+    }
+
+    private static async Task<bool> ReadAsync(SqliteDataReader reader, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await reader.ReadAsync(cancellationToken);
+        }
+        catch (SqliteException ex)
+        {
+            throw new StoreUnavailableException($"SQLite read failed: {ex.SqliteErrorCode}", ex);
+        }
+    }
+
+    private async Task<T> ReadAsync<T>(Func<SqliteConnection, Task<T>> read, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var connection = await OpenAsync(cancellationToken);
+            return await read(connection);
+        }
+        catch (SqliteException ex)
+        {
+            throw new StoreUnavailableException($"SQLite read failed: {ex.SqliteErrorCode}", ex);
+        }
+    }
+
+    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(_connectionString);
+        try
+        {
+            await connection.OpenAsync(cancellationToken);
+            return connection;
+        }
+        catch (SqliteException ex)
+        {
+            await connection.DisposeAsync();
+            throw new StoreUnavailableException($"SQLite open failed: {ex.SqliteErrorCode}", ex);
+        }
+    }
+}
