@@ -1,3 +1,4 @@
+using SessionTracking.Gateway.Analytics;
 using SessionTracking.Gateway.Health;
 using SessionTracking.Gateway.Hosting;
 using SessionTracking.Gateway.Legacy;
@@ -22,6 +23,9 @@ app.MapSessionEndpoints();
 app.MapQueryEndpoints();
 app.MapLegacyEndpoints();
 app.MapHealthEndpoints();
+app.MapAnalyticsEndpoints();
+app.MapExportEndpoints();
+app.MapPrivacyEndpoints();
 
 app.Run();
 

@@ -1,0 +1,83 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using SessionTracking.Analytics;
+using SessionTracking.Gateway.Http;
+using SessionTracking.Gateway.Security;
+
+namespace SessionTracking.Gateway.Analytics;
+
+/// <summary>
+/// Experiment analytics, computed by the store through <see cref="IAnalyticsGrain"/>. Operator data: every endpoint
+/// needs the operator key when one is configured.
+/// </summary>
+internal static class AnalyticsEndpoints
+{
+    public static IEndpointRouteBuilder MapAnalyticsEndpoints(this IEndpointRouteBuilder endpoints)
+    {
+        var group = endpoints.MapGroup("/analytics").RequireOperatorKey().WithTags("Analytics");
+        group.MapGet("/", GetReportsAsync).WithName("GetExperimentReports");
+        group.MapGet("/guide", GetGuideAveragesAsync).WithName("GetGuideAverages");
+        group.MapGet("/sessions", ListSessionsAsync).WithName("ListSessions");
+        return endpoints;
+    }
+
+    /// <summary>Per experiment × model_group figures, comparisons with the baseline group and the SRM check.</summary>
+    private static async Task<Results<Ok<ReportsResponse>, ProblemHttpResult>> GetReportsAsync(HttpRequest request, IGrainFactory grains, string? baseline = null)
+    {
+        if (!AnalyticsRequest.TryReadFilter(request, out var filter, out var error))
+        {
+            return Problems.BadRequest(error);
+        }
+
+        var reports = await grains.GetGrain<IAnalyticsGrain>(0).GetReportsAsync(filter, baseline);
+        return TypedResults.Ok(new ReportsResponse(Describe(filter), reports));
+    }
+
+    /// <summary>The guide's two MongoDB pipelines, answered in their output shape (<c>_id</c> = model_group).</summary>
+    private static async Task<Results<Ok<GuideResponse>, ProblemHttpResult>> GetGuideAveragesAsync(HttpRequest request, IGrainFactory grains)
+    {
+        if (!AnalyticsRequest.TryReadFilter(request, out var filter, out var error))
+        {
+            return Problems.BadRequest(error);
+        }
+
+        var averages = await grains.GetGrain<IAnalyticsGrain>(0).GetGuideAveragesAsync(filter);
+        return TypedResults.Ok(new GuideResponse(
+            averages.AverageLatency.Select(a => new GuideLatencyRow(a.ModelGroup, a.Average)).ToList(),
+            averages.AverageDuration.Select(a => new GuideDurationRow(a.ModelGroup, a.Average)).ToList()));
+    }
+
+    private static async Task<Results<Ok<SessionsResponse>, ProblemHttpResult>> ListSessionsAsync(HttpRequest request, IGrainFactory grains)
+    {
+        if (!AnalyticsRequest.TryReadFilter(request, out var filter, out var error)
+            || !AnalyticsRequest.TryReadLimit(request, fallback: 50, max: 1000, out var limit, out error))
+        {
+            return Problems.BadRequest(error);
+        }
+
+        var sessions = await grains.GetGrain<IAnalyticsGrain>(0).ListSessionsAsync(filter, limit);
+        return TypedResults.Ok(new SessionsResponse(sessions.Select(s => new SessionRow(
+            s.SessionId, s.UserId, s.ExperimentId, s.ModelGroup, Timestamps.Format(s.StartTime), Timestamps.Format(s.EndTime),
+            s.EndTime is { } end ? (end - s.StartTime).TotalMilliseconds : null, s.EventCount)).ToList()));
+    }
+
+    private static FilterEcho Describe(AnalyticsFilter filter) =>
+        new(filter.ExperimentId, filter.ModelGroup, Timestamps.Format(filter.From), Timestamps.Format(filter.To));
+}
+
+internal sealed record FilterEcho(string? ExperimentId, string? ModelGroup, string? From, string? To);
+
+internal sealed record ReportsResponse(FilterEcho Filter, IReadOnlyList<ExperimentReport> Experiments);
+
+internal sealed record GuideResponse(IReadOnlyList<GuideLatencyRow> AvgLatencyByModelGroup, IReadOnlyList<GuideDurationRow> AvgDurationByModelGroup);
+
+internal sealed record GuideLatencyRow(
+    [property: System.Text.Json.Serialization.JsonPropertyName("_id")] string Id,
+    [property: System.Text.Json.Serialization.JsonPropertyName("avg_latency")] double? AvgLatency);
+
+internal sealed record GuideDurationRow(
+    [property: System.Text.Json.Serialization.JsonPropertyName("_id")] string Id,
+    [property: System.Text.Json.Serialization.JsonPropertyName("avg_duration_ms")] double? AvgDurationMs);
+
+internal sealed record SessionsResponse(IReadOnlyList<SessionRow> Sessions);
+
+internal sealed record SessionRow(string SessionId, string UserId, string ExperimentId, string ModelGroup, string StartTime, string? EndTime, double? DurationMs, long EventCount);

@@ -1,0 +1,99 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
+using SessionTracking.Analytics;
+
+namespace SessionTracking.Gateway.Analytics;
+
+/// <summary>Reads the common query parameters of analytics and exports: experiment_id, model_group, from, to.</summary>
+internal static class AnalyticsRequest
+{
+    private const int MaxNameLength = 256;
+
+    public static bool TryReadFilter(HttpRequest request, out AnalyticsFilter filter, [NotNullWhen(false)] out string? error)
+    {
+        filter = new AnalyticsFilter();
+        var query = request.Query;
+        if (!TryReadName(query, "experiment_id", out var experiment, out error)
+            || !TryReadName(query, "model_group", out var group, out error)
+            || !TryReadTime(query, "from", out var from, out error)
+            || !TryReadTime(query, "to", out var to, out error))
+        {
+            return false;
+        }
+
+        if (from is { } f && to is { } t && t <= f)
+        {
+            error = "'to' must be later than 'from'.";
+            return false;
+        }
+
+        filter = new AnalyticsFilter(experiment, from, to, group);
+        return true;
+    }
+
+    public static bool TryReadLimit(HttpRequest request, int fallback, int max, out int limit, [NotNullWhen(false)] out string? error)
+    {
+        limit = fallback;
+        error = null;
+        var raw = request.Query["limit"].ToString();
+        if (raw.Length == 0)
+        {
+            return true;
+        }
+
+        if (!int.TryParse(raw, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit < 1 || limit > max)
+        {
+            error = $"'limit' must be an integer from 1 to {max}.";
+            return false;
+        }
+
+        return true;
+    }
+
+    private static bool TryReadName(IQueryCollection query, string name, out string? value, [NotNullWhen(false)] out string? error)
+    {
+        error = null;
+        value = query[name].ToString();
+        if (value.Length == 0)
+        {
+            value = null;
+            return true;
+        }
+
+        if (value.Length > MaxNameLength)
+        {
+            error = $"'{name}' is longer than {MaxNameLength} characters.";
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>ISO 8601 (an offset or Z; no offset means UTC) or Unix milliseconds.</summary>
+    private static bool TryReadTime(IQueryCollection query, string name, out DateTimeOffset? value, [NotNullWhen(false)] out string? error)
+    {
+        value = null;
+        error = null;
+        var raw = query[name].ToString();
+        if (raw.Length == 0)
+        {
+            return true;
+        }
+
+        if (long.TryParse(raw, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var ms)
+            && ms is >= -62135596800000 and <= 253402300799999)
+        {
+            value = DateTimeOffset.FromUnixTimeMilliseconds(ms);
+            return true;
+        }
+
+        if (DateTimeOffset.TryParse(raw, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var parsed))
+        {
+            value = parsed;
+            return true;
+        }
+
+        error = $"'{name}' must be an ISO 8601 time (e.g. 2024-10-27T10:00:00Z) or Unix milliseconds.";
+        return false;
+    }
+}

@@ -1,0 +1,28 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using SessionTracking.Analytics;
+using SessionTracking.Gateway.Http;
+using SessionTracking.Gateway.Security;
+
+namespace SessionTracking.Gateway.Analytics;
+
+/// <summary>Privacy requests: delete everything stored about one user_id.</summary>
+internal static class PrivacyEndpoints
+{
+    public static IEndpointRouteBuilder MapPrivacyEndpoints(this IEndpointRouteBuilder endpoints)
+    {
+        var group = endpoints.MapGroup("/users").RequireOperatorKey().WithTags("Privacy");
+        group.MapDelete("/{userId}", DeleteUserAsync).WithName("DeleteUserData");
+        return endpoints;
+    }
+
+    /// <summary>Removes the user's sessions, their events, and the user's legacy queries and events rows; answers the counts.</summary>
+    private static async Task<Results<Ok<UserDeletion>, ProblemHttpResult>> DeleteUserAsync(string userId, IGrainFactory grains)
+    {
+        if (string.IsNullOrWhiteSpace(userId) || userId.Length > 256)
+        {
+            return Problems.BadRequest("'userId' must be 1 to 256 characters.");
+        }
+
+        return TypedResults.Ok(await grains.GetGrain<IAnalyticsGrain>(0).DeleteUserAsync(userId));
+    }
+}
