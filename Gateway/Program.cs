@@ -1,3 +1,4 @@
+using Orleans.Dashboard;
 using SessionTracking.Gateway.Analytics;
 using SessionTracking.Gateway.Health;
 using SessionTracking.Gateway.Hosting;
@@ -26,6 +27,9 @@ app.MapHealthEndpoints();
 app.MapAnalyticsEndpoints();
 app.MapExportEndpoints();
 app.MapPrivacyEndpoints();
+
+// The Orleans dashboard (co-hosted silo or, in Client mode, the cluster the gateway is a client of): operator only.
+app.MapOrleansDashboard(routePrefix: "/dashboard").RequireOperatorKey();
 
 app.Run();
 

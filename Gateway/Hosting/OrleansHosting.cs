@@ -1,3 +1,5 @@
+using Orleans.Dashboard;
+
 namespace SessionTracking.Gateway.Hosting;
 
 /// <summary>
@@ -12,13 +14,17 @@ internal static class OrleansHosting
         var mode = configuration["Orleans:Mode"] ?? "CoHosted";
         if (mode.Equals("Client", StringComparison.OrdinalIgnoreCase))
         {
-            builder.UseOrleansClient(client => client.UseSessionTrackingClustering(configuration));
+            // Split mode: the dashboard's grains run on the silos (Silo/Program.cs adds them); the gateway serves its UI.
+            builder.UseOrleansClient(client => client
+                .UseSessionTrackingClustering(configuration)
+                .AddDashboard());
         }
         else if (mode.Equals("CoHosted", StringComparison.OrdinalIgnoreCase))
         {
             builder.UseOrleans(silo => silo
                 .UseSessionTrackingClustering(configuration)
-                .AddSessionTracking(configuration));
+                .AddSessionTracking(configuration)
+                .AddDashboard());
         }
         else
         {
