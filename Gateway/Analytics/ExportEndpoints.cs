@@ -32,14 +32,14 @@ internal static class ExportEndpoints
             return problem;
         }
 
-        var analytics = grains.GetGrain<IAnalyticsGrain>(0);
+        
         var aborted = context.RequestAborted;
         var output = context.Response.BodyWriter;
         var rows = 0;
         if (format == "csv")
         {
             await WriteAsync(context, "session_id,user_id,experiment_id,model_group,start_time,end_time,duration_ms,event_count,environment\r\n");
-            await foreach (var row in analytics.ExportSessionsAsync(filter).WithCancellation(aborted))
+            await foreach (var row in grains.GetGrain<IExportGrain>(Guid.NewGuid()).ExportSessionsAsync(filter).WithCancellation(aborted))
             {
                 var s = row.Session;
                 var line = string.Join(',',
@@ -57,10 +57,10 @@ internal static class ExportEndpoints
             // so a session started meanwhile is left out of both rather than pairing with events it was not read with.
             var now = time.GetUtcNow().AddMilliseconds(1);
             filter = filter with { To = filter.To is { } to && to < now ? to : now };
-            await using var events = analytics.ExportEventsAsync(filter).WithCancellation(aborted).GetAsyncEnumerator();
+            await using var events = grains.GetGrain<IExportGrain>(Guid.NewGuid()).ExportEventsAsync(filter).WithCancellation(aborted).GetAsyncEnumerator();
             var pending = await events.MoveNextAsync() ? events.Current : null;
             await using var writer = new Utf8JsonWriter(output, new JsonWriterOptions { SkipValidation = true });
-            await foreach (var row in analytics.ExportSessionsAsync(filter).WithCancellation(aborted))
+            await foreach (var row in grains.GetGrain<IExportGrain>(Guid.NewGuid()).ExportSessionsAsync(filter).WithCancellation(aborted))
             {
                 var s = row.Session;
                 writer.Reset(output);
@@ -109,7 +109,7 @@ internal static class ExportEndpoints
         var aborted = context.RequestAborted;
         var output = context.Response.BodyWriter;
         var rows = 0;
-        var stream = grains.GetGrain<IAnalyticsGrain>(0).ExportEventsAsync(filter).WithCancellation(aborted);
+        var stream = grains.GetGrain<IExportGrain>(Guid.NewGuid()).ExportEventsAsync(filter).WithCancellation(aborted);
         if (format == "csv")
         {
             await WriteAsync(context, "session_id,user_id,experiment_id,model_group,seq,t,time,type,id,data\r\n");

@@ -17,12 +17,20 @@ public interface IAnalyticsGrain : IGrainWithIntegerKey
     [Alias("Sessions")]
     ValueTask<IReadOnlyList<SessionListItem>> ListSessionsAsync(AnalyticsFilter filter, int limit);
 
+    [Alias("DeleteUser")]
+    ValueTask<UserDeletion> DeleteUserAsync(string userId);
+}
+
+/// <summary>
+/// One streamed export. Not a stateless worker: an async enumeration keeps its cursor in the activation that started
+/// it, and a stateless worker may route the next batch request to another activation. Callers use a fresh key per export.
+/// </summary>
+[Alias("SessionTracking.Analytics.IExportGrain")]
+public interface IExportGrain : IGrainWithGuidKey
+{
     [Alias("ExportSessions")]
     IAsyncEnumerable<ExportSession> ExportSessionsAsync(AnalyticsFilter filter);
 
     [Alias("ExportEvents")]
     IAsyncEnumerable<ExportEvent> ExportEventsAsync(AnalyticsFilter filter);
-
-    [Alias("DeleteUser")]
-    ValueTask<UserDeletion> DeleteUserAsync(string userId);
 }

@@ -16,11 +16,18 @@ public sealed class AnalyticsGrain(IAnalyticsStore store, IOptions<AnalyticsOpti
     public async ValueTask<IReadOnlyList<ExperimentReport>> GetReportsAsync(AnalyticsFilter filter, string? baseline)
     {
         var cancellationToken = CancellationToken.None;
-        var aggregates = await store.AggregateGroupsAsync(filter, cancellationToken);
         var sketch = _options.BootstrapSampleSize;
-        var durations = Index(await store.QuantilesAsync(filter, AnalyticsMetric.DurationMs, sketch, cancellationToken));
-        var latencies = Index(await store.QuantilesAsync(filter, AnalyticsMetric.LatencyMs, sketch, cancellationToken));
-        var ttfts = Index(await store.QuantilesAsync(filter, AnalyticsMetric.TimeToFirstTokenMs, sketch, cancellationToken));
+
+        // Four independent read queries: SQLite's WAL lets them run at once on separate connections.
+        var aggregatesTask = store.AggregateGroupsAsync(filter, cancellationToken);
+        var durationsTask = store.QuantilesAsync(filter, AnalyticsMetric.DurationMs, sketch, cancellationToken);
+        var latenciesTask = store.QuantilesAsync(filter, AnalyticsMetric.LatencyMs, sketch, cancellationToken);
+        var ttftsTask = store.QuantilesAsync(filter, AnalyticsMetric.TimeToFirstTokenMs, sketch, cancellationToken);
+        await Task.WhenAll(aggregatesTask, durationsTask, latenciesTask, ttftsTask);
+        var aggregates = await aggregatesTask;
+        var durations = Index(await durationsTask);
+        var latencies = Index(await latenciesTask);
+        var ttfts = Index(await ttftsTask);
 
         var reports = new List<ExperimentReport>();
         foreach (var experiment in aggregates.GroupBy(a => a.ExperimentId))
@@ -42,12 +49,6 @@ public sealed class AnalyticsGrain(IAnalyticsStore store, IOptions<AnalyticsOpti
 
     public async ValueTask<IReadOnlyList<SessionListItem>> ListSessionsAsync(AnalyticsFilter filter, int limit) =>
         await store.ListSessionsAsync(filter, limit, CancellationToken.None);
-
-    public IAsyncEnumerable<ExportSession> ExportSessionsAsync(AnalyticsFilter filter) =>
-        store.ExportSessionsAsync(filter, CancellationToken.None);
-
-    public IAsyncEnumerable<ExportEvent> ExportEventsAsync(AnalyticsFilter filter) =>
-        store.ExportEventsAsync(filter, CancellationToken.None);
 
     public async ValueTask<UserDeletion> DeleteUserAsync(string userId) =>
         await store.DeleteUserAsync(userId, CancellationToken.None);

@@ -13,9 +13,10 @@ namespace SessionTracking.Storage.Sqlite;
 /// </summary>
 public sealed class SqliteAnalyticsStore : IAnalyticsStore
 {
-    // A model_response latency counts when it is a JSON number: MongoDB's $avg ignores strings and missing fields too.
-    private const string NumericLatency = "json_type(e.data, '$.latency_ms') IN ('integer', 'real')";
-    private const string NumericTtft = "json_type(e.data, '$.ttft_ms') IN ('integer', 'real')";
+    // A latency counts when it is a JSON number: MongoDB's $avg ignores strings, booleans and missing fields too.
+    // (json_type, not typeof(json_extract): JSON true would extract as the integer 1.)
+    private const string Latency = "CASE WHEN json_type(e.data, '$.latency_ms') IN ('integer', 'real') THEN json_extract(e.data, '$.latency_ms') END";
+    private const string Ttft = "CASE WHEN json_type(e.data, '$.ttft_ms') IN ('integer', 'real') THEN json_extract(e.data, '$.ttft_ms') END";
 
     private readonly string _connectionString;
     private readonly string _synchronous;
@@ -42,23 +43,29 @@ public sealed class SqliteAnalyticsStore : IAnalyticsStore
                     SELECT experiment_id, model_group, COUNT(*) AS sessions, COUNT(end_time) AS ended,
                            AVG(end_time - start_time) AS mean_duration
                     FROM s GROUP BY experiment_id, model_group),
+                x AS (
+                    -- Each JSON field is extracted once per event, and only for the event types that carry it.
+                    SELECT s.experiment_id, s.model_group, e.session_id, e.type,
+                           CASE WHEN e.type = 'model_response' THEN {Latency} END AS latency,
+                           CASE WHEN e.type = 'model_response' THEN {Ttft} END AS ttft,
+                           CASE WHEN e.type = 'feedback' THEN json_extract(e.data, '$.feedback') END AS feedback
+                    FROM s JOIN session_events e ON e.session_id = s.session_id),
                 ev AS (
-                    SELECT s.experiment_id, s.model_group,
-                           SUM(e.type = 'prompt') AS prompts,
-                           SUM(e.type = 'model_response') AS responses,
-                           COUNT(CASE WHEN e.type = 'model_response' AND {NumericLatency} THEN 1 END) AS latency_n,
-                           AVG(CASE WHEN e.type = 'model_response' AND {NumericLatency} THEN json_extract(e.data, '$.latency_ms') END) AS latency_mean,
-                           COUNT(CASE WHEN e.type = 'model_response' AND {NumericTtft} THEN 1 END) AS ttft_n,
-                           AVG(CASE WHEN e.type = 'model_response' AND {NumericTtft} THEN json_extract(e.data, '$.ttft_ms') END) AS ttft_mean,
-                           SUM(e.type = 'feedback' AND json_extract(e.data, '$.feedback') = 'up') AS up,
-                           SUM(e.type = 'feedback' AND json_extract(e.data, '$.feedback') = 'down') AS down,
-                           SUM(e.type = 'feedback' AND json_extract(e.data, '$.feedback') = 'neutral') AS neutral,
-                           SUM(e.type = 'copy') AS copies,
-                           SUM(e.type = 'selection') AS selections,
-                           COUNT(DISTINCT CASE WHEN e.type = 'copy' THEN e.session_id END) AS sessions_copy,
-                           COUNT(DISTINCT CASE WHEN e.type = 'selection' THEN e.session_id END) AS sessions_selection
-                    FROM s JOIN session_events e ON e.session_id = s.session_id
-                    GROUP BY s.experiment_id, s.model_group)
+                    SELECT experiment_id, model_group,
+                           SUM(type = 'prompt') AS prompts,
+                           SUM(type = 'model_response') AS responses,
+                           COUNT(latency) AS latency_n,
+                           AVG(latency) AS latency_mean,
+                           COUNT(ttft) AS ttft_n,
+                           AVG(ttft) AS ttft_mean,
+                           SUM(feedback = 'up') AS up,
+                           SUM(feedback = 'down') AS down,
+                           SUM(feedback = 'neutral') AS neutral,
+                           SUM(type = 'copy') AS copies,
+                           SUM(type = 'selection') AS selections,
+                           COUNT(DISTINCT CASE WHEN type = 'copy' THEN session_id END) AS sessions_copy,
+                           COUNT(DISTINCT CASE WHEN type = 'selection' THEN session_id END) AS sessions_selection
+                    FROM x GROUP BY experiment_id, model_group)
                 SELECT g.experiment_id, g.model_group, g.sessions, g.ended, g.mean_duration,
                        COALESCE(ev.prompts, 0), COALESCE(ev.responses, 0), COALESCE(ev.latency_n, 0), ev.latency_mean,
                        COALESCE(ev.ttft_n, 0), ev.ttft_mean, COALESCE(ev.up, 0), COALESCE(ev.down, 0), COALESCE(ev.neutral, 0),
@@ -88,14 +95,18 @@ public sealed class SqliteAnalyticsStore : IAnalyticsStore
             {
                 AnalyticsMetric.DurationMs => "SELECT experiment_id, model_group, end_time - start_time AS v FROM s WHERE end_time IS NOT NULL",
                 AnalyticsMetric.LatencyMs => $"""
-                    SELECT s.experiment_id, s.model_group, json_extract(e.data, '$.latency_ms') AS v
-                    FROM s JOIN session_events e ON e.session_id = s.session_id
-                    WHERE e.type = 'model_response' AND {NumericLatency}
+                    SELECT experiment_id, model_group, v FROM (
+                        SELECT s.experiment_id, s.model_group, {Latency} AS v
+                        FROM s JOIN session_events e ON e.session_id = s.session_id
+                        WHERE e.type = 'model_response')
+                    WHERE v IS NOT NULL
                     """,
                 AnalyticsMetric.TimeToFirstTokenMs => $"""
-                    SELECT s.experiment_id, s.model_group, json_extract(e.data, '$.ttft_ms') AS v
-                    FROM s JOIN session_events e ON e.session_id = s.session_id
-                    WHERE e.type = 'model_response' AND {NumericTtft}
+                    SELECT experiment_id, model_group, v FROM (
+                        SELECT s.experiment_id, s.model_group, {Ttft} AS v
+                        FROM s JOIN session_events e ON e.session_id = s.session_id
+                        WHERE e.type = 'model_response')
+                    WHERE v IS NOT NULL
                     """,
                 _ => throw new ArgumentOutOfRangeException(nameof(metric)),
             };
@@ -157,11 +168,11 @@ public sealed class SqliteAnalyticsStore : IAnalyticsStore
             // Pipeline 2: $project end − start (null without end_time), $group by model_group, $avg (nulls ignored).
             command.CommandText = $"""
                 WITH s AS ({SelectSessions(command, filter)})
-                SELECT 'latency', s.model_group,
-                       AVG(CASE WHEN {NumericLatency} THEN json_extract(e.data, '$.latency_ms') END)
-                FROM s JOIN session_events e ON e.session_id = s.session_id
-                WHERE e.type = 'model_response'
-                GROUP BY s.model_group
+                SELECT 'latency', model_group, AVG(v) FROM (
+                    SELECT s.model_group, {Latency} AS v
+                    FROM s JOIN session_events e ON e.session_id = s.session_id
+                    WHERE e.type = 'model_response')
+                GROUP BY model_group
                 UNION ALL
                 SELECT 'duration', model_group, AVG(end_time - start_time) FROM s GROUP BY model_group
                 ORDER BY 1, 2
@@ -245,7 +256,10 @@ public sealed class SqliteAnalyticsStore : IAnalyticsStore
         }
     }
 
-    public async Task<UserDeletion> DeleteUserAsync(string userId, CancellationToken cancellationToken)
+    public Task<UserDeletion> DeleteUserAsync(string userId, CancellationToken cancellationToken) =>
+        Task.Run(() => DeleteUserCoreAsync(userId, cancellationToken), cancellationToken);
+
+    private async Task<UserDeletion> DeleteUserCoreAsync(string userId, CancellationToken cancellationToken)
     {
         try
         {
@@ -336,7 +350,8 @@ public sealed class SqliteAnalyticsStore : IAnalyticsStore
     {
         try
         {
-            return await command.ExecuteReaderAsync(cancellationToken);
+            // The first step of an ORDER BY over the whole result sorts it: off the Orleans scheduler.
+            return await Task.Run(() => command.ExecuteReaderAsync(cancellationToken), cancellationToken);
         }
         catch (SqliteException ex)
         {
@@ -356,18 +371,23 @@ public sealed class SqliteAnalyticsStore : IAnalyticsStore
         }
     }
 
-    private async Task<T> ReadAsync<T>(Func<SqliteConnection, Task<T>> read, CancellationToken cancellationToken)
-    {
-        try
+    /// <summary>
+    /// Microsoft.Data.Sqlite's async methods run synchronously: a query of seconds goes to the thread pool, so it neither
+    /// blocks the Orleans scheduler nor keeps the report's four queries from running side by side.
+    /// </summary>
+    private Task<T> ReadAsync<T>(Func<SqliteConnection, Task<T>> read, CancellationToken cancellationToken) =>
+        Task.Run(async () =>
         {
-            await using var connection = await OpenAsync(cancellationToken);
-            return await read(connection);
-        }
-        catch (SqliteException ex)
-        {
-            throw new StoreUnavailableException($"SQLite read failed: {ex.SqliteErrorCode}", ex);
-        }
-    }
+            try
+            {
+                await using var connection = await OpenAsync(cancellationToken);
+                return await read(connection);
+            }
+            catch (SqliteException ex)
+            {
+                throw new StoreUnavailableException($"SQLite read failed: {ex.SqliteErrorCode}", ex);
+            }
+        }, cancellationToken);
 
     private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
     {
