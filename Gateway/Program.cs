@@ -6,11 +6,13 @@ using SessionTracking.Gateway.Legacy;
 using SessionTracking.Gateway.Query;
 using SessionTracking.Gateway.Security;
 using SessionTracking.Gateway.Sessions;
+using SessionTracking.Gateway.Telemetry;
 
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, WebRootPath = GatewayServices.LocateWebRoot() });
 var listening = ListenAddresses.Configure(builder);
 builder.AddSessionTrackingOrleans();
 builder.Services.AddGatewayServices(builder.Configuration);
+builder.Services.AddGatewayTelemetry();
 
 var app = builder.Build();
 app.Logger.LogInformation("{Listening}", listening);
@@ -29,7 +31,8 @@ app.MapExportEndpoints();
 app.MapPrivacyEndpoints();
 
 // The Orleans dashboard (co-hosted silo or, in Client mode, the cluster the gateway is a client of): operator only.
-app.MapOrleansDashboard(routePrefix: "/dashboard").RequireOperatorKey();
+app.MapOrleansDashboard(routePrefix: "/dashboard").RequireOperatorKey().ExcludeFromDescription();
+app.MapGatewayTelemetry();
 
 app.Run();
 

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
 using SessionTracking.Storage;
+using SessionTracking.Telemetry;
 
 namespace SessionTracking;
 
@@ -46,10 +47,13 @@ public sealed partial class SessionGrain(
             _lastActivityMs = NowMs();
             StartTimers();
         }
+
+        SessionMetrics.ActiveSessions.Add(1);
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        SessionMetrics.ActiveSessions.Add(-1);
         try
         {
             await FlushAsync();
@@ -140,6 +144,7 @@ public sealed partial class SessionGrain(
         if (_session is null)
         {
             DeactivateOnIdle();
+            SessionMetrics.Rejected(events.Length, "session_not_found");
             return AppendResult.NotFound;
         }
 
@@ -161,8 +166,10 @@ public sealed partial class SessionGrain(
             fresh.Add(new StoredEvent(0, e.ClientTime ?? now, e.Type, e.DataJson, e.ClientId, now));
         }
 
+        SessionMetrics.Rejected(duplicates, "duplicate");
         if (_endRequested)
         {
+            SessionMetrics.Rejected(fresh.Count, "session_ended");
             // A resend of events already stored is answered as before, even after end; anything new is refused.
             return fresh.Count == 0 && query is null && legacy is null
                 ? new AppendResult(SessionStatus.Ok, 0, duplicates, _lastSeq, true)
@@ -202,6 +209,7 @@ public sealed partial class SessionGrain(
             await FlushAsync();
         }
 
+        SessionMetrics.EventsAccepted.Add(fresh.Count);
         return new AppendResult(SessionStatus.Ok, fresh.Count, duplicates, lastSeq, _endRequested);
     }
 
@@ -251,7 +259,9 @@ public sealed partial class SessionGrain(
                 {
                     var started = clock.GetTimestamp();
                     await store.AppendAsync(flush, CancellationToken.None);
-                    OnFlushed(flush, clock.GetElapsedTime(started));
+                    var elapsed = clock.GetElapsedTime(started);
+                    SessionMetrics.FlushDuration.Record(elapsed.TotalMilliseconds);
+                    OnFlushed(flush, elapsed);
                     _inFlight.TrySetResult();
                 }
                 catch (Exception ex) when (ex is StoreUnavailableException or StoreConflictException)

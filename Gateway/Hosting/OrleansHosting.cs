@@ -17,6 +17,7 @@ internal static class OrleansHosting
             // Split mode: the dashboard's grains run on the silos (Silo/Program.cs adds them); the gateway serves its UI.
             builder.UseOrleansClient(client => client
                 .UseSessionTrackingClustering(configuration)
+                .AddActivityPropagation()
                 .AddDashboard());
         }
         else if (mode.Equals("CoHosted", StringComparison.OrdinalIgnoreCase))
@@ -24,6 +25,7 @@ internal static class OrleansHosting
             builder.UseOrleans(silo => silo
                 .UseSessionTrackingClustering(configuration)
                 .AddSessionTracking(configuration)
+                .AddActivityPropagation()
                 .AddDashboard());
         }
         else

@@ -1,0 +1,38 @@
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
+using Scalar.AspNetCore;
+using SessionTracking.Gateway.Security;
+using SessionTracking.Telemetry;
+
+namespace SessionTracking.Gateway.Telemetry;
+
+/// <summary>
+/// OpenTelemetry metrics (Orleans' meters, the service's own, ASP.NET Core's) scraped by Prometheus at <c>/metrics</c>;
+/// traces from ASP.NET Core and Orleans' activity sources (exported wherever the OpenTelemetry SDK is pointed);
+/// the OpenAPI document at <c>/openapi/v1.json</c> with a Scalar reference at <c>/scalar</c>.
+/// </summary>
+internal static class TelemetryServices
+{
+    public static IServiceCollection AddGatewayTelemetry(this IServiceCollection services)
+    {
+        services.AddOpenTelemetry()
+            .WithMetrics(metrics => metrics
+                .AddMeter("Microsoft.Orleans", SessionMetrics.MeterName)
+                .AddAspNetCoreInstrumentation()
+                .AddPrometheusExporter())
+            .WithTracing(tracing => tracing
+                .AddSource("Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application")
+                .AddAspNetCoreInstrumentation(options => options.Filter = context => !context.Request.Path.StartsWithSegments("/metrics")));
+        services.AddOpenApi();
+        return services;
+    }
+
+    public static WebApplication MapGatewayTelemetry(this WebApplication app)
+    {
+        // Prometheus sends the operator key as a bearer token (scrape_config authorization.credentials).
+        app.MapPrometheusScrapingEndpoint("/metrics").RequireOperatorKey();
+        app.MapOpenApi();
+        app.MapScalarApiReference();
+        return app;
+    }
+}
