@@ -29,6 +29,7 @@ app.MapHealthEndpoints();
 app.MapAnalyticsEndpoints();
 app.MapExportEndpoints();
 app.MapPrivacyEndpoints();
+app.MapAssignmentEndpoints();
 
 // The Orleans dashboard (co-hosted silo or, in Client mode, the cluster the gateway is a client of): operator only.
 app.MapOrleansDashboard(routePrefix: "/dashboard").RequireOperatorKey().ExcludeFromDescription();

@@ -13,6 +13,11 @@ internal static class GatewayServices
             .Bind(configuration.GetSection(GatewayOptions.SectionName))
             .ValidateDataAnnotations()
             .ValidateOnStart();
+        // Also bound by the silo (co-hosted); a gateway in Client mode needs the splits for sticky assignment.
+        services.AddOptions<SessionTracking.Analytics.AnalyticsOptions>()
+            .Bind(configuration.GetSection(SessionTracking.Analytics.AnalyticsOptions.SectionName))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
         services.AddSingleton<JsonBody>();
         services.AddSingleton<EventParser>();
         services.AddSingleton(TimeProvider.System);

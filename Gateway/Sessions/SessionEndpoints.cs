@@ -1,6 +1,8 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
+using SessionTracking.Analytics;
+using SessionTracking.Gateway.Analytics;
 using SessionTracking.Gateway.Http;
 using SessionTracking.Gateway.Security;
 
@@ -20,7 +22,7 @@ public static class SessionEndpoints
     }
 
     internal static async Task<Results<Created<StartResponse>, ProblemHttpResult>> StartAsync(
-        HttpRequest request, JsonBody body, IGrainFactory grains, IOptions<GatewayOptions> options, CancellationToken cancellationToken)
+        HttpRequest request, JsonBody body, IGrainFactory grains, IOptions<GatewayOptions> options, IOptions<AnalyticsOptions> analytics, CancellationToken cancellationToken)
     {
         var (document, problem) = await body.ReadAsync(request, cancellationToken);
         if (document is null)
@@ -33,20 +35,46 @@ public static class SessionEndpoints
             var root = document.RootElement;
             var max = options.Value.MaxFieldLength;
             if (!JsonFields.TryGetRequiredString(root, "user_id", max, out var userId, out var error)
-                || !JsonFields.TryGetRequiredString(root, "model_group", max, out var modelGroup, out error)
                 || !JsonFields.TryGetString(root, "experiment_id", max, out var experimentId, out error)
                 || !JsonFields.TryGetObjectJson(root, "environment", out var environment, out error))
             {
                 return Problems.BadRequest(error!);
             }
 
+            experimentId = string.IsNullOrWhiteSpace(experimentId) ? "default" : experimentId;
+
+            // Without model_group, an experiment with a configured split assigns one (sticky per user) and the
+            // session records the exposure; otherwise model_group is required as before.
+            string? assigned = null;
+            if (!root.TryGetProperty("model_group", out var groupField) || groupField.ValueKind == JsonValueKind.Null)
+            {
+                assigned = AssignmentEndpoints.TryAssign(analytics.Value, experimentId, userId);
+            }
+
+            string modelGroup;
+            if (assigned is not null)
+            {
+                modelGroup = assigned;
+            }
+            else if (!JsonFields.TryGetRequiredString(root, "model_group", max, out modelGroup, out error))
+            {
+                return Problems.BadRequest(error!);
+            }
+
             var sessionId = SessionIds.NewId();
-            var command = new StartSession(userId, string.IsNullOrWhiteSpace(experimentId) ? "default" : experimentId, modelGroup, environment ?? "{}");
-            var result = await grains.GetGrain<ISessionGrain>(sessionId).StartAsync(command);
+            var command = new StartSession(userId, experimentId, modelGroup, environment ?? "{}");
+            var grain = grains.GetGrain<ISessionGrain>(sessionId);
+            var result = await grain.StartAsync(command);
             if (result.Status != SessionStatus.Ok || result.Session is not { } session)
             {
                 // 144 random bits do not collide; if they ever do, the client simply starts again.
                 return Problems.Create(StatusCodes.Status503ServiceUnavailable, "Try again", "The session could not be created; retry the request.");
+            }
+
+            if (assigned is not null)
+            {
+                var exposure = $$"""{"experiment_id":{{JsonSerializer.Serialize(experimentId)}},"model_group":{{JsonSerializer.Serialize(assigned)}},"assignment":"sticky_hash"}""";
+                await grain.AppendAsync(new AppendBatch([new IncomingEvent("exposure", exposure, null, "exposure")]));
             }
 
             return TypedResults.Created(
