@@ -32,7 +32,10 @@ app.MapPrivacyEndpoints();
 app.MapAssignmentEndpoints();
 
 // The Orleans dashboard (co-hosted silo or, in Client mode, the cluster the gateway is a client of): operator only.
-app.MapOrleansDashboard(routePrefix: "/dashboard").RequireOperatorKey().ExcludeFromDescription();
+if (OrleansHosting.IsDashboardEnabled(app.Configuration))
+{
+    app.MapOrleansDashboard(routePrefix: "/dashboard").RequireOperatorKey().ExcludeFromDescription();
+}
 app.MapGatewayTelemetry();
 
 app.Run();

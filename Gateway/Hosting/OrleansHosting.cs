@@ -14,11 +14,16 @@ internal static class OrleansHosting
         var mode = configuration["Orleans:Mode"] ?? "CoHosted";
         if (mode.Equals("Client", StringComparison.OrdinalIgnoreCase))
         {
-            // Split mode: the dashboard's grains run on the silos (Silo/Program.cs adds them); the gateway serves its UI.
-            builder.UseOrleansClient(client => client
-                .UseSessionTrackingClustering(configuration)
-                .AddActivityPropagation()
-                .AddDashboard());
+            // Split mode: the dashboard's grains run on the silos (Silo/Program.cs adds them with Dashboard:Enabled=true);
+            // the gateway serves its UI. Opt-in there: its counters change the load the silos report to placement.
+            builder.UseOrleansClient(client =>
+            {
+                client.UseSessionTrackingClustering(configuration).AddActivityPropagation();
+                if (IsDashboardEnabled(configuration))
+                {
+                    client.AddDashboard();
+                }
+            });
         }
         else if (mode.Equals("CoHosted", StringComparison.OrdinalIgnoreCase))
         {
@@ -35,4 +40,9 @@ internal static class OrleansHosting
 
         return builder;
     }
+
+    /// <summary><c>Dashboard:Enabled</c>: default on when co-hosted, off in Client (split) mode.</summary>
+    public static bool IsDashboardEnabled(IConfiguration configuration) =>
+        configuration.GetValue<bool?>("Dashboard:Enabled")
+        ?? !(configuration["Orleans:Mode"] ?? "CoHosted").Equals("Client", StringComparison.OrdinalIgnoreCase);
 }
