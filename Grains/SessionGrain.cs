@@ -11,6 +11,9 @@ namespace SessionTracking;
 /// (group commit) instead of queuing one write each; every state change below happens between awaits,
 /// which the grain's single-threaded scheduler makes atomic.
 /// </summary>
+// Sessions are many, small and alike: random placement spreads a burst of new sessions evenly. The Orleans 9.2+
+// default (resource-optimized) acts on CPU/memory statistics that lag a burst, so a burst lands on one silo.
+[RandomPlacement]
 [Reentrant]
 public sealed partial class SessionGrain(
     ISessionStore store,
