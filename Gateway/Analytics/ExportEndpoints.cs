@@ -32,7 +32,7 @@ internal static class ExportEndpoints
             return problem;
         }
 
-        
+
         var aborted = context.RequestAborted;
         var output = context.Response.BodyWriter;
         var rows = 0;
