@@ -13,7 +13,7 @@ namespace SessionTracking;
 /// </summary>
 // Sessions are many, small and alike: random placement spreads a burst of new sessions evenly. The Orleans 9.2+
 // default (resource-optimized) acts on CPU/memory statistics that lag a burst, so a burst lands on one silo.
-[RandomPlacement]
+[Orleans.Placement.RandomPlacement]
 [Reentrant]
 public sealed partial class SessionGrain(
     ISessionStore store,
@@ -124,6 +124,19 @@ public sealed partial class SessionGrain(
 
         await FlushAsync();
         return new EndResult(SessionStatus.Ok, _session.EndTime, _lastSeq);
+    }
+
+    public ValueTask<SessionStatus> GetStatusAsync()
+    {
+        if (_session is null)
+        {
+            DeactivateOnIdle();
+            return ValueTask.FromResult(SessionStatus.NotFound);
+        }
+
+        // A streaming /query asks first and records minutes later; the question is activity, so the idle timer restarts.
+        _lastActivityMs = NowMs();
+        return ValueTask.FromResult(_endRequested ? SessionStatus.Ended : SessionStatus.Ok);
     }
 
     public async ValueTask<SessionPage?> ReadAsync(long afterSeq, int limit)
