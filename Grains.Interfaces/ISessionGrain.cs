@@ -25,6 +25,10 @@ public interface ISessionGrain : IGrainWithStringKey
     [Alias("RecordLegacyEvent")]
     ValueTask<AppendResult> RecordLegacyEventAsync(LegacyEvent legacyEvent);
 
+    /// <summary>Whether the session exists and still takes events; counts as activity for the idle timeout.</summary>
+    [Alias("GetStatus")]
+    ValueTask<SessionStatus> GetStatusAsync();
+
     [Alias("Read")]
     ValueTask<SessionPage?> ReadAsync(long afterSeq, int limit);
 }

@@ -19,7 +19,7 @@ internal static class ChatClientRegistration
             var options = sp.GetRequiredService<IOptions<QueryOptions>>().Value;
             if (!options.Provider.Equals("OpenAI", StringComparison.OrdinalIgnoreCase))
             {
-                return new OfflineChatClient();
+                return new OfflineChatClient(TimeSpan.FromMilliseconds(options.OfflineTokenDelayMs), sp.GetRequiredService<TimeProvider>());
             }
 
             var clientOptions = new OpenAIClientOptions();

@@ -7,7 +7,7 @@ namespace SessionTracking.Gateway.Query;
 /// The default model: offline and deterministic (the same prompt always gets the same answer), so the service
 /// and its tests run anywhere without keys or network. Choose <c>Query:Provider=OpenAI</c> for a real model.
 /// </summary>
-internal sealed class OfflineChatClient : IChatClient
+internal sealed class OfflineChatClient(TimeSpan tokenDelay, TimeProvider clock) : IChatClient
 {
     public const string ModelId = "offline-echo-1";
     public const string ProviderName = "offline";
@@ -21,11 +21,11 @@ internal sealed class OfflineChatClient : IChatClient
     public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
         IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        foreach (var word in Answer(messages).Split(' '))
+        var words = Answer(messages).Split(' ');
+        for (var i = 0; i < words.Length; i++)
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            await Task.Yield();
-            yield return new ChatResponseUpdate(ChatRole.Assistant, word + " ") { ModelId = ModelId };
+            await Task.Delay(tokenDelay, clock, cancellationToken);
+            yield return new ChatResponseUpdate(ChatRole.Assistant, i == words.Length - 1 ? words[i] : words[i] + " ") { ModelId = ModelId };
         }
     }
 

@@ -1,20 +1,24 @@
 using System.ClientModel;
-using System.Text.Json;
+using System.Net.ServerSentEvents;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Options;
 using SessionTracking.Gateway.Http;
 using SessionTracking.Gateway.Security;
-using SessionTracking.Gateway.Sessions;
 
 namespace SessionTracking.Gateway.Query;
 
-/// <summary>POST /query: asks the model, answers as the earlier system did, and records the exchange.</summary>
+/// <summary>
+/// POST /query asks the model and answers as the earlier system did; POST /query/stream streams the answer as
+/// server-sent events. Both record the exchange (prompt, model_response, legacy queries row).
+/// </summary>
 public static class QueryEndpoints
 {
     public static IEndpointRouteBuilder MapQueryEndpoints(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/query", QueryAsync).WithTags("Query");
+        var query = app.MapGroup("/query").WithTags("Query");
+        query.MapPost("", QueryAsync);
+        query.MapPost("/stream", StreamAsync);
         return app;
     }
 
@@ -29,106 +33,107 @@ public static class QueryEndpoints
         TimeProvider clock,
         CancellationToken cancellationToken)
     {
-        var (document, problem) = await body.ReadAsync(request, cancellationToken);
-        if (document is null)
+        var (query, problem) = await ReadAndLimitAsync(request, body, limiter, queryOptions.Value, gatewayOptions.Value, cancellationToken);
+        if (query is null)
         {
             return problem!;
         }
 
-        string prompt;
-        string? sessionId, userId, modelGroup;
-        using (document)
-        {
-            var root = document.RootElement;
-            var max = gatewayOptions.Value.MaxFieldLength;
-            var field = root.TryGetProperty("prompt", out _) ? "prompt" : "query";
-            if (!JsonFields.TryGetRequiredString(root, field, queryOptions.Value.MaxPromptLength, out prompt, out var error)
-                || !JsonFields.TryGetString(root, "session_id", 256, out sessionId, out error)
-                || !JsonFields.TryGetString(root, "user_id", max, out userId, out error)
-                || !JsonFields.TryGetString(root, "model_group", max, out modelGroup, out error))
-            {
-                return Problems.BadRequest(field == "query" && error!.StartsWith("'query' is required", StringComparison.Ordinal)
-                    ? "'prompt' (or its alias 'query') is required and must be a non-empty string."
-                    : error!);
-            }
-        }
-
-        if (sessionId is not null && !SessionIds.IsWellFormed(sessionId))
-        {
-            return Problems.SessionNotFound(sessionId);
-        }
-
-        if (sessionId is not null && limiter.TryAcquire(sessionId, request.HttpContext.Response) is { } limited)
-        {
-            return limited;
-        }
-
         var askedAt = clock.GetUtcNow();
         var started = clock.GetTimestamp();
-        ChatResponse answer;
+        ChatResponse response;
         try
         {
-            answer = await chat.GetResponseAsync(prompt, cancellationToken: cancellationToken);
+            response = await chat.GetResponseAsync(query.Prompt, cancellationToken: cancellationToken);
         }
-        catch (Exception ex) when (ex is HttpRequestException or ClientResultException)
+        catch (Exception ex) when (IsModelFailure(ex, cancellationToken))
         {
-            request.HttpContext.Response.Headers.RetryAfter = "5";
-            return Problems.Create(StatusCodes.Status503ServiceUnavailable, "Model unavailable", "The model provider did not answer; retry later.");
+            return ModelUnavailable(request.HttpContext.Response);
         }
 
-        var latencyMs = (long)clock.GetElapsedTime(started).TotalMilliseconds;
-        var answeredAt = clock.GetUtcNow();
-        var metadata = chat.GetService<ChatClientMetadata>();
-        var model = answer.ModelId ?? metadata?.DefaultModelId ?? "unknown";
-        var provider = metadata?.ProviderName ?? "unknown";
-        var text = answer.Text;
-        string[] citations = [];
-
-        var row = new QueryRow(sessionId, userId, modelGroup, prompt, text, model, provider, latencyMs, "[]", askedAt);
-        if (sessionId is null)
-        {
-            await grains.GetGrain<ILegacyLogGrain>(0).WriteQueryAsync(row);
-        }
-        else
-        {
-            var exchange = new QueryExchange(
-                new IncomingEvent("prompt", ToJson(w => w.WriteString("text", prompt)), askedAt.ToUnixTimeMilliseconds(), null),
-                new IncomingEvent("model_response", ToJson(w =>
-                {
-                    w.WriteString("text", text);
-                    w.WriteString("model", model);
-                    w.WriteString("provider", provider);
-                    w.WriteNumber("latency_ms", latencyMs);
-                    w.WriteNumber("response_length", text.Length);
-                    w.WriteStartArray("citations");
-                    w.WriteEndArray();
-                }), answeredAt.ToUnixTimeMilliseconds(), null),
-                row);
-            var result = await grains.GetGrain<ISessionGrain>(sessionId).RecordExchangeAsync(exchange);
-            if (result.Status == SessionStatus.NotFound)
-            {
-                return Problems.SessionNotFound(sessionId);
-            }
-
-            if (result.Status == SessionStatus.Ended)
-            {
-                return Problems.SessionEnded(sessionId);
-            }
-        }
-
-        return TypedResults.Ok(new QueryResponse(text, model, provider, latencyMs, citations, sessionId));
+        var (model, provider) = Describe(chat, response.ModelId);
+        var answer = new ModelAnswer(response.Text, model, provider, (long)clock.GetElapsedTime(started).TotalMilliseconds, askedAt, clock.GetUtcNow());
+        return await answer.RecordAsync(grains, query) is { } refused
+            ? refused
+            : TypedResults.Ok(new QueryResponse(answer.Text, model, provider, answer.LatencyMs, [], query.SessionId));
     }
 
-    internal static string ToJson(Action<Utf8JsonWriter> writeProperties)
+    internal static async Task<Results<ServerSentEventsResult<string>, ProblemHttpResult>> StreamAsync(
+        HttpContext context,
+        JsonBody body,
+        IChatClient chat,
+        IGrainFactory grains,
+        SessionRateLimiter limiter,
+        IOptions<QueryOptions> queryOptions,
+        IOptions<GatewayOptions> gatewayOptions,
+        TimeProvider clock,
+        ILogger<StreamingQuery> logger)
     {
-        using var buffer = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        var aborted = context.RequestAborted;
+        var (query, problem) = await ReadAndLimitAsync(context.Request, body, limiter, queryOptions.Value, gatewayOptions.Value, aborted);
+        if (query is null)
         {
-            writer.WriteStartObject();
-            writeProperties(writer);
-            writer.WriteEndObject();
+            return problem!;
         }
 
-        return System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+        // Refuse before the model runs: once the stream has started, a 404 or 409 can no longer be the status.
+        if (query.SessionId is not null)
+        {
+            switch (await grains.GetGrain<ISessionGrain>(query.SessionId).GetStatusAsync())
+            {
+                case SessionStatus.NotFound: return Problems.SessionNotFound(query.SessionId);
+                case SessionStatus.Ended: return Problems.SessionEnded(query.SessionId);
+            }
+        }
+
+        var streaming = new StreamingQuery(chat, grains, clock, logger, query, aborted);
+        try
+        {
+            // The first update decides between a 503 problem and a 200 stream.
+            await streaming.StartAsync();
+        }
+        catch (Exception ex) when (IsModelFailure(ex, aborted))
+        {
+            await streaming.DisposeAsync();
+            return ModelUnavailable(context.Response);
+        }
+
+        return TypedResults.ServerSentEvents(streaming.EventsAsync());
+    }
+
+    internal static (string Model, string Provider) Describe(IChatClient chat, string? modelId)
+    {
+        var metadata = chat.GetService<ChatClientMetadata>();
+        return (modelId ?? metadata?.DefaultModelId ?? "unknown", metadata?.ProviderName ?? "unknown");
+    }
+
+    /// <summary>
+    /// The provider failed (network, HTTP error, its own timeout), as opposed to the client going away. The OpenAI
+    /// client retries first and then throws an <see cref="AggregateException"/> of the attempts' failures.
+    /// </summary>
+    internal static bool IsModelFailure(Exception exception, CancellationToken requestAborted) => exception switch
+    {
+        HttpRequestException or ClientResultException => true,
+        OperationCanceledException => !requestAborted.IsCancellationRequested,
+        AggregateException aggregate => aggregate.InnerExceptions.All(inner => IsModelFailure(inner, requestAborted)),
+        _ => false,
+    };
+
+    private static async ValueTask<(QueryRequest? Query, ProblemHttpResult? Problem)> ReadAndLimitAsync(
+        HttpRequest request, JsonBody body, SessionRateLimiter limiter, QueryOptions queryOptions, GatewayOptions gatewayOptions, CancellationToken cancellationToken)
+    {
+        var (query, problem) = await QueryRequest.ReadAsync(request, body, queryOptions.MaxPromptLength, gatewayOptions.MaxFieldLength, cancellationToken);
+        if (query?.SessionId is { } sessionId && limiter.TryAcquire(sessionId, request.HttpContext.Response) is { } limited)
+        {
+            return (null, limited);
+        }
+
+        return (query, problem);
+    }
+
+    private static ProblemHttpResult ModelUnavailable(HttpResponse response)
+    {
+        response.Headers.RetryAfter = "5";
+        return Problems.Create(StatusCodes.Status503ServiceUnavailable, "Model unavailable", "The model provider did not answer; retry later.");
     }
 }

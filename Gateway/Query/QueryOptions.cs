@@ -24,6 +24,13 @@ public sealed class QueryOptions : IValidatableObject
     [Range(1, 1_000_000)]
     public int MaxPromptLength { get; set; } = 32_000;
 
+    /// <summary>
+    /// Offline model: pause between streamed words, so /query/stream behaves like a model (time to first token,
+    /// a stop button that has something to stop). Default 30 ms; 0 streams at once. /query does not wait.
+    /// </summary>
+    [Range(0, 10_000)]
+    public int OfflineTokenDelayMs { get; set; } = 30;
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (Provider.Equals("OpenAI", StringComparison.OrdinalIgnoreCase))

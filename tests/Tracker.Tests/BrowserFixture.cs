@@ -33,7 +33,8 @@ public sealed class BrowserFixture : IAsyncLifetime
             throw new InvalidOperationException($"{ChromiumPath} is missing: install Debian's chromium (apt-get install -y chromium); ./test.sh does it when it may.");
         }
 
-        (_gateway, BaseAddress) = ServiceProcess.StartGateway(_dataDirectory);
+        // Slow enough offline "model" that the demo's Stop button has an answer to stop.
+        (_gateway, BaseAddress) = ServiceProcess.StartGateway(_dataDirectory, new Dictionary<string, string?> { ["Query__OfflineTokenDelayMs"] = "60" });
         Http = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
         var ready = _gateway.WaitUntilReadyAsync(new Uri(BaseAddress, "/readyz"), TimeSpan.FromSeconds(90));
 

@@ -36,11 +36,51 @@ public sealed partial class DemoPageTests(BrowserFixture fixture)
         var session = await fixture.GetSessionAsync(sessionId);
         Assert.True(session.HasEnded());
         Assert.Equal("What is machine learning?", CaptureTests.Str(Assert.Single(session.Events("prompt")), "text"));
-        Assert.Single(session.Events("model_response"));
+        var response = Assert.Single(session.Events("model_response"));
+        Assert.False(response.GetProperty("data").GetProperty("stopped").GetBoolean());
+        Assert.True(response.GetProperty("data").GetProperty("ttft_ms").GetInt64() >= 50); // one 60 ms word delay
+        Assert.Contains("(offline model) You asked", CaptureTests.Str(response, "text"));
         Assert.Equal("up", CaptureTests.Str(Assert.Single(session.Events("feedback")), "feedback"));
         Assert.Contains(session.Events("click"), e => CaptureTests.Str(e, "target_id") == "send");
         Assert.Empty(errors);
         Assert.Matches(SessionIdPattern(), sessionId);
+    }
+
+    [Fact]
+    public async Task Stop_aborts_the_streaming_answer_and_the_session_records_it_as_stopped()
+    {
+        await using var context = await fixture.NewContextAsync();
+        var page = await context.NewPageAsync();
+        await page.GotoAsync("/");
+        var sessionId = await page.EvaluateAsync<string>("() => new Promise(r => { const w = () => window.tracker ? r(window.tracker.sessionId) : setTimeout(w, 50); w(); })");
+
+        await page.FillAsync("#prompt", "Tell me a long story about streaming answers");
+        await page.ClickAsync("#send");
+        var answer = page.Locator(".message.model").Last;
+        await Assertions.Expect(answer).ToContainTextAsync("(offline model)"); // the first words have streamed in
+        await page.ClickAsync("#stop");
+        await Assertions.Expect(answer.Locator(".meta").First).ToContainTextAsync("stopped");
+        await Assertions.Expect(page.Locator("#send")).ToBeVisibleAsync();
+        var shown = (await answer.InnerTextAsync()).Split("\n")[0];
+
+        var data = default(System.Text.Json.JsonElement);
+        for (var attempt = 0; attempt < 50 && data.ValueKind == System.Text.Json.JsonValueKind.Undefined; attempt++)
+        {
+            var responses = (await fixture.GetSessionAsync(sessionId)).Events("model_response").ToList();
+            if (responses.Count == 1)
+            {
+                data = responses[0].GetProperty("data");
+            }
+            else
+            {
+                await Task.Delay(100);
+            }
+        }
+
+        Assert.True(data.GetProperty("stopped").GetBoolean());
+        var recorded = data.GetProperty("text").GetString()!;
+        Assert.StartsWith(shown.TrimEnd(), recorded);
+        Assert.DoesNotContain("real answers.", recorded); // the full answer's last words never came
     }
 
     [GeneratedRegex("^[A-Za-z0-9_-]{24}$")]

@@ -1,4 +1,4 @@
-// The demo chat: POST /query with the session id, 👍/👎 as `feedback` events, and the live session document
+// The demo chat: POST /query/stream with the session id (answers stream in; Stop aborts them), 👍/👎 as `feedback` events, and the live session document
 // (GET /session/{id}) beside it. Everything else (scroll, clicks, selection, keys, …) the tracker captures itself.
 (function () {
   'use strict';
@@ -44,35 +44,91 @@
   }
 
   var responses = 0;
+  var generation = null; // the AbortController of the answer being streamed: Stop aborts it
+
   function ask(event) {
     event.preventDefault();
     var prompt = $('prompt').value.trim();
-    if (!prompt || !tracker) return;
+    if (!prompt || !tracker || generation) return;
     addMessage('user', prompt);
     $('prompt').value = '';
-    $('send').disabled = true;
     var pending = addMessage('model', '…');
-    fetch('/query', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ prompt: prompt, session_id: tracker.sessionId, user_id: userId, model_group: modelGroup })
-    }).then(function (response) {
-      return response.json().then(function (body) {
-        if (!response.ok) throw new Error(body.detail || body.title || 'HTTP ' + response.status);
-        return body;
-      });
+    var text = '';
+    generation = new AbortController();
+    $('send').hidden = true;
+    $('stop').hidden = false;
+    streamQuery({ prompt: prompt, session_id: tracker.sessionId, user_id: userId, model_group: modelGroup }, generation.signal, function (token) {
+      text += token;
+      pending.textContent = text;
+      pending.scrollIntoView({ block: 'end' });
     }).then(function (answer) {
-      pending.textContent = answer.response || answer.text || '';
       var meta = pending.appendChild(el('div', 'meta'));
-      meta.appendChild(el('span', null, answer.model + ' · ' + answer.provider + ' · ' + answer.latency_ms + ' ms'));
+      meta.appendChild(el('span', null, answer.model + ' · ' + answer.provider + ' · first token ' + answer.ttft_ms + ' ms · ' +
+        answer.latency_ms + ' ms · ' + (answer.tokens_per_second == null ? '' : answer.tokens_per_second + ' tokens/s')));
       feedbackButtons(pending, responses++);
     }, function (error) {
+      if (error.name === 'AbortError') {
+        // The server saw the connection close and recorded the answer so far with stopped: true.
+        pending.appendChild(el('div', 'meta', 'stopped'));
+        feedbackButtons(pending, responses++);
+        return;
+      }
       pending.className = 'message error';
       pending.textContent = 'The query failed: ' + error.message;
       tracker.logEvent('error', { error_code: 'query_failed', text: String(error.message).slice(0, 300) });
     }).then(function () {
-      $('send').disabled = false;
-      refresh();
+      generation = null;
+      $('send').hidden = false;
+      $('stop').hidden = true;
+      setTimeout(refresh, 300);
+    });
+  }
+
+  // POST /query/stream and read its server-sent events (EventSource cannot POST): `token` events carry the text,
+  // `done` the figures the server recorded (ttft_ms, tokens, tokens_per_second), `error` a problem after the start.
+  function streamQuery(body, signal, onToken) {
+    return fetch('/query/stream', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'Accept': 'text/event-stream' },
+      body: JSON.stringify(body),
+      signal: signal
+    }).then(function (response) {
+      if (!response.ok) {
+        return response.json().then(function (problem) {
+          throw new Error(problem.detail || problem.title || 'HTTP ' + response.status);
+        });
+      }
+      var reader = response.body.getReader();
+      var decoder = new TextDecoder();
+      var buffer = '';
+      var done = null;
+      function pump() {
+        return reader.read().then(function (chunk) {
+          if (chunk.done) {
+            if (done) return done;
+            throw new Error('the answer stream ended early');
+          }
+          buffer += decoder.decode(chunk.value, { stream: true });
+          var boundary;
+          while ((boundary = buffer.indexOf('\n\n')) >= 0) {
+            var block = buffer.slice(0, boundary);
+            buffer = buffer.slice(boundary + 2);
+            var type = 'message';
+            var data = '';
+            block.split('\n').forEach(function (line) {
+              if (line.indexOf('event:') === 0) type = line.slice(6).trim();
+              else if (line.indexOf('data:') === 0) data += line.slice(5).replace(/^ /, '');
+            });
+            if (!data) continue;
+            var payload = JSON.parse(data);
+            if (type === 'token') onToken(payload.text);
+            else if (type === 'done') done = payload;
+            else if (type === 'error') throw new Error(payload.detail || payload.title);
+          }
+          return pump();
+        });
+      }
+      return pump();
     });
   }
 
@@ -123,6 +179,7 @@
   }
 
   $('ask').addEventListener('submit', ask);
+  $('stop').addEventListener('click', function () { if (generation) generation.abort(); });
   $('prompt').addEventListener('keydown', function (e) {
     if (e.key === 'Enter' && !e.shiftKey) ask(e);
   });

@@ -1,0 +1,67 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using SessionTracking.TestSupport;
+
+namespace SessionTracking.Gateway.Tests;
+
+/// <summary>
+/// An OpenAI-compatible chat completions endpoint on loopback that streams fixed chunks in the wire format of
+/// api.openai.com (the real one is out of reach here), so the gateway's OpenAI provider runs end to end.
+/// </summary>
+public sealed class FakeOpenAiServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private FakeOpenAiServer(WebApplication app, string baseAddress)
+    {
+        _app = app;
+        BaseAddress = baseAddress;
+    }
+
+    public string BaseAddress { get; }
+
+    public ConcurrentQueue<(string? Authorization, JsonElement Body)> Requests { get; } = new();
+
+    public static async Task<FakeOpenAiServer> StartAsync(string[] chunks, int outputTokens)
+    {
+        var port = FreePort.Next();
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
+        builder.Logging.ClearProviders();
+        var app = builder.Build();
+        var server = new FakeOpenAiServer(app, $"http://127.0.0.1:{port}/v1");
+        app.MapPost("/v1/chat/completions", async (HttpContext context) =>
+        {
+            var body = await JsonDocument.ParseAsync(context.Request.Body);
+            server.Requests.Enqueue((context.Request.Headers.Authorization.ToString(), body.RootElement.Clone()));
+            context.Response.ContentType = "text/event-stream";
+            foreach (var chunk in chunks)
+            {
+                await WriteAsync(context, $$"""{"id":"c1","object":"chat.completion.chunk","created":1764000000,"model":"fake-gpt-2026","choices":[{"index":0,"delta":{"content":{{JsonSerializer.Serialize(chunk)}}},"finish_reason":null}]}""");
+            }
+
+            await WriteAsync(context, """{"id":"c1","object":"chat.completion.chunk","created":1764000000,"model":"fake-gpt-2026","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}""");
+            var usage = $$"""{"prompt_tokens":12,"completion_tokens":{{outputTokens}},"total_tokens":{{12 + outputTokens}}}""";
+            await WriteAsync(context, $$$"""{"id":"c1","object":"chat.completion.chunk","created":1764000000,"model":"fake-gpt-2026","choices":[],"usage":{{{usage}}}}""");
+            await context.Response.WriteAsync("data: [DONE]\n\n");
+        });
+        await app.StartAsync();
+        return server;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+
+    private static async Task WriteAsync(HttpContext context, string json)
+    {
+        await context.Response.WriteAsync($"data: {json}\n\n");
+        await context.Response.Body.FlushAsync();
+    }
+}
