@@ -12,7 +12,7 @@ var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = ar
 var listening = ListenAddresses.Configure(builder);
 builder.AddSessionTrackingOrleans();
 builder.Services.AddGatewayServices(builder.Configuration);
-builder.Services.AddGatewayTelemetry();
+builder.Services.AddGatewayTelemetry(builder.Configuration);
 
 var app = builder.Build();
 app.Logger.LogInformation("{Listening}", listening);

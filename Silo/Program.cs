@@ -1,18 +1,36 @@
+using OpenTelemetry.Metrics;
 using Orleans.Dashboard;
 using SessionTracking;
+using SessionTracking.Telemetry;
 
 // A standalone silo: gateways connect to it as Orleans clients (Gateway with Orleans:Mode=Client).
 var builder = Host.CreateApplicationBuilder(args);
 builder.UseOrleans(silo =>
 {
     silo.UseSessionTrackingClustering(builder.Configuration)
-        .AddSessionTracking(builder.Configuration);
+        .AddSessionTracking(builder.Configuration)
+        .AddActivityPropagation();
 
     // The Orleans dashboard's grains and counters (opt-in, Dashboard:Enabled=true); a gateway in Client mode with the
     // same setting serves its UI at /dashboard.
     if (builder.Configuration.GetValue<bool>("Dashboard:Enabled"))
     {
         silo.AddDashboard();
+    }
+});
+
+// Metrics and traces over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set; a Prometheus scrape endpoint (/metrics) when
+// Telemetry:PrometheusPort is (Telemetry:PrometheusHost: localhost by default, * in a container). No other HTTP surface.
+var prometheusPort = builder.Configuration.GetValue<int>("Telemetry:PrometheusPort");
+builder.Services.AddSessionTrackingTelemetry(builder.Configuration, "sessiontracking-silo", metrics =>
+{
+    if (prometheusPort > 0)
+    {
+        metrics.AddPrometheusHttpListener(options =>
+        {
+            options.Host = builder.Configuration["Telemetry:PrometheusHost"] ?? "localhost";
+            options.Port = prometheusPort;
+        });
     }
 });
 

@@ -8,21 +8,18 @@ namespace SessionTracking.Gateway.Telemetry;
 
 /// <summary>
 /// OpenTelemetry metrics (Orleans' meters, the service's own, ASP.NET Core's) scraped by Prometheus at <c>/metrics</c>;
-/// traces from ASP.NET Core and Orleans' activity sources (exported wherever the OpenTelemetry SDK is pointed);
+/// traces from ASP.NET Core and Orleans' activity sources, pushed over OTLP when configured (<see cref="ServiceTelemetry"/>);
 /// the OpenAPI document at <c>/openapi/v1.json</c> with a Scalar reference at <c>/scalar</c>.
 /// </summary>
 internal static class TelemetryServices
 {
-    public static IServiceCollection AddGatewayTelemetry(this IServiceCollection services)
+    public static IServiceCollection AddGatewayTelemetry(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOpenTelemetry()
-            .WithMetrics(metrics => metrics
-                .AddMeter("Microsoft.Orleans", SessionMetrics.MeterName)
-                .AddAspNetCoreInstrumentation()
-                .AddPrometheusExporter())
-            .WithTracing(tracing => tracing
-                .AddSource("Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application")
-                .AddAspNetCoreInstrumentation(options => options.Filter = context => !context.Request.Path.StartsWithSegments("/metrics")));
+        services.AddSessionTrackingTelemetry(
+            configuration,
+            "sessiontracking-gateway",
+            metrics => metrics.AddAspNetCoreInstrumentation().AddPrometheusExporter(),
+            tracing => tracing.AddAspNetCoreInstrumentation(options => options.Filter = context => !context.Request.Path.StartsWithSegments("/metrics")));
         services.AddOpenApi();
         return services;
     }

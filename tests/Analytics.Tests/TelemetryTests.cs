@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using SessionTracking.TestSupport;
 
 namespace SessionTracking.Analytics.Tests;
 
@@ -35,6 +36,26 @@ public sealed class TelemetryTests
         Assert.Contains("sessiontracking_sessions_active", metrics);
         Assert.Contains("orleans_", metrics);
         Assert.Contains("http_server_request_duration_seconds", metrics);
+    }
+
+    [Fact]
+    public async Task Traces_metrics_and_logs_are_pushed_over_OTLP_when_an_endpoint_is_configured()
+    {
+        await using var collector = await OtlpReceiver.StartAsync();
+        await using var factory = new AnalyticsFactory { Settings = collector.Settings };
+        using var client = factory.CreateClient();
+        using var start = await client.PostAsync("/session/start", Json("""{"user_id":"otlp-user","model_group":"g"}"""));
+        Assert.Equal(HttpStatusCode.Created, start.StatusCode);
+
+        // A request span from ASP.NET Core and the grain call span it caused (exported in the same or a later batch).
+        Assert.True(
+            await collector.WaitForAsync("traces", TimeSpan.FromSeconds(20), "sessiontracking-gateway", "POST /session/start")
+            && await collector.WaitForAsync("traces", TimeSpan.FromSeconds(20), "sessiontracking-gateway", "ISessionGrain"),
+            "no trace with the request and its grain call reached the collector; got: " + string.Join(", ", collector.Received.Select(r => $"{r.Signal} {r.Body.Length} B")));
+        Assert.True(
+            await collector.WaitForAsync("metrics", TimeSpan.FromSeconds(20), "sessiontracking-gateway", "sessiontracking.sessions.active", "orleans"),
+            "no metrics with the service's and Orleans' instruments reached the collector; got: " + string.Join(", ", collector.Received.Select(r => $"{r.Signal} {r.Body.Length} B")));
+        Assert.True(await collector.WaitForAsync("logs", TimeSpan.FromSeconds(20), "sessiontracking-gateway"), "no logs reached the collector");
     }
 
     [Fact]

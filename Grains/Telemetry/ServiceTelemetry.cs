@@ -1,0 +1,45 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+
+namespace SessionTracking.Telemetry;
+
+/// <summary>
+/// The OpenTelemetry set-up every process shares (gateway, co-hosted or split, and standalone silos): Orleans' meters
+/// and activity sources plus the service's own meter, under the process's service name; pushed over OTLP when the
+/// standard <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is configured (metrics, traces and logs to a collector).
+/// </summary>
+public static class ServiceTelemetry
+{
+    public static OpenTelemetryBuilder AddSessionTrackingTelemetry(
+        this IServiceCollection services,
+        IConfiguration configuration,
+        string serviceName,
+        Action<MeterProviderBuilder>? metrics = null,
+        Action<TracerProviderBuilder>? tracing = null)
+    {
+        var telemetry = services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource.AddService(serviceName))
+            .WithMetrics(builder =>
+            {
+                builder.AddMeter("Microsoft.Orleans", SessionMetrics.MeterName);
+                metrics?.Invoke(builder);
+            })
+            .WithTracing(builder =>
+            {
+                builder.AddSource("Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application");
+                tracing?.Invoke(builder);
+            });
+
+        // The OTLP exporter reads the standard OTEL_EXPORTER_OTLP_* settings (endpoint, protocol, headers) itself.
+        if (!string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+        {
+            telemetry.UseOtlpExporter();
+        }
+
+        return telemetry;
+    }
+}
