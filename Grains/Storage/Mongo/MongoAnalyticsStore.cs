@@ -20,6 +20,7 @@ public sealed class MongoAnalyticsStore : IAnalyticsStore
     private static readonly AggregateOptions ExportOptions = new() { AllowDiskUse = true, BatchSize = ExportBatchSize };
 
     private readonly MongoStoreOptions _options;
+    private readonly WriteConcern _writeConcern;
     private readonly IMongoClient _client;
     private readonly IMongoCollection<BsonDocument> _sessions;
     private readonly IMongoCollection<BsonDocument> _eventBuckets;
@@ -35,8 +36,8 @@ public sealed class MongoAnalyticsStore : IAnalyticsStore
         // A client of its own, built from the same settings as MongoSessionStore's: the driver shares one cluster
         // (connection pools, server monitoring) between clients whose settings are equal.
         _client = new MongoClient(connectionString);
-        var writeConcern = new WriteConcern(WriteConcern.WValue.Parse(_options.WriteConcern), journal: _options.Journal);
-        var database = _client.GetDatabase(_options.Database).WithWriteConcern(writeConcern).WithReadConcern(ReadConcern.Majority);
+        _writeConcern = new WriteConcern(WriteConcern.WValue.Parse(_options.WriteConcern), journal: _options.Journal);
+        var database = _client.GetDatabase(_options.Database).WithWriteConcern(_writeConcern).WithReadConcern(ReadConcern.Majority);
         _sessions = database.GetCollection<BsonDocument>(MongoDocuments.Sessions);
         _eventBuckets = database.GetCollection<BsonDocument>(MongoDocuments.EventBucketsCollection);
         _queries = database.GetCollection<BsonDocument>(MongoDocuments.Queries);
@@ -101,7 +102,7 @@ public sealed class MongoAnalyticsStore : IAnalyticsStore
             using var session = await _client.StartSessionAsync(cancellationToken: cancellationToken);
             return await session.WithTransactionAsync(
                 (s, ct) => DeleteUserCoreAsync(s, userId, ct),
-                new TransactionOptions(readConcern: ReadConcern.Snapshot),
+                new TransactionOptions(readConcern: ReadConcern.Snapshot, writeConcern: _writeConcern),
                 cancellationToken);
         });
 
