@@ -51,6 +51,7 @@ public static class SiloBuilderExtensions
                 .ValidateDataAnnotations()
                 .ValidateOnStart();
             services.AddSingleton<ISessionStore, MongoSessionStore>();
+            services.AddSingleton<IAnalyticsStore, MongoAnalyticsStore>();
             return services;
         }
 

@@ -51,6 +51,8 @@ public sealed partial class MongoSessionStore : ISessionStore
                     new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Ascending("session_id"), new CreateIndexOptions { Unique = true }),
                     new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Ascending("experiment_id").Ascending("model_group").Ascending("start_time")),
                     new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Ascending("user_id")),
+                    // Exports and unfiltered reads walk sessions in (start_time, session_id) order (MongoAnalyticsStore).
+                    new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Ascending("start_time").Ascending("session_id")),
                 ],
                 cancellationToken);
             await _eventBuckets.Indexes.CreateManyAsync(
@@ -65,7 +67,13 @@ public sealed partial class MongoSessionStore : ISessionStore
                     new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Ascending("user_id")),
                 ],
                 cancellationToken);
-            await _events.Indexes.CreateOneAsync(new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Ascending("user_id")), cancellationToken: cancellationToken);
+            await _events.Indexes.CreateManyAsync(
+                [
+                    new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Ascending("user_id")),
+                    // The privacy deletion removes the legacy events of the user's sessions too.
+                    new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Ascending("session_id")),
+                ],
+                cancellationToken);
             await EnsureViewAsync(cancellationToken);
             return true;
         });

@@ -1,0 +1,86 @@
+using System.Globalization;
+using SessionTracking.Storage;
+
+namespace SessionTracking.Grains.Tests.Mongo;
+
+/// <summary>
+/// A fixed dataset written through the session-store port, so the same calls seed SQLite and MongoDB. Experiments
+/// exp-a and exp-b are Analytics.Tests' Dataset (hand-computed there); exp-c adds what tells the adapters apart:
+/// many latencies with ties and fractions (percentiles between ranks, a sketch stride above 1), latencies that are not
+/// numbers (string, boolean, array, missing), two sessions with the same start (tie-break by id), a session without
+/// events, group names whose order depends on the collation ("Y" before "x" in binary order), and legacy rows.
+/// </summary>
+public static class AnalyticsDataset
+{
+    public const long T0 = 1_700_000_000_000;
+    public const long Day = 86_400_000;
+
+    public static async Task SeedAsync(ISessionStore store)
+    {
+        var ct = CancellationToken.None;
+        await Session("c1", "alice", "exp-a", "control", T0, T0 + 60_000,
+            ("prompt", """{"text":"hi"}"""), ("model_response", """{"latency_ms":1000,"ttft_ms":200}"""),
+            ("feedback", """{"feedback":"up"}"""), ("copy", """{"selected_text":"x"}"""));
+        await Session("c2", "bob", "exp-a", "control", T0 + 1000, T0 + 1000 + 120_000,
+            ("prompt", "{}"), ("model_response", """{"latency_ms":2000}"""), ("prompt", "{}"),
+            ("model_response", """{"latency_ms":3000}"""), ("feedback", """{"feedback":"down"}"""));
+        await Session("c3", "carol", "exp-a", "control", T0 + 2000, T0 + 2000 + 30_000,
+            ("prompt", "{}"), ("model_response", """{"latency_ms":"fast"}"""), ("feedback", """{"feedback":"up"}"""),
+            ("selection", """{"selected_text":"y"}"""));
+        await Session("c4", "dave", "exp-a", "control", T0 + 3000, null,
+            ("prompt", "{}"), ("model_response", """{"latency_ms":4000}"""), ("feedback", """{"feedback":"neutral"}"""));
+        await Session("t1", "erin", "exp-a", "treatment", T0 + 500, T0 + 500 + 10_000,
+            ("prompt", "{}"), ("model_response", """{"latency_ms":500}"""), ("feedback", """{"feedback":"up"}"""),
+            ("feedback", """{"feedback":"up"}"""), ("copy", "{}"), ("copy", "{}"));
+        await Session("t2", "frank", "exp-a", "treatment", T0 + 1500, T0 + 1500 + 20_000,
+            ("prompt", "{}"), ("model_response", """{"latency_ms":700,"ttft_ms":100}"""), ("feedback", """{"feedback":"up"}"""));
+        await Session("b1", "alice", "exp-b", "control", T0 + Day, T0 + Day + 40_000,
+            ("prompt", "{}"), ("model_response", """{"latency_ms":6000}"""));
+
+        // exp-c: 41 numeric latencies over d1 and d2 (ties, fractions), four responses whose latency is not a number.
+        var d1 = Enumerable.Range(0, 30).Select(i => ("model_response", string.Create(CultureInfo.InvariantCulture, $$"""{"latency_ms":{{(i * 37 % 11 * 100) + (i % 4 == 0 ? 12.5 : 0)}},"ttft_ms":{{i % 5 * 10}}}""")))
+            .Concat([("model_response", """{"latency_ms":true}"""), ("model_response", """{"latency_ms":[1,2]}"""), ("model_response", "{}"), ("copy", "{}"), ("copy", "{}")]);
+        await Session("d1", "gina", "exp-c", "x", T0 + (2 * Day), T0 + (2 * Day) + 5_000, [.. d1]);
+        var d2 = Enumerable.Range(0, 11).Select(i => ("model_response", $$"""{"latency_ms":{{950 - (i * 90)}}}"""))
+            .Append(("model_response", """{"latency_ms":"slow","ttft_ms":"x"}"""));
+        await Session("d2", "hank", "exp-c", "x", T0 + (2 * Day), T0 + (2 * Day) + 9_000, [.. d2]);
+        await Session("d3", "alice", "exp-c", "Y", T0 + (2 * Day) + 10, null, ("model_response", """{"latency_ms":42.25,"ttft_ms":7}"""), ("selection", "{}"));
+        await Session("d4", "ivan", "exp-c", "Y", T0 + (2 * Day) + 20, T0 + (2 * Day) + 80);
+
+        // Legacy rows: the user's own, rows of the user's sessions without a user id, other users' rows.
+        await store.AppendAsync(
+            new SessionFlush(
+                "c1",
+                [],
+                [Query("c1", "alice"), Query("c1", null)],
+                [new LegacyEvent("alice", "c1", "click", "{}", Time(T0 + 10))],
+                null),
+            ct);
+        await store.WriteLegacyRowsAsync(
+            [Query(null, "alice"), Query(null, "bob"), Query("c2", "bob")],
+            [new LegacyEvent("alice", null, "view", "{}", Time(T0 + 20)), new LegacyEvent("bob", null, "view", "{}", Time(T0 + 30)), new LegacyEvent("bob", "b1", "click", "{}", Time(T0 + 40))],
+            ct);
+
+        async Task Session(string id, string user, string experiment, string group, long start, long? end, params (string Type, string Data)[] events)
+        {
+            await store.CreateSessionAsync(new SessionInfo(id, user, experiment, group, Time(start), null, """{"device":"test, \"quoted\"","viewport":{"width":1920}}"""), ct);
+            var stored = events.Select((e, i) => new StoredEvent(i + 1, start + ((i + 1) * 1000), e.Type, e.Data, $"{id}-e{i + 1}", start + ((i + 1) * 1000))).ToArray();
+
+            // Several flushes, so events cross buckets through separate appends as a live session's do.
+            foreach (var chunk in stored.Chunk(4))
+            {
+                await store.AppendAsync(new SessionFlush(id, chunk, [], [], null), ct);
+            }
+
+            if (end is { } e)
+            {
+                await store.AppendAsync(new SessionFlush(id, [], [], [], Time(e)), ct);
+            }
+        }
+    }
+
+    public static DateTimeOffset Time(long ms) => DateTimeOffset.FromUnixTimeMilliseconds(ms);
+
+    private static QueryRow Query(string? sessionId, string? userId) =>
+        new(sessionId, userId, "control", "q", "r", "m", "p", 100, "[]", Time(T0 + 5));
+}
