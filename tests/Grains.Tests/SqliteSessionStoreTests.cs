@@ -89,6 +89,54 @@ public sealed class SqliteSessionStoreTests : IAsyncLifetime
         Assert.Null(await _store.LoadSessionAsync("missing", 2, CancellationToken.None));
     }
 
+    [Fact]
+    public async Task The_background_checkpoint_moves_the_WAL_into_the_database_file_and_shutdown_truncates_it()
+    {
+        // One store whose checkpointer never ticks, one that ticks every 100 ms: the same writes, then the file sizes.
+        var never = await WriteThousandEventsAsync("never", TimeSpan.FromHours(1));
+        var often = await WriteThousandEventsAsync("often", TimeSpan.FromMilliseconds(100));
+        await Task.Delay(TimeSpan.FromSeconds(1));
+
+        // Without a checkpoint (and with SQLite's auto-checkpoint off on the writer) the data is only in the WAL.
+        Assert.True(never.Wal.Length > 500_000, $"WAL {never.Wal.Length} B");
+        Assert.True(Size(never.Database) < 100_000, $"database file {Size(never.Database)} B before any checkpoint");
+        Assert.True(Size(often.Database) > 500_000, $"database file {Size(often.Database)} B after background checkpoints");
+
+        foreach (var (store, _, wal) in new[] { never, often })
+        {
+            Assert.Equal(1000, (await store.ReadEventsAsync("cp", 0, 2000, CancellationToken.None)).Count);
+            await store.DisposeAsync();
+            Assert.Equal(0, Size(wal.FullName)); // TRUNCATE on shutdown
+        }
+
+        Assert.True(Size(never.Database) > 500_000);
+    }
+
+    private async Task<(SqliteSessionStore Store, string Database, FileInfo Wal)> WriteThousandEventsAsync(string name, TimeSpan checkpointInterval)
+    {
+        var path = Path.Combine(_directory, name + ".db");
+        var store = new SqliteSessionStore(
+            Options.Create(new SqliteStoreOptions { DatabasePath = path, CheckpointInterval = checkpointInterval }),
+            NullLogger<SqliteSessionStore>.Instance);
+        await store.InitializeAsync(CancellationToken.None);
+        await store.CreateSessionAsync(Session("cp"), CancellationToken.None);
+        var padding = new string('x', 800);
+        for (var i = 0; i < 10; i++)
+        {
+            await store.AppendAsync(
+                new SessionFlush("cp", [.. Enumerable.Range((i * 100) + 1, 100).Select(seq => new StoredEvent(seq, seq, "custom", $$"""{"pad":"{{padding}}"}""", $"id-{seq}", seq))], [], [], null),
+                CancellationToken.None);
+        }
+
+        return (store, path, new FileInfo(path + "-wal"));
+    }
+
+    private static long Size(string path)
+    {
+        var file = new FileInfo(path);
+        return file.Exists ? file.Length : 0;
+    }
+
     private SqliteSessionStore NewStore() => new(
         Options.Create(new SqliteStoreOptions { DatabasePath = Path.Combine(_directory, "s.db") }),
         NullLogger<SqliteSessionStore>.Instance);

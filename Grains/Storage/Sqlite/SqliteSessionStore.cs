@@ -22,6 +22,7 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
     private readonly ILogger<SqliteSessionStore> _logger;
     private readonly SemaphoreSlim _initLock = new(1, 1);
     private Task? _writerLoop;
+    private SqliteCheckpointer? _checkpointer;
 
     public SqliteSessionStore(IOptions<SqliteStoreOptions> options, ILogger<SqliteSessionStore> logger)
     {
@@ -60,6 +61,12 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
             }
 
             _writerLoop = Task.Run(WriterLoopAsync, CancellationToken.None);
+            if (_options.CheckpointInterval > TimeSpan.Zero)
+            {
+                _checkpointer = new SqliteCheckpointer(_connectionString, _options.CheckpointInterval, _logger);
+                _checkpointer.Start();
+            }
+
             LogInitialized(_logger, DatabasePath);
         }
         finally
@@ -211,6 +218,11 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
             await _writerLoop;
         }
 
+        if (_checkpointer is not null)
+        {
+            await _checkpointer.DisposeAsync();
+        }
+
         SqliteConnection.ClearAllPools();
     }
 
@@ -276,7 +288,7 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
 
                 try
                 {
-                    writer ??= await SqliteWriter.OpenAsync(_connectionString, _options.Synchronous);
+                    writer ??= await SqliteWriter.OpenAsync(_connectionString, _options.Synchronous, autoCheckpoint: _options.CheckpointInterval == TimeSpan.Zero);
                     writer.Commit(batch);
                 }
                 catch (Exception ex) when (ex is SqliteException or InvalidOperationException)

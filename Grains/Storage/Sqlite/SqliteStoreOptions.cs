@@ -17,4 +17,11 @@ public sealed class SqliteStoreOptions
     /// </summary>
     [RegularExpression("^(FULL|NORMAL)$")]
     public string Synchronous { get; set; } = "FULL";
+
+    /// <summary>
+    /// How often a background PASSIVE checkpoint copies the WAL into the database file (default 1 s). Zero leaves
+    /// checkpoints to SQLite's auto-checkpoint, which runs inside the committing write.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    public TimeSpan CheckpointInterval { get; set; } = TimeSpan.FromSeconds(1);
 }

@@ -52,13 +52,14 @@ internal sealed class SqliteWriter : IDisposable
             "$user_id", "$session_id", "$event_type", "$data", "$timestamp");
     }
 
-    public static async Task<SqliteWriter> OpenAsync(string connectionString, string synchronous)
+    /// <summary>Opens the writer connection; with <paramref name="autoCheckpoint"/> off, <see cref="SqliteCheckpointer"/> checkpoints.</summary>
+    public static async Task<SqliteWriter> OpenAsync(string connectionString, string synchronous, bool autoCheckpoint)
     {
         var connection = new SqliteConnection(connectionString);
         await connection.OpenAsync();
         await using (var pragma = connection.CreateCommand())
         {
-            pragma.CommandText = $"PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous};";
+            pragma.CommandText = $"PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; PRAGMA wal_autocheckpoint = {(autoCheckpoint ? 1000 : 0)};";
             await pragma.ExecuteNonQueryAsync();
         }
 
