@@ -106,6 +106,7 @@ public sealed class SqliteSessionStoreTests : IAsyncLifetime
         {
             Assert.Equal(1000, (await store.ReadEventsAsync("cp", 0, 2000, CancellationToken.None)).Count);
             await store.DisposeAsync();
+            await store.DisposeAsync(); // the container disposes it once per registration
             Assert.Equal(0, Size(wal.FullName)); // TRUNCATE on shutdown
         }
 

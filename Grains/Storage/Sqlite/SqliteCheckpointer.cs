@@ -18,6 +18,11 @@ internal sealed partial class SqliteCheckpointer(string connectionString, TimeSp
 
     public async ValueTask DisposeAsync()
     {
+        if (_stop.IsCancellationRequested)
+        {
+            return;
+        }
+
         await _stop.CancelAsync();
         if (_loop is not null)
         {

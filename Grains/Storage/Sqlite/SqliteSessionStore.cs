@@ -218,9 +218,10 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
             await _writerLoop;
         }
 
-        if (_checkpointer is not null)
+        // The container may dispose the store twice (it is registered as itself and as ISessionStore).
+        if (Interlocked.Exchange(ref _checkpointer, null) is { } checkpointer)
         {
-            await _checkpointer.DisposeAsync();
+            await checkpointer.DisposeAsync();
         }
 
         SqliteConnection.ClearAllPools();
