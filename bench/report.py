@@ -22,6 +22,7 @@ rows = [
     row("buffered, batch of 50 (events/s)", "buffered_batch50", 50),
 ]
 paced = runs["acked_paced_half"]
+paced_base = runs.get("baseline_paced_half")
 append = runs["append_cost"]
 memory = runs["memory"]
 
@@ -34,6 +35,9 @@ for r in rows:
     print("| " + " | ".join(r) + " |")
 print(f"\nPaced (open-loop) at 50% of the acked maximum: target {paced['target_rps']:,.0f}/s, achieved {paced['achieved_rps']:,.0f}/s, "
       f"p50 {paced['p50_ms']:.2f} ms, p99 {paced['p99_ms']:.2f} ms, max {paced['max_ms']:.2f} ms, failures {paced['failures']}")
+if paced_base:
+    print(f"Same paced client, same rate, against the bare baseline: p50 {paced_base['p50_ms']:.2f} ms, p99 {paced_base['p99_ms']:.2f} ms, "
+          f"max {paced_base['max_ms']:.2f} ms (the client's and machine's own floor)")
 print(f"Append to a session holding {append['seeded_events']:,} events vs a new one ({append['appends']} sequential appends each): "
       f"mean {append['long_mean_ms']:.3f} vs {append['new_mean_ms']:.3f} ms (×{append['ratio_mean']:.3f}), p50 {append['long_p50_ms']:.3f} vs {append['new_p50_ms']:.3f} ms (×{append['ratio_p50']:.3f})")
 print(f"Managed memory per idle activated session: {memory['bytes_per_session']:,.0f} bytes ({memory['sessions']:,} sessions, GC-measured)")

@@ -20,6 +20,9 @@ wait_ready() { for _ in $(seq 1 120); do curl -fs -o /dev/null "$1" && return 0;
 wrk_json() { # url ids-file batch label
   IDS_FILE="$2" BATCH="$3" wrk -t1 -c32 -d"$DURATION" --latency -s bench/lua/events.lua "$1" | grep '^JSON' | sed "s/^JSON /{\"run\":\"$4\",\"data\":/; s/\$/}/" >> "$work/runs.jsonl"
 }
+warmup() { # url ids-file: 3 s of the same load, unmeasured (JIT tiering, first activations, connection pools)
+  IDS_FILE="$2" BATCH=1 wrk -t1 -c32 -d3s -s bench/lua/events.lua "$1" >/dev/null
+}
 tool() { dotnet bench/Tools/bin/Release/net10.0/SessionTracking.Bench.Tools.dll "$@"; }
 tool_json() { # label, tool arguments...: keeps the tool's result line
   local label=$1; shift
@@ -46,12 +49,14 @@ bport=$(free_port)
 pids+=($!)
 for _ in $(seq 1 60); do curl -fs -o /dev/null -X POST -H 'Content-Type: application/json' -d '{}' "http://127.0.0.1:$bport/session/event" && break; sleep 0.5; done
 echo "baseline" > "$work/baseline-ids"
+warmup "http://127.0.0.1:$bport" "$work/baseline-ids"
 wrk_json "http://127.0.0.1:$bport" "$work/baseline-ids" 1 baseline_single
 
 echo "== service, acked (default)"
 start_gateway Acked
 tool start-sessions "$url" 64 "$work/ids64" >/dev/null
 head -1 "$work/ids64" > "$work/hot"
+warmup "$url" "$work/ids64"
 wrk_json "$url" "$work/ids64" 1 acked_single
 wrk_json "$url" "$work/ids64" 50 acked_batch50
 wrk_json "$url" "$work/hot" 1 acked_hot_session
@@ -61,10 +66,13 @@ wrk_json "$url" "$work/ids-many" 1 acked_many_sessions
 max=$(python3 -c "import json,sys; r=[json.loads(l) for l in open('$work/runs.jsonl')]; print(int(next(x['data']['rps'] for x in r if x['run']=='acked_single')))")
 echo "== paced at 50% of $max req/s"
 tool_json acked_paced_half paced "$url" "$work/ids64" $((max / 2)) 10
+# The same paced client against the bare baseline at the same rate: the floor this client and machine put under the p99.
+tool_json baseline_paced_half paced "http://127.0.0.1:$bport" "$work/baseline-ids" $((max / 2)) 10
 
 echo "== service, buffered"
 start_gateway Buffered
 tool start-sessions "$url" 64 "$work/bids64" >/dev/null
+warmup "$url" "$work/bids64"
 wrk_json "$url" "$work/bids64" 1 buffered_single
 wrk_json "$url" "$work/bids64" 50 buffered_batch50
 for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; pids=()

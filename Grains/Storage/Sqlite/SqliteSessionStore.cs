@@ -60,7 +60,9 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
                 await command.ExecuteNonQueryAsync(cancellationToken);
             }
 
-            _writerLoop = Task.Run(WriterLoopAsync, CancellationToken.None);
+            // Its own thread: SQLite calls block (Microsoft.Data.Sqlite's async methods run synchronously), and a thread
+            // pool thread blocked in commits left one of this 2-core machine's two pool threads to everything else.
+            _writerLoop = Task.Factory.StartNew(WriterLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
             if (_options.CheckpointInterval > TimeSpan.Zero)
             {
                 _checkpointer = new SqliteCheckpointer(_connectionString, _options.CheckpointInterval, _logger);
@@ -274,13 +276,13 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
         return connection;
     }
 
-    private async Task WriterLoopAsync()
+    private void WriterLoop()
     {
         var batch = new List<WriteRequest>(MaxRequestsPerTransaction);
         SqliteWriter? writer = null;
         try
         {
-            while (await _writes.Reader.WaitToReadAsync())
+            while (WaitForWrites())
             {
                 while (batch.Count < MaxRequestsPerTransaction && _writes.Reader.TryRead(out var request))
                 {
@@ -289,7 +291,8 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
 
                 try
                 {
-                    writer ??= await SqliteWriter.OpenAsync(_connectionString, _options.Synchronous, autoCheckpoint: _options.CheckpointInterval == TimeSpan.Zero);
+                    writer ??= SqliteWriter.OpenAsync(_connectionString, _options.Synchronous, autoCheckpoint: _options.CheckpointInterval == TimeSpan.Zero)
+                        .GetAwaiter().GetResult();
                     writer.Commit(batch);
                 }
                 catch (Exception ex) when (ex is SqliteException or InvalidOperationException)
@@ -313,6 +316,13 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
         {
             writer?.Dispose();
         }
+    }
+
+    /// <summary>Blocks the writer thread until requests wait or the queue is completed (false).</summary>
+    private bool WaitForWrites()
+    {
+        var wait = _writes.Reader.WaitToReadAsync();
+        return wait.IsCompletedSuccessfully ? wait.Result : wait.AsTask().GetAwaiter().GetResult();
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "SQLite session store ready at {Path}")]
