@@ -29,6 +29,13 @@ public interface ISessionGrain : IGrainWithStringKey
     [Alias("GetStatus")]
     ValueTask<SessionStatus> GetStatusAsync();
 
+    /// <summary>
+    /// Privacy deletion: from now on this activation answers every call as for an unknown session and never writes
+    /// again; returns once no write of it is in flight. The caller then deletes the session from the store.
+    /// </summary>
+    [Alias("Forget")]
+    ValueTask ForgetAsync();
+
     [Alias("Read")]
     ValueTask<SessionPage?> ReadAsync(long afterSeq, int limit);
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
@@ -32,10 +33,14 @@ public sealed partial class SessionGrain(
     private long _lastActivityMs;
     private bool _idsBeyondWindow; // at activation, older client ids existed only in the store
     private bool _flushing;
+    private bool _forgotten;      // deleted by a privacy request: a tombstone until collected
     private TaskCompletionSource? _inFlight;
     private TaskCompletionSource _nextFlush = NewCompletion();
 
     private string SessionId => this.GetPrimaryKeyString();
+
+    [MemberNotNullWhen(true, nameof(_session))]
+    private bool Exists => _session is not null && !_forgotten;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -110,9 +115,9 @@ public sealed partial class SessionGrain(
 
     public async ValueTask<EndResult> EndAsync()
     {
-        if (_session is null)
+        if (!Exists)
         {
-            DeactivateOnIdle();
+            DeactivateUnlessForgotten();
             return new EndResult(SessionStatus.NotFound, null, 0);
         }
 
@@ -128,9 +133,9 @@ public sealed partial class SessionGrain(
 
     public ValueTask<SessionStatus> GetStatusAsync()
     {
-        if (_session is null)
+        if (!Exists)
         {
-            DeactivateOnIdle();
+            DeactivateUnlessForgotten();
             return ValueTask.FromResult(SessionStatus.NotFound);
         }
 
@@ -139,11 +144,36 @@ public sealed partial class SessionGrain(
         return ValueTask.FromResult(_endRequested ? SessionStatus.Ended : SessionStatus.Ok);
     }
 
+    public async ValueTask ForgetAsync()
+    {
+        _forgotten = true;
+        _endRequested = true;
+        _pending.Clear();
+
+        // Appends waiting for a write that will now never happen fail like any failed write: their clients retry
+        // and then meet a 404.
+        _nextFlush.TrySetException(new StoreUnavailableException("The session was deleted."));
+        _nextFlush = NewCompletion();
+        if (_inFlight is { } inFlight)
+        {
+            try
+            {
+                await inFlight.Task;
+            }
+            catch (Exception ex) when (ex is StoreUnavailableException or StoreConflictException)
+            {
+            }
+        }
+
+        // No deactivation here: a new activation would load the session from the store until the caller has deleted
+        // it. The tombstone answers "not found" until Orleans collects it as idle.
+    }
+
     public async ValueTask<SessionPage?> ReadAsync(long afterSeq, int limit)
     {
-        if (_session is null)
+        if (!Exists)
         {
-            DeactivateOnIdle();
+            DeactivateUnlessForgotten();
             return null;
         }
 
@@ -157,14 +187,18 @@ public sealed partial class SessionGrain(
 
     private async ValueTask<AppendResult> AppendCoreAsync(IncomingEvent[] events, bool end, QueryRow? query, LegacyEvent? legacy)
     {
-        if (_session is null)
+        if (!Exists)
         {
-            DeactivateOnIdle();
+            DeactivateUnlessForgotten();
             SessionMetrics.Rejected(events.Length, "session_not_found");
             return AppendResult.NotFound;
         }
 
         var storedIds = await FindStoredIdsAsync(events);
+        if (_forgotten)
+        {
+            return AppendResult.NotFound; // deleted while the store was asked about ids
+        }
 
         // From here to the flush no await: dedup, numbering and buffering are one atomic step.
         var now = NowMs();
@@ -350,6 +384,14 @@ public sealed partial class SessionGrain(
         _pending.Clear();
         _lastSeq = _durableSeq;
         _endRequested = _session!.EndTime is not null;
+    }
+
+    private void DeactivateUnlessForgotten()
+    {
+        if (!_forgotten)
+        {
+            DeactivateOnIdle();
+        }
     }
 
     private void StartTimers()

@@ -29,6 +29,9 @@ public interface IAnalyticsStore
     /// <summary>Events in (session start, session, seq) order, read lazily from an open cursor.</summary>
     IAsyncEnumerable<ExportEvent> ExportEventsAsync(AnalyticsFilter filter, CancellationToken cancellationToken);
 
+    /// <summary>Ids of every session of the user, open or ended: their grains are told before the deletion.</summary>
+    Task<IReadOnlyList<string>> SessionIdsOfUserAsync(string userId, CancellationToken cancellationToken);
+
     /// <summary>Deletes, in one transaction, every row of the user: sessions, their events, queries and legacy events.</summary>
     Task<UserDeletion> DeleteUserAsync(string userId, CancellationToken cancellationToken);
 }

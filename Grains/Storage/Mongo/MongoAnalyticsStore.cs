@@ -85,6 +85,15 @@ public sealed class MongoAnalyticsStore : IAnalyticsStore
     public IAsyncEnumerable<ExportEvent> ExportEventsAsync(AnalyticsFilter filter, CancellationToken cancellationToken) =>
         StreamAsync(MongoAnalyticsPipelines.ExportEvents(filter), MongoAnalyticsResults.ToExportEvent, cancellationToken);
 
+    public Task<IReadOnlyList<string>> SessionIdsOfUserAsync(string userId, CancellationToken cancellationToken) =>
+        Guard<IReadOnlyList<string>>(async () =>
+        {
+            var found = await _sessions.Find(MongoAnalyticsPipelines.UserSessions(userId))
+                .Project(new BsonDocument("_id", 1))
+                .ToListAsync(cancellationToken);
+            return [.. found.Select(d => d["_id"].AsString)];
+        });
+
     /// <summary>
     /// One multi-document transaction (snapshot reads, so the counts are of the rows deleted) when
     /// <see cref="MongoStoreOptions.UseTransactions"/> says the deployment supports it, as the session store decides;

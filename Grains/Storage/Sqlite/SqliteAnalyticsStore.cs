@@ -256,6 +256,22 @@ public sealed class SqliteAnalyticsStore : IAnalyticsStore
         }
     }
 
+    public Task<IReadOnlyList<string>> SessionIdsOfUserAsync(string userId, CancellationToken cancellationToken) =>
+        ReadAsync<IReadOnlyList<string>>(async connection =>
+        {
+            await using var command = connection.CreateCommand();
+            command.CommandText = "SELECT session_id FROM sessions WHERE user_id = $user";
+            command.Parameters.AddWithValue("$user", userId);
+            var ids = new List<string>();
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                ids.Add(reader.GetString(0));
+            }
+
+            return ids;
+        }, cancellationToken);
+
     public Task<UserDeletion> DeleteUserAsync(string userId, CancellationToken cancellationToken) =>
         Task.Run(() => DeleteUserCoreAsync(userId, cancellationToken), cancellationToken);
 
