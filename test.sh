@@ -26,6 +26,7 @@ else
   echo "npm is missing: the React hook tests will fail. Install nodejs and npm with apt-get." >&2
 fi
 
+dotnet format Orleans.SessionTracking.sln --verify-no-changes
 dotnet build Orleans.SessionTracking.sln -c Debug -warnaserror
 # One test project at a time (-m:1): the process, cluster and browser tests measure timing-sensitive behaviour
 # (kills, recoveries, tab closes) and should not fight each other for this machine's cores.
