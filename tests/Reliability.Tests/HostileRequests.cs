@@ -6,7 +6,7 @@ namespace SessionTracking.Reliability.Tests;
 /// <summary>Seeded generator of hostile requests: each case number always produces the same request.</summary>
 internal static class HostileRequests
 {
-    private static readonly string[] PostPaths = ["/session/start", "/session/event", "/session/end", "/query", "/log_event"];
+    private static readonly string[] PostPaths = ["/session/start", "/session/event", "/session/end", "/query", "/query/stream", "/log_event"];
     private static readonly string[] ContentTypes =
     [
         "application/json", "text/plain", "text/plain; charset=utf-8", "application/json; charset=latin1", "application/xml",
