@@ -10,7 +10,8 @@ namespace SessionTracking.Telemetry;
 /// <summary>
 /// The OpenTelemetry set-up every process shares (gateway, co-hosted or split, and standalone silos): Orleans' meters
 /// and activity sources plus the service's own meter, under the process's service name; pushed over OTLP when the
-/// standard <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is configured (metrics, traces and logs to a collector).
+/// standard <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is configured (metrics, traces and logs to a collector). Traces exist
+/// only then.
 /// </summary>
 public static class ServiceTelemetry
 {
@@ -21,22 +22,26 @@ public static class ServiceTelemetry
         Action<MeterProviderBuilder>? metrics = null,
         Action<TracerProviderBuilder>? tracing = null)
     {
+        var otlp = !string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
         var telemetry = services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService(serviceName))
             .WithMetrics(builder =>
             {
                 builder.AddMeter("Microsoft.Orleans", SessionMetrics.MeterName);
                 metrics?.Invoke(builder);
-            })
-            .WithTracing(builder =>
+            });
+
+        // Spans only when they go somewhere: a tracer provider without an exporter still makes ASP.NET Core and
+        // Orleans create and sample an Activity for every request and grain call.
+        if (otlp)
+        {
+            telemetry.WithTracing(builder =>
             {
                 builder.AddSource("Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application");
                 tracing?.Invoke(builder);
             });
 
-        // The OTLP exporter reads the standard OTEL_EXPORTER_OTLP_* settings (endpoint, protocol, headers) itself.
-        if (!string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
-        {
+            // The OTLP exporter reads the standard OTEL_EXPORTER_OTLP_* settings (endpoint, protocol, headers) itself.
             telemetry.UseOtlpExporter();
         }
 
