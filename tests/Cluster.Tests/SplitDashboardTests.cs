@@ -1,0 +1,59 @@
+using System.Globalization;
+using System.Net;
+using System.Text.Json;
+using SessionTracking.TestSupport;
+
+namespace SessionTracking.Cluster.Tests;
+
+/// <summary>Split mode: the dashboard's grains run on a standalone silo, its UI is served by a client-mode gateway.</summary>
+public sealed class SplitDashboardTests
+{
+    [Fact]
+    public async Task A_client_mode_gateway_serves_the_dashboard_of_a_standalone_silo()
+    {
+        var data = RepoPaths.NewTempDirectory("split-dashboard");
+        var gatewayPort = FreePort.Next();
+        await using var silo = ServiceProcess.Start(RepoPaths.SiloDll, [], new Dictionary<string, string?>
+        {
+            ["Cluster__SiloPort"] = FreePort.Next().ToString(CultureInfo.InvariantCulture),
+            ["Cluster__GatewayPort"] = gatewayPort.ToString(CultureInfo.InvariantCulture),
+            ["Storage__Sqlite__DatabasePath"] = Path.Combine(data, "sessions.db"),
+            ["Dashboard__Enabled"] = "true",
+        });
+        var (gateway, address) = ServiceProcess.StartGateway(data, new Dictionary<string, string?>
+        {
+            ["Orleans__Mode"] = "Client",
+            ["Cluster__GatewayPorts__0"] = gatewayPort.ToString(CultureInfo.InvariantCulture),
+            ["Dashboard__Enabled"] = "true",
+        });
+        await using var _ = gateway;
+        await gateway.WaitUntilReadyAsync(new Uri(address, "/readyz"), TimeSpan.FromSeconds(90));
+        using var http = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(30) };
+
+        // A session goes through the silo, and the silo's dashboard counters (fetched through the gateway) list it.
+        using var started = await http.PostAsync("/session/start", new StringContent("""{"user_id":"d","model_group":"g"}""", System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.Created, started.StatusCode);
+        JsonElement counters = default;
+        for (var attempt = 0; attempt < 40; attempt++)
+        {
+            using var response = await http.GetAsync("/dashboard/DashboardCounters");
+            if (response.StatusCode == HttpStatusCode.OK)
+            {
+                counters = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone();
+                if (counters.GetProperty("hosts").GetArrayLength() > 0)
+                {
+                    break;
+                }
+            }
+
+            await Task.Delay(500); // the dashboard collects its counters every second or so
+        }
+
+        Assert.True(counters.ValueKind == JsonValueKind.Object, "no dashboard counters through the gateway:\n" + gateway.Output + "\n" + silo.Output);
+        Assert.Equal(1, counters.GetProperty("hosts").GetArrayLength());
+
+        using var page = await http.GetAsync("/dashboard/");
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        Assert.Contains("Orleans Dashboard", await page.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+}
