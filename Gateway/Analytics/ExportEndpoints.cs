@@ -5,6 +5,7 @@ using System.Text.Json;
 using SessionTracking.Analytics;
 using SessionTracking.Gateway.Http;
 using SessionTracking.Gateway.Security;
+using SessionTracking.Gateway.Sessions;
 
 namespace SessionTracking.Gateway.Analytics;
 
@@ -65,7 +66,7 @@ internal static class ExportEndpoints
                 var s = row.Session;
                 writer.Reset(output);
                 writer.WriteStartObject();
-                WriteSessionFields(writer, s);
+                SessionDocumentResult.WriteSessionFields(writer, s);
                 writer.WritePropertyName("events");
                 writer.WriteStartArray();
                 while (pending is not null && pending.SessionId == s.SessionId)
@@ -176,26 +177,6 @@ internal static class ExportEndpoints
         response.ContentType = format == "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson; charset=utf-8";
         response.Headers.ContentDisposition = $"attachment; filename=\"{name}.{format}\"";
         return true;
-    }
-
-    private static void WriteSessionFields(Utf8JsonWriter writer, SessionInfo s)
-    {
-        writer.WriteString("session_id", s.SessionId);
-        writer.WriteString("user_id", s.UserId);
-        writer.WriteString("experiment_id", s.ExperimentId);
-        writer.WriteString("model_group", s.ModelGroup);
-        writer.WriteString("start_time", Timestamps.Format(s.StartTime));
-        if (s.EndTime is { } end)
-        {
-            writer.WriteString("end_time", Timestamps.Format(end));
-        }
-        else
-        {
-            writer.WriteNull("end_time");
-        }
-
-        writer.WritePropertyName("environment");
-        writer.WriteRawValue(s.EnvironmentJson, skipInputValidation: true);
     }
 
     private static async Task WriteAsync(HttpContext context, string text)

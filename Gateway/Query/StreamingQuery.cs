@@ -80,12 +80,9 @@ internal sealed partial class StreamingQuery(
             var outcome = await RecordAsync(answer);
             if (error is not null)
             {
-                yield return new SseItem<string>(Json(w =>
-                {
-                    w.WriteNumber("status", StatusCodes.Status503ServiceUnavailable);
-                    w.WriteString("title", "Model unavailable");
-                    w.WriteString("detail", "The model provider stopped answering mid-stream; the partial answer was recorded.");
-                }), "error");
+                yield return new SseItem<string>(
+                    ErrorJson(StatusCodes.Status503ServiceUnavailable, "Model unavailable", "The model provider stopped answering mid-stream; the partial answer was recorded."),
+                    "error");
             }
             else if (outcome is not null)
             {
@@ -154,23 +151,13 @@ internal sealed partial class StreamingQuery(
         try
         {
             return await answer.RecordAsync(grains, query) is { } problem
-                ? Json(w =>
-                {
-                    w.WriteNumber("status", problem.StatusCode);
-                    w.WriteString("title", problem.ProblemDetails.Title);
-                    w.WriteString("detail", problem.ProblemDetails.Detail);
-                })
+                ? ErrorJson(problem.StatusCode, problem.ProblemDetails.Title, problem.ProblemDetails.Detail)
                 : null;
         }
         catch (StoreUnavailableException ex)
         {
             LogRecordFailed(logger, ex, query.SessionId);
-            return Json(w =>
-            {
-                w.WriteNumber("status", StatusCodes.Status503ServiceUnavailable);
-                w.WriteString("title", "Store unavailable");
-                w.WriteString("detail", "The answer was streamed but could not be recorded.");
-            });
+            return ErrorJson(StatusCodes.Status503ServiceUnavailable, "Store unavailable", "The answer was streamed but could not be recorded.");
         }
     }
 
@@ -206,6 +193,14 @@ internal sealed partial class StreamingQuery(
     }
 
     private static string Json(Action<Utf8JsonWriter> writeProperties) => ModelAnswer.ToJson(writeProperties);
+
+    /// <summary>The data of an <c>error</c> event: a problem's fields, once the status line has been sent.</summary>
+    private static string ErrorJson(int status, string? title, string? detail) => Json(w =>
+    {
+        w.WriteNumber("status", status);
+        w.WriteString("title", title);
+        w.WriteString("detail", detail);
+    });
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The model failed after {Chunks} streamed chunks; recording the partial answer")]
     private static partial void LogModelFailedMidStream(ILogger logger, Exception exception, long chunks);

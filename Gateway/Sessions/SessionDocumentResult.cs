@@ -24,10 +24,9 @@ internal sealed class SessionDocumentResult(SessionPage page) : IResult
         await writer.FlushAsync(httpContext.RequestAborted);
     }
 
-    private static void Write(Utf8JsonWriter writer, SessionPage page)
+    /// <summary>The guide's session fields, before <c>events</c>: shared by GET /session/{id} and the JSONL export.</summary>
+    internal static void WriteSessionFields(Utf8JsonWriter writer, SessionInfo s)
     {
-        var s = page.Session;
-        writer.WriteStartObject();
         writer.WriteString("session_id", s.SessionId);
         writer.WriteString("user_id", s.UserId);
         writer.WriteString("experiment_id", s.ExperimentId);
@@ -44,6 +43,12 @@ internal sealed class SessionDocumentResult(SessionPage page) : IResult
 
         writer.WritePropertyName("environment");
         writer.WriteRawValue(s.EnvironmentJson, skipInputValidation: true);
+    }
+
+    private static void Write(Utf8JsonWriter writer, SessionPage page)
+    {
+        writer.WriteStartObject();
+        WriteSessionFields(writer, page.Session);
         writer.WritePropertyName("events");
         writer.WriteStartArray();
         foreach (var e in page.Events)

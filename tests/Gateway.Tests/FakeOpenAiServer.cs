@@ -1,9 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Logging;
 using SessionTracking.TestSupport;
 
 namespace SessionTracking.Gateway.Tests;
@@ -16,28 +14,24 @@ public sealed class FakeOpenAiServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
 
-    private FakeOpenAiServer(WebApplication app, string baseAddress)
+    private FakeOpenAiServer(WebApplication app, string baseAddress, ConcurrentQueue<(string? Authorization, JsonElement Body)> requests)
     {
         _app = app;
         BaseAddress = baseAddress;
+        Requests = requests;
     }
 
     public string BaseAddress { get; }
 
-    public ConcurrentQueue<(string? Authorization, JsonElement Body)> Requests { get; } = new();
+    public ConcurrentQueue<(string? Authorization, JsonElement Body)> Requests { get; }
 
     public static async Task<FakeOpenAiServer> StartAsync(string[] chunks, int outputTokens)
     {
-        var port = FreePort.Next();
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
-        builder.Logging.ClearProviders();
-        var app = builder.Build();
-        var server = new FakeOpenAiServer(app, $"http://127.0.0.1:{port}/v1");
-        app.MapPost("/v1/chat/completions", async (HttpContext context) =>
+        var requests = new ConcurrentQueue<(string? Authorization, JsonElement Body)>();
+        var (app, baseAddress) = await LoopbackApp.StartAsync(app => app.MapPost("/v1/chat/completions", async (HttpContext context) =>
         {
             var body = await JsonDocument.ParseAsync(context.Request.Body);
-            server.Requests.Enqueue((context.Request.Headers.Authorization.ToString(), body.RootElement.Clone()));
+            requests.Enqueue((context.Request.Headers.Authorization.ToString(), body.RootElement.Clone()));
             context.Response.ContentType = "text/event-stream";
             foreach (var chunk in chunks)
             {
@@ -48,9 +42,8 @@ public sealed class FakeOpenAiServer : IAsyncDisposable
             var usage = $$"""{"prompt_tokens":12,"completion_tokens":{{outputTokens}},"total_tokens":{{12 + outputTokens}}}""";
             await WriteAsync(context, $$$"""{"id":"c1","object":"chat.completion.chunk","created":1764000000,"model":"fake-gpt-2026","choices":[],"usage":{{{usage}}}}""");
             await context.Response.WriteAsync("data: [DONE]\n\n");
-        });
-        await app.StartAsync();
-        return server;
+        }));
+        return new FakeOpenAiServer(app, baseAddress + "/v1", requests);
     }
 
     public async ValueTask DisposeAsync()

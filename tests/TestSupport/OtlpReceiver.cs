@@ -1,9 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Logging;
 
 namespace SessionTracking.TestSupport;
 
@@ -15,16 +13,17 @@ public sealed class OtlpReceiver : IAsyncDisposable
 {
     private readonly WebApplication _app;
 
-    private OtlpReceiver(WebApplication app, string endpoint)
+    private OtlpReceiver(WebApplication app, string endpoint, ConcurrentQueue<(string Signal, byte[] Body)> received)
     {
         _app = app;
         Endpoint = endpoint;
+        Received = received;
     }
 
     /// <summary>The base address to give as OTEL_EXPORTER_OTLP_ENDPOINT (with OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf).</summary>
     public string Endpoint { get; }
 
-    public ConcurrentQueue<(string Signal, byte[] Body)> Received { get; } = new();
+    public ConcurrentQueue<(string Signal, byte[] Body)> Received { get; }
 
     /// <summary>The settings that point a process at this receiver and make it export every few hundred milliseconds.</summary>
     public Dictionary<string, string> Settings => new()
@@ -38,21 +37,15 @@ public sealed class OtlpReceiver : IAsyncDisposable
 
     public static async Task<OtlpReceiver> StartAsync()
     {
-        var port = FreePort.Next();
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
-        builder.Logging.ClearProviders();
-        var app = builder.Build();
-        var receiver = new OtlpReceiver(app, $"http://127.0.0.1:{port}");
-        app.MapPost("/v1/{signal}", async (string signal, HttpRequest request) =>
+        var received = new ConcurrentQueue<(string Signal, byte[] Body)>();
+        var (app, baseAddress) = await LoopbackApp.StartAsync(app => app.MapPost("/v1/{signal}", async (string signal, HttpRequest request) =>
         {
             using var body = new MemoryStream();
             await request.Body.CopyToAsync(body);
-            receiver.Received.Enqueue((signal, body.ToArray()));
+            received.Enqueue((signal, body.ToArray()));
             return Results.Ok();
-        });
-        await app.StartAsync();
-        return receiver;
+        }));
+        return new OtlpReceiver(app, baseAddress, received);
     }
 
     /// <summary>Waits until some payload of <paramref name="signal"/> contains every one of <paramref name="texts"/>.</summary>
