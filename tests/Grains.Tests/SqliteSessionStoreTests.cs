@@ -113,6 +113,48 @@ public sealed class SqliteSessionStoreTests : IAsyncLifetime
         Assert.True(Size(never.Database) > 500_000);
     }
 
+    [Fact]
+    public async Task Under_writes_that_never_pause_the_WAL_restarts_instead_of_growing()
+    {
+        // A PASSIVE checkpoint alone never catches a writer that keeps appending: SQLite restarts the WAL only when a
+        // transaction begins after every frame was copied. Eight writers append for two seconds without a pause.
+        var path = Path.Combine(_directory, "busy.db");
+        var store = new SqliteSessionStore(
+            Options.Create(new SqliteStoreOptions { DatabasePath = path, CheckpointInterval = TimeSpan.FromMilliseconds(50) }),
+            NullLogger<SqliteSessionStore>.Instance);
+        await store.InitializeAsync(CancellationToken.None);
+        var data = $$"""{"pad":"{{new string('x', 2000)}}"}""";
+        var until = DateTime.UtcNow.AddSeconds(2);
+        var written = 0;
+        var writers = Enumerable.Range(0, 8).Select(async w =>
+        {
+            var id = $"busy-{w}";
+            await store.CreateSessionAsync(Session(id), CancellationToken.None);
+            for (var seq = 1; DateTime.UtcNow < until; seq++)
+            {
+                await store.AppendAsync(new SessionFlush(id, [new StoredEvent(seq, seq, "custom", data, null, seq)], [], [], null), CancellationToken.None);
+                Interlocked.Increment(ref written);
+            }
+        }).ToList();
+
+        long largestWal = 0;
+        while (writers.Any(w => !w.IsCompleted))
+        {
+            largestWal = Math.Max(largestWal, Size(path + "-wal"));
+            await Task.Delay(20);
+        }
+
+        await Task.WhenAll(writers);
+        var stored = await Task.WhenAll(Enumerable.Range(0, 8).Select(w => store.ReadEventsAsync($"busy-{w}", 0, 1_000_000, CancellationToken.None)));
+        Assert.Equal(written, stored.Sum(events => events.Count));
+        await store.DisposeAsync();
+
+        // Every frame of every commit went through the WAL: without restarts it holds at least the whole database.
+        var database = Size(path);
+        Assert.True(database > 4_000_000, $"only {database} B written ({written} events): too little to tell");
+        Assert.True(largestWal < database / 2, $"WAL reached {largestWal} B for a {database} B database ({written} events)");
+    }
+
     private async Task<(SqliteSessionStore Store, string Database, FileInfo Wal)> WriteThousandEventsAsync(string name, TimeSpan checkpointInterval)
     {
         var path = Path.Combine(_directory, name + ".db");

@@ -4,6 +4,9 @@ namespace SessionTracking.Storage.Sqlite;
 /// Tables mirror the guide's collections. Events live in their own table keyed by (session_id, seq) so a flush
 /// only appends rows: the primary key doubles as the guard against two activations numbering the same event.
 /// Times are Unix milliseconds (UTC).
+/// The analytics read model responses by type; a partial index holds only those. An index over every event's type
+/// (the first schema) put a second B-tree page into the WAL for every interaction event written: ~7 KB of WAL per
+/// event at the benchmark's rate, half of it that index.
 /// </summary>
 internal static class SqliteSchema
 {
@@ -32,7 +35,8 @@ internal static class SqliteSchema
         ) WITHOUT ROWID;
         CREATE UNIQUE INDEX IF NOT EXISTS ux_session_events_client
             ON session_events (session_id, client_id) WHERE client_id IS NOT NULL;
-        CREATE INDEX IF NOT EXISTS ix_session_events_type ON session_events (type);
+        DROP INDEX IF EXISTS ix_session_events_type;
+        CREATE INDEX IF NOT EXISTS ix_session_events_responses ON session_events (session_id) WHERE type = 'model_response';
         CREATE TABLE IF NOT EXISTS queries (
             id          INTEGER PRIMARY KEY AUTOINCREMENT,
             session_id  TEXT NULL,

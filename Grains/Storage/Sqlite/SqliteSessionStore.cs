@@ -294,6 +294,7 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
                     writer ??= SqliteWriter.OpenAsync(_connectionString, _options.Synchronous, autoCheckpoint: _options.CheckpointInterval == TimeSpan.Zero)
                         .GetAwaiter().GetResult();
                     writer.Commit(batch);
+                    _checkpointer?.FinishCompletedPass(writer.FinishCheckpoint);
                 }
                 catch (Exception ex) when (ex is SqliteException or InvalidOperationException)
                 {

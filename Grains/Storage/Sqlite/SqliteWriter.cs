@@ -7,6 +7,9 @@ internal sealed class SqliteWriter : IDisposable
 {
     private const int SqliteConstraint = 19;
 
+    /// <summary>A WAL that grew past this (a burst, a long read holding it) is cut back to it when it restarts.</summary>
+    private const long WalSizeLimitBytes = 64L * 1024 * 1024;
+
     private readonly SqliteConnection _connection;
     private readonly SqliteCommand _savepoint;
     private readonly SqliteCommand _rollbackToSavepoint;
@@ -16,6 +19,7 @@ internal sealed class SqliteWriter : IDisposable
     private readonly SqliteCommand _endSession;
     private readonly SqliteCommand _insertQuery;
     private readonly SqliteCommand _insertLegacyEvent;
+    private readonly SqliteCommand _checkpoint;
 
     private SqliteWriter(SqliteConnection connection)
     {
@@ -50,6 +54,7 @@ internal sealed class SqliteWriter : IDisposable
             VALUES ($user_id, $session_id, $event_type, $data, $timestamp)
             """,
             "$user_id", "$session_id", "$event_type", "$data", "$timestamp");
+        _checkpoint = Prepare("PRAGMA wal_checkpoint(PASSIVE)");
     }
 
     /// <summary>Opens the writer connection; with <paramref name="autoCheckpoint"/> off, <see cref="SqliteCheckpointer"/> checkpoints.</summary>
@@ -59,7 +64,7 @@ internal sealed class SqliteWriter : IDisposable
         await connection.OpenAsync();
         await using (var pragma = connection.CreateCommand())
         {
-            pragma.CommandText = $"PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; PRAGMA wal_autocheckpoint = {(autoCheckpoint ? 1000 : 0)};";
+            pragma.CommandText = $"PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; PRAGMA wal_autocheckpoint = {(autoCheckpoint ? 1000 : 0)}; PRAGMA journal_size_limit = {WalSizeLimitBytes};";
             await pragma.ExecuteNonQueryAsync();
         }
 
@@ -102,6 +107,12 @@ internal sealed class SqliteWriter : IDisposable
         }
     }
 
+    /// <summary>
+    /// Copies into the database file what the background checkpoint left (the frames appended while it ran), so
+    /// that the next transaction restarts the WAL instead of appending to it.
+    /// </summary>
+    public void FinishCheckpoint() => _checkpoint.ExecuteNonQuery();
+
     private void CommitIsolated(List<WriteRequest> batch, Exception?[] outcomes)
     {
         using var transaction = _connection.BeginTransaction(deferred: false);
@@ -126,7 +137,7 @@ internal sealed class SqliteWriter : IDisposable
 
     public void Dispose()
     {
-        foreach (var command in new[] { _savepoint, _rollbackToSavepoint, _releaseSavepoint, _insertSession, _insertEvent, _endSession, _insertQuery, _insertLegacyEvent })
+        foreach (var command in new[] { _savepoint, _rollbackToSavepoint, _releaseSavepoint, _insertSession, _insertEvent, _endSession, _insertQuery, _insertLegacyEvent, _checkpoint })
         {
             command.Dispose();
         }
