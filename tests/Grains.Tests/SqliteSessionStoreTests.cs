@@ -114,6 +114,20 @@ public sealed class SqliteSessionStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Text_outside_ASCII_and_absent_client_ids_are_stored_exactly()
+    {
+        await _store.CreateSessionAsync(Session("u1"), CancellationToken.None);
+        var data = """{"text":"héllo 👍 日本語","quote":"\"x\"","nested":{"a":[1,2.5,null]}}""";
+        await _store.AppendAsync(
+            new SessionFlush("u1", [new StoredEvent(1, 10, "custom", data, "ü-1", 11), new StoredEvent(2, 12, "click", "{}", null, 13)], [], [], null),
+            CancellationToken.None);
+
+        var events = await _store.ReadEventsAsync("u1", 0, 10, CancellationToken.None);
+        Assert.Equal([new StoredEvent(1, 10, "custom", data, "ü-1", 11), new StoredEvent(2, 12, "click", "{}", null, 13)], events);
+        Assert.Equal(["ü-1"], await _store.FindStoredClientIdsAsync("u1", ["ü-1", "u-1"], CancellationToken.None));
+    }
+
+    [Fact]
     public async Task Under_writes_that_never_pause_the_WAL_restarts_instead_of_growing()
     {
         // A PASSIVE checkpoint alone never catches a writer that keeps appending: SQLite restarts the WAL only when a

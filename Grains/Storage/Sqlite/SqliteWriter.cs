@@ -15,7 +15,7 @@ internal sealed class SqliteWriter : IDisposable
     private readonly SqliteCommand _rollbackToSavepoint;
     private readonly SqliteCommand _releaseSavepoint;
     private readonly SqliteCommand _insertSession;
-    private readonly SqliteCommand _insertEvent;
+    private readonly SqliteEventInsert _insertEvent;
     private readonly SqliteCommand _endSession;
     private readonly SqliteCommand _insertQuery;
     private readonly SqliteCommand _insertLegacyEvent;
@@ -33,12 +33,7 @@ internal sealed class SqliteWriter : IDisposable
             VALUES ($session_id, $user_id, $experiment_id, $model_group, $start_time, NULL, $environment)
             """,
             "$session_id", "$user_id", "$experiment_id", "$model_group", "$start_time", "$environment");
-        _insertEvent = Prepare(
-            """
-            INSERT INTO session_events (session_id, seq, t, type, data, client_id, received_at)
-            VALUES ($session_id, $seq, $t, $type, $data, $client_id, $received_at)
-            """,
-            "$session_id", "$seq", "$t", "$type", "$data", "$client_id", "$received_at");
+        _insertEvent = new SqliteEventInsert(connection);
         _endSession = Prepare(
             "UPDATE sessions SET end_time = $end_time WHERE session_id = $session_id AND end_time IS NULL",
             "$end_time", "$session_id");
@@ -137,10 +132,12 @@ internal sealed class SqliteWriter : IDisposable
 
     public void Dispose()
     {
-        foreach (var command in new[] { _savepoint, _rollbackToSavepoint, _releaseSavepoint, _insertSession, _insertEvent, _endSession, _insertQuery, _insertLegacyEvent, _checkpoint })
+        foreach (var command in new[] { _savepoint, _rollbackToSavepoint, _releaseSavepoint, _insertSession, _endSession, _insertQuery, _insertLegacyEvent, _checkpoint })
         {
             command.Dispose();
         }
+
+        _insertEvent.Dispose();
 
         _connection.Dispose();
     }
@@ -156,7 +153,7 @@ internal sealed class SqliteWriter : IDisposable
             case WriteRequest.Flush { Batch: var flush }:
                 foreach (var e in flush.Events)
                 {
-                    Run(_insertEvent, transaction, flush.SessionId, e.Seq, e.T, e.Type, e.DataJson, e.ClientId, e.ReceivedAt);
+                    _insertEvent.Insert(flush.SessionId, e);
                 }
 
                 foreach (var q in flush.Queries)
