@@ -21,6 +21,7 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
     private readonly SqliteStoreOptions _options;
     private readonly ILogger<SqliteSessionStore> _logger;
     private readonly SemaphoreSlim _initLock = new(1, 1);
+    private readonly SqliteClientIdLookup _clientIdLookup;
     private Task? _writerLoop;
     private SqliteCheckpointer? _checkpointer;
 
@@ -39,6 +40,7 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
             DefaultTimeout = 5,
         }.ToString();
         DatabasePath = path;
+        _clientIdLookup = new SqliteClientIdLookup(_connectionString);
     }
 
     public string DatabasePath { get; }
@@ -167,31 +169,21 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
         }, cancellationToken);
     }
 
-    public async Task<IReadOnlyCollection<string>> FindStoredClientIdsAsync(string sessionId, IReadOnlyCollection<string> clientIds, CancellationToken cancellationToken)
+    public Task<IReadOnlyCollection<string>> FindStoredClientIdsAsync(string sessionId, IReadOnlyCollection<string> clientIds, CancellationToken cancellationToken)
     {
         if (clientIds.Count == 0)
         {
-            return [];
+            return Task.FromResult<IReadOnlyCollection<string>>([]);
         }
 
-        return await ReadAsync(async connection =>
+        try
         {
-            var found = new List<string>();
-            await using var command = connection.CreateCommand();
-            command.CommandText = "SELECT 1 FROM session_events WHERE session_id = $id AND client_id = $cid";
-            var id = command.Parameters.AddWithValue("$id", sessionId);
-            var cid = command.Parameters.Add("$cid", SqliteType.Text);
-            foreach (var clientId in clientIds)
-            {
-                cid.Value = clientId;
-                if (await command.ExecuteScalarAsync(cancellationToken) is not null)
-                {
-                    found.Add(clientId);
-                }
-            }
-
-            return (IReadOnlyCollection<string>)found;
-        }, cancellationToken);
+            return Task.FromResult(_clientIdLookup.Find(sessionId, clientIds));
+        }
+        catch (SqliteException ex)
+        {
+            throw new StoreUnavailableException($"SQLite read failed: {ex.SqliteErrorCode}", ex);
+        }
     }
 
     public async Task<bool> IsHealthyAsync(CancellationToken cancellationToken)
@@ -219,6 +211,8 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
         {
             await _writerLoop;
         }
+
+        _clientIdLookup.Dispose();
 
         // The container may dispose the store twice (it is registered as itself and as ISessionStore).
         if (Interlocked.Exchange(ref _checkpointer, null) is { } checkpointer)
