@@ -10,10 +10,14 @@ base = runs["baseline_single"]["rps"]
 def row(name, key, per_request=1):
     d = runs[key]
     rate = d["rps"] * per_request
-    return (name, f"{rate:,.0f}", f"{d['p50_ms']:.2f}", f"{d['p99_ms']:.2f}", f"{rate / base:.2f}×", str(d["errors"] + d["non2xx"]))
+    return (name, f"{rate:,.0f}", f"{d['p50_ms']:.2f}", f"{d['p99_ms']:.2f}", f"{rate / base:.2f}×", cpu_per_request(d), str(d["errors"] + d["non2xx"]))
+
+def cpu_per_request(d):
+    return f"{d['server_cpu_us_per_request']:,.1f}" if "server_cpu_us_per_request" in d else "–"
 
 rows = [
-    ("baseline: bare Kestrel parse+echo (req/s)", f"{base:,.0f}", f"{runs['baseline_single']['p50_ms']:.2f}", f"{runs['baseline_single']['p99_ms']:.2f}", "1.00×", "0"),
+    ("baseline: bare Kestrel parse+echo (req/s)", f"{base:,.0f}", f"{runs['baseline_single']['p50_ms']:.2f}", f"{runs['baseline_single']['p99_ms']:.2f}", "1.00×",
+     cpu_per_request(runs["baseline_single"]), "0"),
     row("acked, single event, 64 sessions (req/s)", "acked_single"),
     row("acked, batch of 50 (events/s)", "acked_batch50", 50),
     row("acked, one hot session (req/s)", "acked_hot_session"),
@@ -29,8 +33,8 @@ memory = runs["memory"]
 cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
 header = f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores ({cpu}), {platform.platform()}"
 print("\n" + header)
-print(f"| run | rate | p50 ms | p99 ms | × baseline req/s | errors |")
-print("|---|---|---|---|---|---|")
+print(f"| run | rate | p50 ms | p99 ms | × baseline req/s | server CPU µs/request | errors |")
+print("|---|---|---|---|---|---|---|")
 for r in rows:
     print("| " + " | ".join(r) + " |")
 print(f"\nPaced (open-loop) at 50% of the acked maximum: target {paced['target_rps']:,.0f}/s, achieved {paced['achieved_rps']:,.0f}/s, "
@@ -38,6 +42,10 @@ print(f"\nPaced (open-loop) at 50% of the acked maximum: target {paced['target_r
 if paced_base:
     print(f"Same paced client, same rate, against the bare baseline: p50 {paced_base['p50_ms']:.2f} ms, p99 {paced_base['p99_ms']:.2f} ms, "
           f"max {paced_base['max_ms']:.2f} ms (the client's and machine's own floor)")
+resident = runs.get("acked_paced_half_many_resident")
+if resident:
+    print(f"The same paced run again after the {runs['start_sessions']['sessions']:,}-session runs, those sessions still activated: "
+          f"p50 {resident['p50_ms']:.2f} ms, p99 {resident['p99_ms']:.2f} ms, max {resident['max_ms']:.2f} ms, failures {resident['failures']}")
 print(f"Append to a session holding {append['seeded_events']:,} events vs a new one ({append['appends']} sequential appends each): "
       f"mean {append['long_mean_ms']:.3f} vs {append['new_mean_ms']:.3f} ms (×{append['ratio_mean']:.3f}), p50 {append['long_p50_ms']:.3f} vs {append['new_p50_ms']:.3f} ms (×{append['ratio_p50']:.3f})")
 print(f"Managed memory per idle activated session: {memory['bytes_per_session']:,.0f} bytes ({memory['sessions']:,} sessions, GC-measured)")

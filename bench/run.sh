@@ -17,11 +17,16 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_ready() { for _ in $(seq 1 120); do curl -fs -o /dev/null "$1" && return 0; sleep 0.5; done; echo "not ready: $1" >&2; exit 1; }
-wrk_json() { # url ids-file batch label
-  IDS_FILE="$2" BATCH="$3" wrk -t1 -c32 -d"$DURATION" --latency -s bench/lua/events.lua "$1" | grep '^JSON' | sed "s/^JSON /{\"run\":\"$4\",\"data\":/; s/\$/}/" >> "$work/runs.jsonl"
+cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; } # user+system time of a process, in clock ticks
+wrk_json() { # url ids-file batch label server-pid: wrk's figures plus the server's CPU time per request
+  local before after line
+  before=$(cpu_ticks "$5")
+  line=$(IDS_FILE="$2" BATCH="$3" wrk -t1 -c32 -d"$DURATION" --latency -s bench/lua/events.lua "$1" | grep '^JSON')
+  after=$(cpu_ticks "$5")
+  echo "$line" | python3 -c "import json,sys,os; d=json.loads(sys.stdin.read()[5:]); d['server_cpu_us_per_request']=round(($after-$before)*1e6/os.sysconf('SC_CLK_TCK')/max(d['requests'],1),1); print(json.dumps({'run':'$4','data':d}))" >> "$work/runs.jsonl"
 }
-warmup() { # url ids-file: 3 s of the same load, unmeasured (JIT tiering, first activations, connection pools)
-  IDS_FILE="$2" BATCH=1 wrk -t1 -c32 -d3s -s bench/lua/events.lua "$1" >/dev/null
+warmup() { # url ids-file: 10 s of the same load, unmeasured (JIT tiering and PGO, first activations, connection pools)
+  IDS_FILE="$2" BATCH=1 wrk -t1 -c32 -d10s -s bench/lua/events.lua "$1" >/dev/null
 }
 tool() { dotnet bench/Tools/bin/Release/net10.0/SessionTracking.Bench.Tools.dll "$@"; }
 tool_json() { # label, tool arguments...: keeps the tool's result line
@@ -41,40 +46,45 @@ start_gateway() { # durability; sets $url (not called in $(...), so the pid stay
      Cluster__SiloPort="$(free_port)" Cluster__GatewayPort="$(free_port)" Logging__LogLevel__Default=Warning \
      ./SessionTracking.Gateway --urls "http://127.0.0.1:$port" >"$work/gateway-$1.log" 2>&1) &
   pids+=($!); url="http://127.0.0.1:$port"; wait_ready "$url/readyz"
+  server=$(pgrep -f -- "--urls http://127.0.0.1:$port" | head -1)
 }
 
 echo "== baseline"
 bport=$(free_port)
 (cd bench/Baseline/bin/Release/net10.0 && exec ./SessionTracking.Bench.Baseline --urls "http://127.0.0.1:$bport" >"$work/baseline.log" 2>&1) &
 pids+=($!)
+bpid=$!
 for _ in $(seq 1 60); do curl -fs -o /dev/null -X POST -H 'Content-Type: application/json' -d '{}' "http://127.0.0.1:$bport/session/event" && break; sleep 0.5; done
 echo "baseline" > "$work/baseline-ids"
 warmup "http://127.0.0.1:$bport" "$work/baseline-ids"
-wrk_json "http://127.0.0.1:$bport" "$work/baseline-ids" 1 baseline_single
+wrk_json "http://127.0.0.1:$bport" "$work/baseline-ids" 1 baseline_single "$bpid"
 
 echo "== service, acked (default)"
 start_gateway Acked
 tool start-sessions "$url" 64 "$work/ids64" >/dev/null
 head -1 "$work/ids64" > "$work/hot"
 warmup "$url" "$work/ids64"
-wrk_json "$url" "$work/ids64" 1 acked_single
-wrk_json "$url" "$work/ids64" 50 acked_batch50
-wrk_json "$url" "$work/hot" 1 acked_hot_session
-echo "== $SESSIONS sessions"
-tool_json start_sessions start-sessions "$url" "$SESSIONS" "$work/ids-many"
-wrk_json "$url" "$work/ids-many" 1 acked_many_sessions
+wrk_json "$url" "$work/ids64" 1 acked_single "$server"
+# Half the rate just measured, on the same 64 sessions: the latency an operator sees at half load.
 max=$(python3 -c "import json,sys; r=[json.loads(l) for l in open('$work/runs.jsonl')]; print(int(next(x['data']['rps'] for x in r if x['run']=='acked_single')))")
 echo "== paced at 50% of $max req/s"
 tool_json acked_paced_half paced "$url" "$work/ids64" $((max / 2)) 10
 # The same paced client against the bare baseline at the same rate: the floor this client and machine put under the p99.
 tool_json baseline_paced_half paced "http://127.0.0.1:$bport" "$work/baseline-ids" $((max / 2)) 10
+wrk_json "$url" "$work/ids64" 50 acked_batch50 "$server"
+wrk_json "$url" "$work/hot" 1 acked_hot_session "$server"
+echo "== $SESSIONS sessions"
+tool_json start_sessions start-sessions "$url" "$SESSIONS" "$work/ids-many"
+wrk_json "$url" "$work/ids-many" 1 acked_many_sessions "$server"
+echo "== paced at 50% of $max req/s again, with the $SESSIONS sessions still activated"
+tool_json acked_paced_half_many_resident paced "$url" "$work/ids64" $((max / 2)) 10
 
 echo "== service, buffered"
 start_gateway Buffered
 tool start-sessions "$url" 64 "$work/bids64" >/dev/null
 warmup "$url" "$work/bids64"
-wrk_json "$url" "$work/bids64" 1 buffered_single
-wrk_json "$url" "$work/bids64" 50 buffered_batch50
+wrk_json "$url" "$work/bids64" 1 buffered_single "$server"
+wrk_json "$url" "$work/bids64" 50 buffered_batch50 "$server"
 for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; pids=()
 
 echo "== append cost: $SEED_EVENTS-event session vs a new one (in-process silo)"

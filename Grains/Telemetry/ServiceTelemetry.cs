@@ -27,7 +27,8 @@ public static class ServiceTelemetry
             .ConfigureResource(resource => resource.AddService(serviceName))
             .WithMetrics(builder =>
             {
-                builder.AddMeter("Microsoft.Orleans", SessionMetrics.MeterName);
+                // System.Runtime: the runtime's own meter (GC collections and pause time, heap, thread pool queue, CPU).
+                builder.AddMeter("Microsoft.Orleans", SessionMetrics.MeterName, "System.Runtime");
                 metrics?.Invoke(builder);
             });
 
