@@ -128,6 +128,72 @@ public sealed class SqliteSessionStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Concurrent_client_id_lookups_each_get_their_own_answer()
+    {
+        // The lookups share a small pool of open connections with the query prepared: no answer may leak into another.
+        var sessions = Enumerable.Range(0, 16).Select(i => $"ids-{i}").ToArray();
+        foreach (var s in sessions)
+        {
+            await _store.CreateSessionAsync(Session(s), CancellationToken.None);
+            await _store.AppendAsync(Flush(s, 1, 5), CancellationToken.None); // ids id-1 … id-5
+        }
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, 400).Select(i => Task.Run(async () =>
+        {
+            var session = sessions[i % sessions.Length];
+            var asked = new[] { $"id-{(i % 7) + 1}", "never-stored", $"id-{(i % 5) + 1}" };
+            return (Asked: asked, Found: await _store.FindStoredClientIdsAsync(session, asked, CancellationToken.None));
+        })));
+
+        foreach (var (asked, found) in answers)
+        {
+            Assert.Equal(asked.Where(id => id is "id-1" or "id-2" or "id-3" or "id-4" or "id-5").Distinct().Order(), found.Distinct().Order());
+        }
+    }
+
+    [Fact]
+    public async Task A_database_from_before_the_partial_index_loses_the_type_index_and_gains_the_response_index()
+    {
+        var path = Path.Combine(_directory, "old.db");
+        await using (var old = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path};Pooling=False"))
+        {
+            await old.OpenAsync();
+            await using var command = old.CreateCommand();
+            command.CommandText = """
+                CREATE TABLE session_events (session_id TEXT NOT NULL, seq INTEGER NOT NULL, t INTEGER NOT NULL, type TEXT NOT NULL,
+                    data TEXT NOT NULL, client_id TEXT NULL, received_at INTEGER NOT NULL, PRIMARY KEY (session_id, seq)) WITHOUT ROWID;
+                CREATE INDEX ix_session_events_type ON session_events (type);
+                INSERT INTO session_events VALUES ('old', 1, 1, 'model_response', '{"latency_ms":5}', NULL, 1);
+                """;
+            await command.ExecuteNonQueryAsync();
+        }
+
+        var store = new SqliteSessionStore(Options.Create(new SqliteStoreOptions { DatabasePath = path }), NullLogger<SqliteSessionStore>.Instance);
+        await store.InitializeAsync(CancellationToken.None);
+        await store.DisposeAsync();
+
+        await using var upgraded = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path};Pooling=False");
+        await upgraded.OpenAsync();
+        await using var indexes = upgraded.CreateCommand();
+        indexes.CommandText = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'session_events' AND sql IS NOT NULL ORDER BY name";
+        var names = new List<string>();
+        await using (var reader = await indexes.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                names.Add(reader.GetString(0));
+            }
+        }
+
+        Assert.Equal(["ix_session_events_responses", "ux_session_events_client"], names);
+        await using var plan = upgraded.CreateCommand();
+        plan.CommandText = "EXPLAIN QUERY PLAN SELECT data FROM session_events WHERE type = 'model_response'";
+        await using var planReader = await plan.ExecuteReaderAsync();
+        Assert.True(await planReader.ReadAsync());
+        Assert.Contains("ix_session_events_responses", planReader.GetString(3));
+    }
+
+    [Fact]
     public async Task Under_writes_that_never_pause_the_WAL_restarts_instead_of_growing()
     {
         // A PASSIVE checkpoint alone never catches a writer that keeps appending: SQLite restarts the WAL only when a
