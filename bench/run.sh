@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # One command: builds in Release, runs the service (co-hosted silo, SQLite in a temp dir, default settings) and a bare
 # Kestrel baseline side by side, drives both with wrk over loopback, and prints a table plus bench/results/<time>.json.
-#   bench/run.sh                 (DURATION=10s by default; SESSIONS=100000; SEED_EVENTS=1000000)
+#   bench/run.sh                 (DURATION=10s by default; WARMUP=10s; SESSIONS=100000; SEED_EVENTS=1000000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10s}
 SESSIONS=${SESSIONS:-100000}
 SEED_EVENTS=${SEED_EVENTS:-1000000}
-command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
+if ! command -v wrk >/dev/null; then # a fresh machine: install it when this user may (as test.sh does)
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+  elif command -v sudo >/dev/null; then sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+  else echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; fi
+fi
 
 work=$(mktemp -d /tmp/bench.XXXXXX)
 results="bench/results"; mkdir -p "$results"
@@ -26,7 +30,7 @@ wrk_json() { # url ids-file batch label server-pid: wrk's figures plus the serve
   echo "$line" | python3 -c "import json,sys,os; d=json.loads(sys.stdin.read()[5:]); d['server_cpu_us_per_request']=round(($after-$before)*1e6/os.sysconf('SC_CLK_TCK')/max(d['requests'],1),1); print(json.dumps({'run':'$4','data':d}))" >> "$work/runs.jsonl"
 }
 warmup() { # url ids-file: 10 s of the same load, unmeasured (JIT tiering and PGO, first activations, connection pools)
-  IDS_FILE="$2" BATCH=1 wrk -t1 -c32 -d10s -s bench/lua/events.lua "$1" >/dev/null
+  IDS_FILE="$2" BATCH=1 wrk -t1 -c32 -d"${WARMUP:-10s}" -s bench/lua/events.lua "$1" >/dev/null
 }
 tool() { dotnet bench/Tools/bin/Release/net10.0/SessionTracking.Bench.Tools.dll "$@"; }
 tool_json() { # label, tool arguments...: keeps the tool's result line
