@@ -11,8 +11,8 @@ namespace SessionTracking.Storage.Sqlite;
 /// A PASSIVE checkpoint never catches a writer that keeps appending: SQLite restarts the WAL from its beginning only
 /// when a write transaction starts after every frame was copied, so under sustained load the WAL grew without end
 /// (1.4 GB after a minute of the benchmark, every frame a fresh page of a growing file). After each pass here,
-/// <see cref="TakeCompletedPass"/> tells the writer to copy the few frames appended meanwhile itself, between two
-/// of its transactions; its next transaction then rewrites the WAL from the start. A gate keeps the two from
+/// the writer copies the few frames appended meanwhile itself (<see cref="FinishCompletedPass"/>), between two of its
+/// transactions; its next transaction then rewrites the WAL from the start. A gate keeps the two from
 /// checkpointing at once (the second would meet SQLITE_BUSY and retry for seconds).
 /// </summary>
 internal sealed partial class SqliteCheckpointer(string connectionString, TimeSpan interval, ILogger logger) : IAsyncDisposable

@@ -285,8 +285,7 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
 
                 try
                 {
-                    writer ??= SqliteWriter.OpenAsync(_connectionString, _options.Synchronous, autoCheckpoint: _options.CheckpointInterval == TimeSpan.Zero)
-                        .GetAwaiter().GetResult();
+                    writer ??= SqliteWriter.Open(_connectionString, _options.Synchronous, autoCheckpoint: _options.CheckpointInterval == TimeSpan.Zero);
                     writer.Commit(batch);
                     _checkpointer?.FinishCompletedPass(writer.FinishCheckpoint);
                 }

@@ -52,15 +52,18 @@ internal sealed class SqliteWriter : IDisposable
         _checkpoint = Prepare("PRAGMA wal_checkpoint(PASSIVE)");
     }
 
-    /// <summary>Opens the writer connection; with <paramref name="autoCheckpoint"/> off, <see cref="SqliteCheckpointer"/> checkpoints.</summary>
-    public static async Task<SqliteWriter> OpenAsync(string connectionString, string synchronous, bool autoCheckpoint)
+    /// <summary>
+    /// Opens the writer connection, on the writer's own thread (synchronously: it has nothing else to do meanwhile);
+    /// with <paramref name="autoCheckpoint"/> off, <see cref="SqliteCheckpointer"/> checkpoints.
+    /// </summary>
+    public static SqliteWriter Open(string connectionString, string synchronous, bool autoCheckpoint)
     {
         var connection = new SqliteConnection(connectionString);
-        await connection.OpenAsync();
-        await using (var pragma = connection.CreateCommand())
+        connection.Open();
+        using (var pragma = connection.CreateCommand())
         {
             pragma.CommandText = $"PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; PRAGMA wal_autocheckpoint = {(autoCheckpoint ? 1000 : 0)}; PRAGMA journal_size_limit = {WalSizeLimitBytes};";
-            await pragma.ExecuteNonQueryAsync();
+            pragma.ExecuteNonQuery();
         }
 
         return new SqliteWriter(connection);
