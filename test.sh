@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test of the repository: builds the solution, then runs each test project.
-# Installs what the tests need when it is missing and this user may install (redis-server, chromium, npm).
+# Installs what the tests need when it is missing and this user may install (redis-server, chromium, npm, promtool).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -9,6 +9,7 @@ command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v wrk >/dev/null 2>&1 || need+=(wrk)
 command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
