@@ -6,6 +6,7 @@ using SessionTracking.TestSupport;
 
 namespace SessionTracking.Grains.Tests;
 
+[TestCategory("BVT")]
 public sealed class SqliteSessionStoreTests : IAsyncLifetime
 {
     private readonly string _directory = RepoPaths.NewTempDirectory("sqlite-store");
@@ -43,11 +44,16 @@ public sealed class SqliteSessionStoreTests : IAsyncLifetime
         await _store.CreateSessionAsync(Session("c2"), CancellationToken.None);
         await _store.AppendAsync(Flush("c1", 1, 2), CancellationToken.None);
 
+        // The writer waits until every flush is queued, then takes them all into one transaction.
+        using var hold = new ManualResetEventSlim();
+        _store.HoldWrites = hold;
         var conflicting = _store.AppendAsync(Flush("c1", 2, 3), CancellationToken.None);
         var good = Enumerable.Range(0, 20).Select(i => _store.AppendAsync(Flush("c2", (i * 2) + 1, (i * 2) + 2), CancellationToken.None)).ToArray();
+        hold.Set();
 
         await Assert.ThrowsAsync<StoreConflictException>(() => conflicting);
         await Task.WhenAll(good);
+        Assert.Equal(1, _store.IsolatedCommits); // the shared transaction failed and was rerun request by request
         Assert.Equal(2, (await _store.ReadEventsAsync("c1", 0, 10, CancellationToken.None)).Count);
         Assert.Equal(40, (await _store.ReadEventsAsync("c2", 0, 100, CancellationToken.None)).Count);
     }
