@@ -25,6 +25,7 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
     private Task? _writerLoop;
     private SqliteCheckpointer? _checkpointer;
     private int _isolatedCommits;
+    private int _lastIsolatedBatchSize;
 
     public SqliteSessionStore(IOptions<SqliteStoreOptions> options, ILogger<SqliteSessionStore> logger)
     {
@@ -54,6 +55,9 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
 
     /// <summary>How many transactions were rerun with a savepoint per request because one of them conflicted.</summary>
     internal int IsolatedCommits => Volatile.Read(ref _isolatedCommits);
+
+    /// <summary>How many requests the last such transaction held.</summary>
+    internal int LastIsolatedBatchSize => Volatile.Read(ref _lastIsolatedBatchSize);
 
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
@@ -299,6 +303,7 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
                     writer ??= SqliteWriter.Open(_connectionString, _options.Synchronous, autoCheckpoint: _options.CheckpointInterval == TimeSpan.Zero);
                     if (writer.Commit(batch))
                     {
+                        Volatile.Write(ref _lastIsolatedBatchSize, batch.Count);
                         Interlocked.Increment(ref _isolatedCommits);
                     }
 
