@@ -15,7 +15,7 @@ public sealed class SecuredGateway : GatewayHost
         {
             ["Security:OperatorApiKey"] = Key,
             ["Security:AllowedOrigins:0"] = "https://chat.example.com",
-            ["Security:SessionRequestsPerSecond"] = "5",
+            ["Sessions:RequestsPerSecond"] = "5",
         };
     }
 }
