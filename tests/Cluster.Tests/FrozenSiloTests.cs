@@ -13,6 +13,7 @@ namespace SessionTracking.Cluster.Tests;
 /// retrying the same batch on 503 or a lost connection. Measured per session: the longest time a batch waited from its
 /// first attempt to its acknowledgement ("blocked").
 /// </summary>
+[TestCategory("SlowBVT")]
 public sealed class FrozenSiloTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan HealthyGoal = TimeSpan.FromSeconds(2);

@@ -9,6 +9,7 @@ using SessionTracking.TestSupport;
 namespace SessionTracking.Cluster.Tests;
 
 /// <summary>Rules a session keeps whichever process serves it: one writer's numbering, one rate limit.</summary>
+[TestCategory("SlowBVT")]
 public sealed class SessionWriterTests(ITestOutputHelper output)
 {
     /// <summary>
