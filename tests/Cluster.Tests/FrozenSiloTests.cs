@@ -4,6 +4,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using Orleans.Runtime;
+using SessionTracking.TestSupport;
 
 namespace SessionTracking.Cluster.Tests;
 
