@@ -17,11 +17,22 @@ internal static class Problems
     public static ProblemHttpResult SessionEnded(string sessionId) =>
         Create(StatusCodes.Status409Conflict, "Session ended", $"Session '{sessionId}' has ended; it accepts no new events.");
 
-    /// <summary>The one mapping of a session grain's refusal to its answer; null when the grain accepted.</summary>
-    public static ProblemHttpResult? ForSession(SessionStatus status, string sessionId) => status switch
+    /// <summary>429 for a session over <c>Sessions:RequestsPerSecond</c>; its bucket refills a request within a second.</summary>
+    public static ProblemHttpResult SessionRateLimited(HttpResponse response)
+    {
+        response.Headers.RetryAfter = "1";
+        return Create(StatusCodes.Status429TooManyRequests, "Too many requests", "This session sends requests faster than Sessions:RequestsPerSecond allows; retry after the Retry-After delay.");
+    }
+
+    /// <summary>
+    /// The one mapping of a session grain's refusal to its answer; null when the grain accepted. Headers (Retry-After)
+    /// go on <paramref name="response"/>.
+    /// </summary>
+    public static ProblemHttpResult? ForSession(SessionStatus status, string sessionId, HttpResponse response) => status switch
     {
         SessionStatus.NotFound => SessionNotFound(sessionId),
         SessionStatus.Ended => SessionEnded(sessionId),
+        SessionStatus.RateLimited => SessionRateLimited(response),
         _ => null,
     };
 

@@ -1,6 +1,5 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using SessionTracking.Gateway.Http;
-using SessionTracking.Gateway.Security;
 using SessionTracking.Gateway.Sessions;
 
 namespace SessionTracking.Gateway.Legacy;
@@ -25,7 +24,6 @@ public static class LegacyEndpoints
         JsonBody body,
         EventParser parser,
         WireLimits limits,
-        SessionRateLimiter limiter,
         IGrainFactory grains,
         TimeProvider clock,
         CancellationToken cancellationToken)
@@ -63,12 +61,7 @@ public static class LegacyEndpoints
             return TypedResults.Ok(new LogEventResponse("ok", null));
         }
 
-        if (limiter.TryAcquire(id, request.HttpContext.Response) is { } limited)
-        {
-            return limited;
-        }
-
         var result = await grains.GetGrain<ISessionGrain>(id).RecordLegacyEventAsync(legacyEvent);
-        return Problems.ForSession(result.Status, id) is { } refused ? refused : TypedResults.Ok(new LogEventResponse("ok", id));
+        return Problems.ForSession(result.Status, id, request.HttpContext.Response) is { } refused ? refused : TypedResults.Ok(new LogEventResponse("ok", id));
     }
 }

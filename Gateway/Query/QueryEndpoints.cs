@@ -36,13 +36,13 @@ public static class QueryEndpoints
 
     internal static async Task<Results<Ok<QueryResponse>, ProblemHttpResult>> QueryAsync(HttpRequest request, QueryService queries, CancellationToken cancellationToken)
     {
-        var (query, problem) = await queries.ReadAsync(request, cancellationToken);
+        var (query, problem) = await queries.ReadAndAdmitAsync(request, cancellationToken);
         return query is null ? problem! : await queries.AskAsync(query, request.HttpContext.Response, cancellationToken);
     }
 
     internal static async Task<Results<ServerSentEventsResult<string>, ProblemHttpResult>> StreamAsync(HttpContext context, QueryService queries)
     {
-        var (query, problem) = await queries.ReadAsync(context.Request, context.RequestAborted);
+        var (query, problem) = await queries.ReadAndAdmitAsync(context.Request, context.RequestAborted);
         return query is null ? problem! : await queries.StreamAsync(query, context.Response, context.RequestAborted);
     }
 }

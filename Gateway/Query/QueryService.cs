@@ -3,7 +3,6 @@ using System.Net.ServerSentEvents;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.AI;
 using SessionTracking.Gateway.Http;
-using SessionTracking.Gateway.Security;
 
 namespace SessionTracking.Gateway.Query;
 
@@ -16,19 +15,22 @@ internal sealed class QueryService(
     IGrainFactory grains,
     JsonBody body,
     WireLimits limits,
-    SessionRateLimiter limiter,
     TimeProvider clock,
     ILogger<StreamingQuery> streamLogger)
 {
     public TimeProvider Clock => clock;
 
-    /// <summary>Reads the body and applies the session's rate limit.</summary>
-    public async ValueTask<(QueryRequest? Query, ProblemHttpResult? Problem)> ReadAsync(HttpRequest request, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads the body; then, before the model runs, the session grain says whether the session exists, still takes
+    /// events and is within its request rate (the grain keeps the limit, so it holds across gateways).
+    /// </summary>
+    public async ValueTask<(QueryRequest? Query, ProblemHttpResult? Problem)> ReadAndAdmitAsync(HttpRequest request, CancellationToken cancellationToken)
     {
         var (query, problem) = await QueryRequest.ReadAsync(request, body, limits, cancellationToken);
-        if (query?.SessionId is { } sessionId && limiter.TryAcquire(sessionId, request.HttpContext.Response) is { } limited)
+        if (query?.SessionId is { } sessionId
+            && Problems.ForSession(await grains.GetGrain<ISessionGrain>(sessionId).GetStatusAsync(), sessionId, request.HttpContext.Response) is { } refused)
         {
-            return (null, limited);
+            return (null, refused);
         }
 
         return (query, problem);
@@ -50,24 +52,18 @@ internal sealed class QueryService(
 
         var (model, provider) = Describe(answer.ModelId);
         var recorded = new ModelAnswer(answer.Text, model, provider, (long)clock.GetElapsedTime(started).TotalMilliseconds, askedAt, clock.GetUtcNow());
-        return await RecordAsync(recorded, query) is { } refused
+        return await RecordAsync(recorded, query, response) is { } refused
             ? refused
             : TypedResults.Ok(new QueryResponse(recorded.Text, model, provider, recorded.LatencyMs, [], query.SessionId));
     }
 
     /// <summary>
-    /// Refuses before the model runs (once the stream has started, a 404 or 409 can no longer be the status), then
-    /// waits for the model's first update, so that a provider failing at once is still a 503 problem.
+    /// Waits for the model's first update, so that a provider failing at once is still a 503 problem (refusals came
+    /// before, in <see cref="ReadAndAdmitAsync"/>: once the stream has started, a 404 or 409 can no longer be the status).
     /// </summary>
     public async Task<Results<ServerSentEventsResult<string>, ProblemHttpResult>> StreamAsync(QueryRequest query, HttpResponse response, CancellationToken aborted)
     {
-        if (query.SessionId is { } sessionId
-            && Problems.ForSession(await grains.GetGrain<ISessionGrain>(sessionId).GetStatusAsync(), sessionId) is { } refused)
-        {
-            return refused;
-        }
-
-        var streaming = new StreamingQuery(this, streamLogger, query, aborted);
+        var streaming = new StreamingQuery(this, streamLogger, query, response, aborted);
         try
         {
             await streaming.StartAsync(chat.GetStreamingResponseAsync(query.Prompt, cancellationToken: aborted));
@@ -82,7 +78,7 @@ internal sealed class QueryService(
     }
 
     /// <summary>The exchange as the earlier system recorded it; the problem to answer when the session refused.</summary>
-    public async Task<ProblemHttpResult?> RecordAsync(ModelAnswer answer, QueryRequest query)
+    public async Task<ProblemHttpResult?> RecordAsync(ModelAnswer answer, QueryRequest query, HttpResponse response)
     {
         var row = new QueryRow(query.SessionId, query.UserId, query.ModelGroup, query.Prompt, answer.Text, answer.Model, answer.Provider, answer.LatencyMs, "[]", answer.AskedAt);
         if (query.SessionId is null)
@@ -92,7 +88,7 @@ internal sealed class QueryService(
         }
 
         var result = await grains.GetGrain<ISessionGrain>(query.SessionId).RecordExchangeAsync(answer.ToExchange(query, row));
-        return Problems.ForSession(result.Status, query.SessionId);
+        return Problems.ForSession(result.Status, query.SessionId, response);
     }
 
     public (string Model, string Provider) Describe(string? modelId)

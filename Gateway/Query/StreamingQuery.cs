@@ -17,6 +17,7 @@ internal sealed partial class StreamingQuery(
     QueryService queries,
     ILogger<StreamingQuery> logger,
     QueryRequest query,
+    HttpResponse response,
     CancellationToken aborted) : IAsyncDisposable
 {
     /// <summary>The wire types of the events, with text unescaped as the model wrote it.</summary>
@@ -156,7 +157,7 @@ internal sealed partial class StreamingQuery(
         _recorded = true;
         try
         {
-            return await queries.RecordAsync(answer, query) is { } problem ? Problems.ToStreamError(problem) : null;
+            return await queries.RecordAsync(answer, query, response) is { } problem ? Problems.ToStreamError(problem) : null;
         }
         catch (StoreUnavailableException ex)
         {

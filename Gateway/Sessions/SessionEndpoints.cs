@@ -100,7 +100,7 @@ public static class SessionEndpoints
     }
 
     internal static async Task<Results<Ok<AppendResponse>, ProblemHttpResult>> AppendAsync(
-        HttpRequest request, JsonBody body, EventParser parser, SessionRateLimiter limiter, IGrainFactory grains, CancellationToken cancellationToken)
+        HttpRequest request, JsonBody body, EventParser parser, IGrainFactory grains, CancellationToken cancellationToken)
     {
         var (document, problem) = await body.ReadAsync(request, cancellationToken);
         if (document is null)
@@ -122,13 +122,8 @@ public static class SessionEndpoints
             sessionId = id!;
         }
 
-        if (limiter.TryAcquire(sessionId, request.HttpContext.Response) is { } limited)
-        {
-            return limited;
-        }
-
         var result = await grains.GetGrain<ISessionGrain>(sessionId).AppendAsync(batch);
-        return Problems.ForSession(result.Status, sessionId) is { } refused
+        return Problems.ForSession(result.Status, sessionId, request.HttpContext.Response) is { } refused
             ? refused
             : TypedResults.Ok(new AppendResponse(sessionId, result.Accepted, result.Duplicates, result.LastSeq, result.Ended));
     }

@@ -32,7 +32,8 @@ public sealed class TelemetryTests
         Assert.Matches("sessiontracking_events_accepted_total\\{otel_scope_name=\"SessionTracking\"\\} [1-9]", metrics);
         Assert.Matches("sessiontracking_events_rejected_total\\{otel_scope_name=\"SessionTracking\",reason=\"duplicate\"\\} [1-9]", metrics);
         Assert.Matches("sessiontracking_events_rejected_total\\{otel_scope_name=\"SessionTracking\",reason=\"session_ended\"\\} [1-9]", metrics);
-        Assert.Contains("sessiontracking_flush_duration_milliseconds_count", metrics);
+        Assert.Contains("sessiontracking_flush_duration_seconds_count", metrics);
+        Assert.Contains("sessiontracking_flush_duration_seconds_bucket{otel_scope_name=\"SessionTracking\",le=\"5E-05\"}", metrics); // sub-millisecond buckets
         Assert.Contains("sessiontracking_sessions_active", metrics);
         Assert.Contains("orleans_", metrics);
         Assert.Contains("http_server_request_duration_seconds", metrics);

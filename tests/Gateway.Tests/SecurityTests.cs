@@ -17,7 +17,7 @@ public sealed class SecurityTests : IAsyncLifetime
             {
                 ["Security:OperatorApiKey"] = Key,
                 ["Security:AllowedOrigins:0"] = "https://chat.example.com",
-                ["Security:SessionRequestsPerSecond"] = "5",
+                ["Sessions:RequestsPerSecond"] = "5",
             },
         };
         _client = _factory.CreateClient();
