@@ -1,4 +1,5 @@
 using Microsoft.Data.Sqlite;
+using SessionTracking.TestSupport;
 
 namespace SessionTracking.Grains.Tests;
 
@@ -6,6 +7,7 @@ namespace SessionTracking.Grains.Tests;
 /// Another activation of the same session writing to the store behind this one's back (two activations while the
 /// cluster's membership changes, a silo that wakes after its sessions moved): simulated by writing rows directly.
 /// </summary>
+[TestCategory("BVT")]
 [Collection(SessionClusterCollection.Name)]
 public sealed class ConcurrentActivationTests(SessionClusterFixture fixture)
 {
