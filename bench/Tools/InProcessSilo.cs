@@ -43,7 +43,7 @@ internal static class InProcessSilo
         // The long session gets its events straight through the store, as a grain would have written them.
         const string longId = "long-session";
         await grains.GetGrain<ISessionGrain>("seed-helper").StartAsync(new StartSession("u", "e", "g", "{}"));
-        await store.CreateSessionAsync(new SessionInfo(longId, "u", "e", "g", DateTimeOffset.UtcNow, null, "{}"), CancellationToken.None);
+        await store.CreateSessionAsync(new SessionInfo(longId, "u", "e", "g", DateTimeOffset.UtcNow, null, "{}"), [], CancellationToken.None);
         var seedClock = Stopwatch.StartNew();
         for (var from = 1; from <= seededEvents; from += 10_000)
         {

@@ -93,8 +93,8 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
         }
     }
 
-    public Task CreateSessionAsync(SessionInfo session, CancellationToken cancellationToken) =>
-        EnqueueAsync(new WriteRequest.Create(session), cancellationToken);
+    public Task CreateSessionAsync(SessionInfo session, IReadOnlyList<StoredEvent> initialEvents, CancellationToken cancellationToken) =>
+        EnqueueAsync(new WriteRequest.Create(session, initialEvents), cancellationToken);
 
     public Task AppendAsync(SessionFlush flush, CancellationToken cancellationToken) =>
         EnqueueAsync(new WriteRequest.Flush(flush), cancellationToken);
