@@ -57,6 +57,8 @@ public sealed class OperatorFixture : IAsyncLifetime
             ["Security__OpenIdConnect__Scopes__0"] = "groups",
             ["Security__OpenIdConnect__AllowedGroups__0"] = AllowedGroup,
             ["Security__OpenIdConnect__DisplayName"] = ProviderName,
+            // Every request's start and answer in the output, which the cross-site test reads.
+            ["Logging__LogLevel__Microsoft.AspNetCore.Hosting.Diagnostics"] = "Information",
         }, port);
         (_shortGateway, ShortBaseAddress) = ServiceProcess.StartGateway(_shortDataDirectory, new Dictionary<string, string?>
         {
