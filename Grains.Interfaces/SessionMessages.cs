@@ -47,6 +47,9 @@ public enum SessionStatus
     NotFound,
     Ended,
     AlreadyExists,
+
+    /// <summary>The session exceeded <c>Sessions:RequestsPerSecond</c>; a token is back within a second.</summary>
+    RateLimited,
 }
 
 [GenerateSerializer, Immutable, Alias("SessionTracking.StartResult")]
@@ -64,6 +67,8 @@ public sealed record AppendResult(
     [property: Id(4)] bool Ended)
 {
     public static AppendResult NotFound { get; } = new(SessionStatus.NotFound, 0, 0, 0, false);
+
+    public static AppendResult RateLimited { get; } = new(SessionStatus.RateLimited, 0, 0, 0, false);
 }
 
 [GenerateSerializer, Immutable, Alias("SessionTracking.EndResult")]

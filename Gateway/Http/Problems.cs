@@ -13,6 +13,13 @@ internal static class Problems
     public static ProblemHttpResult SessionEnded(string sessionId) =>
         Create(StatusCodes.Status409Conflict, "Session ended", $"Session '{sessionId}' has ended; it accepts no new events.");
 
+    /// <summary>429 for a session over <c>Sessions:RequestsPerSecond</c>; its bucket refills a request within a second.</summary>
+    public static ProblemHttpResult SessionRateLimited(HttpResponse response)
+    {
+        response.Headers.RetryAfter = "1";
+        return Create(StatusCodes.Status429TooManyRequests, "Too many requests", "This session sends requests faster than Sessions:RequestsPerSecond allows; retry after the Retry-After delay.");
+    }
+
     public static ProblemHttpResult TooLarge(string detail) => Create(StatusCodes.Status413PayloadTooLarge, "Payload too large", detail);
 
     public static ProblemHttpResult UnsupportedMediaType(string? contentType) =>

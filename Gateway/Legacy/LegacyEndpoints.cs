@@ -1,7 +1,6 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using SessionTracking.Gateway.Http;
-using SessionTracking.Gateway.Security;
 using SessionTracking.Gateway.Sessions;
 
 namespace SessionTracking.Gateway.Legacy;
@@ -18,7 +17,6 @@ public static class LegacyEndpoints
     internal static async Task<Results<Ok<LogEventResponse>, ProblemHttpResult>> LogEventAsync(
         HttpRequest request,
         JsonBody body,
-        SessionRateLimiter limiter,
         IGrainFactory grains,
         IOptions<GatewayOptions> options,
         TimeProvider clock,
@@ -71,16 +69,12 @@ public static class LegacyEndpoints
             return Problems.SessionNotFound(id);
         }
 
-        if (limiter.TryAcquire(id, request.HttpContext.Response) is { } limited)
-        {
-            return limited;
-        }
-
         var result = await grains.GetGrain<ISessionGrain>(id).RecordLegacyEventAsync(legacyEvent);
         return result.Status switch
         {
             SessionStatus.NotFound => Problems.SessionNotFound(id),
             SessionStatus.Ended => Problems.SessionEnded(id),
+            SessionStatus.RateLimited => Problems.SessionRateLimited(request.HttpContext.Response),
             _ => TypedResults.Ok(new LogEventResponse("ok", id)),
         };
     }

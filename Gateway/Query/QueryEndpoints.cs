@@ -4,7 +4,6 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Options;
 using SessionTracking.Gateway.Http;
-using SessionTracking.Gateway.Security;
 
 namespace SessionTracking.Gateway.Query;
 
@@ -27,16 +26,20 @@ public static class QueryEndpoints
         JsonBody body,
         IChatClient chat,
         IGrainFactory grains,
-        SessionRateLimiter limiter,
         IOptions<QueryOptions> queryOptions,
         IOptions<GatewayOptions> gatewayOptions,
         TimeProvider clock,
         CancellationToken cancellationToken)
     {
-        var (query, problem) = await ReadAndLimitAsync(request, body, limiter, queryOptions.Value, gatewayOptions.Value, cancellationToken);
+        var (query, problem) = await QueryRequest.ReadAsync(request, body, queryOptions.Value.MaxPromptLength, gatewayOptions.Value.MaxFieldLength, cancellationToken);
         if (query is null)
         {
             return problem!;
+        }
+
+        if (await AdmitAsync(grains, query, request.HttpContext.Response) is { } notAdmitted)
+        {
+            return notAdmitted;
         }
 
         var askedAt = clock.GetUtcNow();
@@ -63,27 +66,22 @@ public static class QueryEndpoints
         JsonBody body,
         IChatClient chat,
         IGrainFactory grains,
-        SessionRateLimiter limiter,
         IOptions<QueryOptions> queryOptions,
         IOptions<GatewayOptions> gatewayOptions,
         TimeProvider clock,
         ILogger<StreamingQuery> logger)
     {
         var aborted = context.RequestAborted;
-        var (query, problem) = await ReadAndLimitAsync(context.Request, body, limiter, queryOptions.Value, gatewayOptions.Value, aborted);
+        var (query, problem) = await QueryRequest.ReadAsync(context.Request, body, queryOptions.Value.MaxPromptLength, gatewayOptions.Value.MaxFieldLength, aborted);
         if (query is null)
         {
             return problem!;
         }
 
         // Refuse before the model runs: once the stream has started, a 404 or 409 can no longer be the status.
-        if (query.SessionId is not null)
+        if (await AdmitAsync(grains, query, context.Response) is { } refused)
         {
-            switch (await grains.GetGrain<ISessionGrain>(query.SessionId).GetStatusAsync())
-            {
-                case SessionStatus.NotFound: return Problems.SessionNotFound(query.SessionId);
-                case SessionStatus.Ended: return Problems.SessionEnded(query.SessionId);
-            }
+            return refused;
         }
 
         var streaming = new StreamingQuery(chat, grains, clock, logger, query, aborted);
@@ -119,16 +117,24 @@ public static class QueryEndpoints
         _ => false,
     };
 
-    private static async ValueTask<(QueryRequest? Query, ProblemHttpResult? Problem)> ReadAndLimitAsync(
-        HttpRequest request, JsonBody body, SessionRateLimiter limiter, QueryOptions queryOptions, GatewayOptions gatewayOptions, CancellationToken cancellationToken)
+    /// <summary>
+    /// Before the model runs, the session grain says whether the session exists, still takes events and is within its
+    /// request rate (the grain keeps the limit, so it holds across gateways).
+    /// </summary>
+    private static async ValueTask<ProblemHttpResult?> AdmitAsync(IGrainFactory grains, QueryRequest query, HttpResponse response)
     {
-        var (query, problem) = await QueryRequest.ReadAsync(request, body, queryOptions.MaxPromptLength, gatewayOptions.MaxFieldLength, cancellationToken);
-        if (query?.SessionId is { } sessionId && limiter.TryAcquire(sessionId, request.HttpContext.Response) is { } limited)
+        if (query.SessionId is not { } sessionId)
         {
-            return (null, limited);
+            return null;
         }
 
-        return (query, problem);
+        return await grains.GetGrain<ISessionGrain>(sessionId).GetStatusAsync() switch
+        {
+            SessionStatus.NotFound => Problems.SessionNotFound(sessionId),
+            SessionStatus.Ended => Problems.SessionEnded(sessionId),
+            SessionStatus.RateLimited => Problems.SessionRateLimited(response),
+            _ => null,
+        };
     }
 
     private static ProblemHttpResult ModelUnavailable(HttpResponse response)

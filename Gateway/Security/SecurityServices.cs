@@ -2,7 +2,7 @@ namespace SessionTracking.Gateway.Security;
 
 internal static class SecurityServices
 {
-    /// <summary>Operator key and sign-in, CORS allowlist for tracker origins, per-client and per-session rate limits.</summary>
+    /// <summary>Operator key and sign-in, CORS allowlist for tracker origins, per-client rate limits (the per-session limit is the session grain's).</summary>
     public static IServiceCollection AddGatewaySecurity(this IServiceCollection services, IConfiguration configuration)
     {
         var section = configuration.GetSection(SecurityOptions.SectionName);
@@ -23,7 +23,6 @@ internal static class SecurityServices
         });
         services.AddOperatorAuthentication(configuration);
         services.AddClientRateLimiting(security);
-        services.AddSingleton<SessionRateLimiter>();
         return services;
     }
 }

@@ -84,7 +84,7 @@ public static class SessionEndpoints
     }
 
     internal static async Task<Results<Ok<AppendResponse>, ProblemHttpResult>> AppendAsync(
-        HttpRequest request, JsonBody body, EventParser parser, SessionRateLimiter limiter, IGrainFactory grains, CancellationToken cancellationToken)
+        HttpRequest request, JsonBody body, EventParser parser, IGrainFactory grains, CancellationToken cancellationToken)
     {
         var (document, problem) = await body.ReadAsync(request, cancellationToken);
         if (document is null)
@@ -96,14 +96,13 @@ public static class SessionEndpoints
         {
             var root = document.RootElement;
             if (!TryGetSessionId(root, out var sessionId, out problem)
-                || !parser.TryParseBatch(root, out var batch, out problem)
-                || (problem = limiter.TryAcquire(sessionId, request.HttpContext.Response)) is not null)
+                || !parser.TryParseBatch(root, out var batch, out problem))
             {
                 return problem!;
             }
 
             var result = await grains.GetGrain<ISessionGrain>(sessionId).AppendAsync(batch);
-            return ToResponse(sessionId, result);
+            return ToResponse(sessionId, result, request.HttpContext.Response);
         }
     }
 
@@ -148,10 +147,11 @@ public static class SessionEndpoints
         return page is null ? Problems.SessionNotFound(sessionId) : new SessionDocumentResult(page);
     }
 
-    internal static Results<Ok<AppendResponse>, ProblemHttpResult> ToResponse(string sessionId, AppendResult result) => result.Status switch
+    internal static Results<Ok<AppendResponse>, ProblemHttpResult> ToResponse(string sessionId, AppendResult result, HttpResponse response) => result.Status switch
     {
         SessionStatus.NotFound => Problems.SessionNotFound(sessionId),
         SessionStatus.Ended => Problems.SessionEnded(sessionId),
+        SessionStatus.RateLimited => Problems.SessionRateLimited(response),
         _ => TypedResults.Ok(new AppendResponse(sessionId, result.Accepted, result.Duplicates, result.LastSeq, result.Ended)),
     };
 

@@ -11,6 +11,7 @@ namespace SessionTracking.Analytics.Tests;
 /// the analytics page draws the groups the API recorded, links to the timeline, the timeline draws the session,
 /// and the Orleans dashboard answers.
 /// </summary>
+[TestCategory("SlowBVT")]
 public sealed class PagesBrowserTests : IAsyncLifetime
 {
     private const string ChromiumPath = "/usr/bin/chromium";

@@ -3,7 +3,7 @@ namespace SessionTracking.Analytics.Tests;
 /// <summary>One gateway over the fixed <see cref="Dataset"/>, shared by the read-only API tests.</summary>
 public sealed class SeededGateway : IAsyncLifetime
 {
-    public AnalyticsFactory Factory { get; } = new()
+    public GatewayHost Factory { get; } = new()
     {
         Settings = new Dictionary<string, string>
         {

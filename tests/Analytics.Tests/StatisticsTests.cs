@@ -1,6 +1,9 @@
+using SessionTracking.TestSupport;
+
 namespace SessionTracking.Analytics.Tests;
 
 /// <summary>The statistics against published values.</summary>
+[TestCategory("BVT")]
 public sealed class StatisticsTests
 {
     /// <summary>Newcombe (1998), "Two-sided confidence intervals for the single proportion", Table I, method 3 (Wilson).</summary>

@@ -6,6 +6,7 @@ using YamlDotNet.RepresentationModel;
 namespace SessionTracking.Cluster.Tests;
 
 /// <summary>No Docker engine runs here: validate what can be validated without one.</summary>
+[TestCategory("BVT")]
 public sealed partial class DeployFilesTests
 {
     private static readonly string Deploy = Path.Combine(RepoPaths.Root, "deploy");

@@ -16,6 +16,7 @@ namespace SessionTracking.Cluster.Tests;
 /// Real processes: redis-server, two silos sharing one SQLite file, and a gateway that is an Orleans client of them.
 /// Sessions spread over both silos; one silo is SIGKILLed mid-load; every acknowledged event must survive, once.
 /// </summary>
+[TestCategory("SlowBVT")]
 public sealed class MultiSiloClusterTests(ITestOutputHelper output) : IDisposable
 {
     private readonly string _data = RepoPaths.NewTempDirectory("cluster-tests");

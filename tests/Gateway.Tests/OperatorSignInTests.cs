@@ -2,35 +2,35 @@ using System.Net;
 using System.Text.Json;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.Options;
+using SessionTracking.TestSupport;
 
 namespace SessionTracking.Gateway.Tests;
+
+/// <summary>One gateway with an operator key (and no practical limit on sign-in attempts), shared by the sign-in tests.</summary>
+public sealed class SignInGateway : GatewayHost
+{
+    public const string Key = "operator-key-for-sign-in-tests";
+
+    public SignInGateway()
+    {
+        Settings = new Dictionary<string, string>
+        {
+            ["Security:OperatorApiKey"] = Key,
+            ["Security:SignIn:AttemptsPerMinute"] = "1000",
+        };
+    }
+}
 
 /// <summary>
 /// The operator cookie through the real gateway in process: what signing in with the key issues, which endpoints accept
 /// it, the cross-site rule for state changes, sign-out, key rotation, attempt limits and the OpenID Connect settings'
 /// start-up validation. The browser flows (pages, dashboard, identity provider) are in tests/OperatorAccess.Tests.
 /// </summary>
-public sealed class OperatorSignInTests : IAsyncLifetime
+[TestCategory("BVT")]
+public sealed class OperatorSignInTests(SignInGateway gateway) : IClassFixture<SignInGateway>
 {
-    private const string Key = "operator-key-for-sign-in-tests";
-    private GatewayFactory _factory = null!;
-    private HttpClient _client = null!;
-
-    public Task InitializeAsync()
-    {
-        _factory = new GatewayFactory
-        {
-            Settings = new Dictionary<string, string>
-            {
-                ["Security:OperatorApiKey"] = Key,
-                ["Security:SignIn:AttemptsPerMinute"] = "1000",
-            },
-        };
-        _client = NewClient(_factory);
-        return Task.CompletedTask;
-    }
-
-    public async Task DisposeAsync() => await _factory.DisposeAsync();
+    private const string Key = SignInGateway.Key;
+    private readonly HttpClient _client = NewClient(gateway);
 
     [Fact]
     public async Task Signing_in_with_the_key_issues_a_strict_http_only_expiring_cookie_that_operator_endpoints_accept()
@@ -150,7 +150,7 @@ public sealed class OperatorSignInTests : IAsyncLifetime
     public async Task A_new_key_signs_out_browsers_of_the_old_one_and_sign_in_attempts_are_limited()
     {
         var oldCookie = await SignedInCookieAsync();
-        await using var rotated = new GatewayFactory
+        await using var rotated = new GatewayHost
         {
             Settings = new Dictionary<string, string>
             {
@@ -177,9 +177,9 @@ public sealed class OperatorSignInTests : IAsyncLifetime
     [InlineData("https://idp.example.com", "gateway", "", "operators", "ClientSecret is required")]
     [InlineData("https://idp.example.com", "gateway", "secret", "", "AllowedGroups must list at least one")]
     [InlineData("http://idp.example.com", "gateway", "secret", "operators", "must be an absolute https:// URL")]
-    public void OpenID_Connect_settings_are_validated_at_start_up(string authority, string clientId, string clientSecret, string group, string message)
+    public async Task OpenID_Connect_settings_are_validated_at_start_up(string authority, string clientId, string clientSecret, string group, string message)
     {
-        using var factory = new GatewayFactory
+        await using var factory = new GatewayHost
         {
             Settings = new Dictionary<string, string>
             {
@@ -194,7 +194,7 @@ public sealed class OperatorSignInTests : IAsyncLifetime
         Assert.Contains(message, error.Message, StringComparison.Ordinal);
     }
 
-    private static HttpClient NewClient(GatewayFactory factory) =>
+    private static HttpClient NewClient(GatewayHost factory) =>
         factory.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = false });
 
     private async Task<string> SignedInCookieAsync()

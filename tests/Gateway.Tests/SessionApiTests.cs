@@ -1,18 +1,14 @@
 using System.Net.Http.Json;
 using System.Text.Json;
+using SessionTracking.TestSupport;
 
 namespace SessionTracking.Gateway.Tests;
 
-[CollectionDefinition(Name)]
-public sealed class GatewayCollection : ICollectionFixture<GatewayFactory>
-{
-    public const string Name = "gateway";
-}
-
+[TestCategory("BVT")]
 [Collection(GatewayCollection.Name)]
-public sealed class SessionApiTests(GatewayFactory factory)
+public sealed class SessionApiTests(SmallLimitsGateway gateway)
 {
-    private readonly HttpClient _client = factory.CreateClient();
+    private readonly HttpClient _client = gateway.CreateClient();
 
     [Fact]
     public async Task Start_issues_an_unguessable_id_and_answers_201_with_the_session()

@@ -1,8 +1,10 @@
 using Microsoft.Data.Sqlite;
 using Orleans.Runtime;
+using SessionTracking.TestSupport;
 
 namespace SessionTracking.Grains.Tests;
 
+[TestCategory("BVT")]
 [Collection(SessionClusterCollection.Name)]
 public sealed class SessionGrainTests(SessionClusterFixture fixture)
 {

@@ -14,6 +14,7 @@ namespace SessionTracking.OperatorAccess.Tests;
 /// cookie-authenticated state changes); the gateway's own page can delete, and only with the X-Requested-With header.
 /// </summary>
 [Collection(OperatorCollection.Name)]
+[TestCategory("SlowBVT")]
 public sealed class CrossSiteTests(OperatorFixture fixture)
 {
     private const string Attack = """

@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.Playwright;
+using SessionTracking.TestSupport;
 
 namespace SessionTracking.OperatorAccess.Tests;
 
@@ -9,6 +10,7 @@ namespace SessionTracking.OperatorAccess.Tests;
 /// browser are refused.
 /// </summary>
 [Collection(OperatorCollection.Name)]
+[TestCategory("SlowBVT")]
 public sealed class KeySignInTests(OperatorFixture fixture)
 {
     private const string CookieName = "SessionTracking.Operator";

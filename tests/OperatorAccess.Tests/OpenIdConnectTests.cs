@@ -1,4 +1,5 @@
 using Microsoft.Playwright;
+using SessionTracking.TestSupport;
 
 namespace SessionTracking.OperatorAccess.Tests;
 
@@ -7,6 +8,7 @@ namespace SessionTracking.OperatorAccess.Tests;
 /// the allowed group reaches the dashboard; a user outside it is answered 403 and gets no operator cookie.
 /// </summary>
 [Collection(OperatorCollection.Name)]
+[TestCategory("SlowBVT")]
 public sealed class OpenIdConnectTests(OperatorFixture fixture)
 {
     private const string CookieName = "SessionTracking.Operator";

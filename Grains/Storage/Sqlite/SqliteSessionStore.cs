@@ -24,6 +24,8 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
     private readonly SqliteClientIdLookup _clientIdLookup;
     private Task? _writerLoop;
     private SqliteCheckpointer? _checkpointer;
+    private int _isolatedCommits;
+    private int _lastIsolatedBatchSize;
 
     public SqliteSessionStore(IOptions<SqliteStoreOptions> options, ILogger<SqliteSessionStore> logger)
     {
@@ -44,6 +46,18 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
     }
 
     public string DatabasePath { get; }
+
+    /// <summary>
+    /// For tests: while this is set and not signalled, the writer waits before it takes the waiting requests, so
+    /// that every request queued meanwhile lands in one transaction.
+    /// </summary>
+    internal ManualResetEventSlim? HoldWrites { get; set; }
+
+    /// <summary>How many transactions were rerun with a savepoint per request because one of them conflicted.</summary>
+    internal int IsolatedCommits => Volatile.Read(ref _isolatedCommits);
+
+    /// <summary>How many requests the last such transaction held.</summary>
+    internal int LastIsolatedBatchSize => Volatile.Read(ref _lastIsolatedBatchSize);
 
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
@@ -278,6 +292,7 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
         {
             while (WaitForWrites())
             {
+                HoldWrites?.Wait();
                 while (batch.Count < MaxRequestsPerTransaction && _writes.Reader.TryRead(out var request))
                 {
                     batch.Add(request);
@@ -286,7 +301,12 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
                 try
                 {
                     writer ??= SqliteWriter.Open(_connectionString, _options.Synchronous, autoCheckpoint: _options.CheckpointInterval == TimeSpan.Zero);
-                    writer.Commit(batch);
+                    if (writer.Commit(batch))
+                    {
+                        Volatile.Write(ref _lastIsolatedBatchSize, batch.Count);
+                        Interlocked.Increment(ref _isolatedCommits);
+                    }
+
                     _checkpointer?.FinishCompletedPass(writer.FinishCheckpoint);
                 }
                 catch (Exception ex) when (ex is SqliteException or InvalidOperationException)

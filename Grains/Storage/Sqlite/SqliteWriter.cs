@@ -72,10 +72,11 @@ internal sealed class SqliteWriter : IDisposable
     /// <summary>
     /// Applies every request in one transaction, then completes them. Conflicts are rare (two activations of one
     /// session), so the batch first runs without savepoints; only if a constraint fails is it rolled back and rerun
-    /// with a savepoint per request, so that the conflicting request fails alone.
+    /// with a savepoint per request, so that the conflicting request fails alone. Returns whether it was rerun.
     /// </summary>
-    public void Commit(List<WriteRequest> batch)
+    public bool Commit(List<WriteRequest> batch)
     {
+        var isolated = false;
         var outcomes = new Exception?[batch.Count];
         try
         {
@@ -90,6 +91,7 @@ internal sealed class SqliteWriter : IDisposable
         catch (SqliteException ex) when (ex.SqliteErrorCode == SqliteConstraint)
         {
             CommitIsolated(batch, outcomes);
+            isolated = true;
         }
 
         for (var i = 0; i < batch.Count; i++)
@@ -103,6 +105,8 @@ internal sealed class SqliteWriter : IDisposable
                 batch[i].Completion.TrySetResult();
             }
         }
+
+        return isolated;
     }
 
     /// <summary>

@@ -4,10 +4,12 @@ using MongoDB.Bson;
 using MongoDB.Driver;
 using SessionTracking.Storage;
 using SessionTracking.Storage.Mongo;
+using SessionTracking.TestSupport;
 
 namespace SessionTracking.Grains.Tests.Mongo;
 
 /// <summary>The adapter against a real server (MONGODB_URI), in a database of its own that is dropped afterwards.</summary>
+[TestCategory("BVT")]
 public sealed class MongoSessionStoreServerTests : IAsyncLifetime
 {
     private readonly string _database = "st_test_" + Guid.NewGuid().ToString("N")[..8];
