@@ -80,10 +80,15 @@ public sealed partial class SessionGrain(
             return new StartResult(SessionStatus.AlreadyExists, _session);
         }
 
-        var session = new SessionInfo(SessionId, command.UserId, command.ExperimentId, command.ModelGroup, clock.GetUtcNow(), null, command.EnvironmentJson);
+        var startTime = clock.GetUtcNow();
+        var session = new SessionInfo(SessionId, command.UserId, command.ExperimentId, command.ModelGroup, startTime, null, command.EnvironmentJson);
+        var receivedAt = startTime.ToUnixTimeMilliseconds();
+        var initial = (command.InitialEvents ?? [])
+            .Select((e, i) => new StoredEvent(i + 1, e.ClientTime ?? receivedAt, e.Type, e.DataJson, e.ClientId, receivedAt))
+            .ToArray();
         try
         {
-            await store.CreateSessionAsync(session, CancellationToken.None);
+            await store.CreateSessionAsync(session, initial, CancellationToken.None);
         }
         catch (StoreConflictException)
         {
@@ -92,6 +97,8 @@ public sealed partial class SessionGrain(
         }
 
         _session = session;
+        _lastSeq = _durableSeq = initial.Length;
+        _recentIds.AddRange(initial.Where(e => e.ClientId is not null).Select(e => e.ClientId!));
         _lastActivityMs = NowMs();
         StartTimers();
         return new StartResult(SessionStatus.Ok, session);

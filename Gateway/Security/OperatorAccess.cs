@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.Extensions.Options;
+using SessionTracking.Gateway.Http;
 
 namespace SessionTracking.Gateway.Security;
 
@@ -16,7 +17,7 @@ public static class OperatorAccess
 
     public static TBuilder RequireOperatorKey<TBuilder>(this TBuilder builder)
         where TBuilder : IEndpointConventionBuilder =>
-        builder.RequireAuthorization(PolicyName);
+        builder.WithMetadata(OperatorKeyRequired.Instance).RequireAuthorization(PolicyName);
 
     /// <summary>Whether operator endpoints are closed to anonymous callers (with neither, they are open on loopback).</summary>
     public static bool IsProtected(SecurityOptions security, OperatorOpenIdConnectOptions openIdConnect) =>

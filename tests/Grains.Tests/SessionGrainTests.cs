@@ -31,6 +31,21 @@ public sealed class SessionGrainTests(SessionClusterFixture fixture)
     }
 
     [Fact]
+    public async Task Initial_events_are_stored_with_the_start_and_numbered_first()
+    {
+        var grain = fixture.Session(Guid.NewGuid().ToString("N"));
+        var start = await grain.StartAsync(new StartSession("user-1", "exp-1", "b", "{}", [Event("exposure", "exposure", data: """{"model_group":"b"}""")]));
+        var resend = await grain.AppendAsync(new AppendBatch([Event("exposure", "exposure"), Event("click")]));
+        await fixture.Cluster.Client.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
+        var page = await grain.ReadAsync(0, 100);
+
+        Assert.Equal(SessionStatus.Ok, start.Status);
+        Assert.Equal((1, 1, 2L), (resend.Accepted, resend.Duplicates, resend.LastSeq));
+        Assert.Equal([("exposure", 1L), ("click", 2L)], page!.Events.Select(e => (e.Type, e.Seq)));
+        Assert.Equal("""{"model_group":"b"}""", page.Events[0].DataJson);
+    }
+
+    [Fact]
     public async Task Resent_client_ids_are_acknowledged_but_stored_once()
     {
         var grain = await fixture.StartSessionAsync();

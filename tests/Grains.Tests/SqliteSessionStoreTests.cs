@@ -27,7 +27,7 @@ public sealed class SqliteSessionStoreTests : IAsyncLifetime
     [Fact]
     public async Task A_sequence_number_is_stored_once_and_a_second_writer_gets_a_conflict()
     {
-        await _store.CreateSessionAsync(Session("s1"), CancellationToken.None);
+        await _store.CreateSessionAsync(Session("s1"), [], CancellationToken.None);
         await _store.AppendAsync(Flush("s1", 1, 2), CancellationToken.None);
 
         await Assert.ThrowsAsync<StoreConflictException>(() => _store.AppendAsync(Flush("s1", 2, 3), CancellationToken.None));
@@ -40,8 +40,8 @@ public sealed class SqliteSessionStoreTests : IAsyncLifetime
     [Fact]
     public async Task A_conflicting_flush_fails_alone_when_it_shares_a_transaction_with_good_ones()
     {
-        await _store.CreateSessionAsync(Session("c1"), CancellationToken.None);
-        await _store.CreateSessionAsync(Session("c2"), CancellationToken.None);
+        await _store.CreateSessionAsync(Session("c1"), [], CancellationToken.None);
+        await _store.CreateSessionAsync(Session("c2"), [], CancellationToken.None);
         await _store.AppendAsync(Flush("c1", 1, 2), CancellationToken.None);
 
         // The writer waits until every flush is queued, then takes them all into one transaction.
@@ -66,7 +66,7 @@ public sealed class SqliteSessionStoreTests : IAsyncLifetime
         var sessions = Enumerable.Range(0, 50).Select(i => $"many-{i}").ToArray();
         foreach (var s in sessions)
         {
-            await _store.CreateSessionAsync(Session(s), CancellationToken.None);
+            await _store.CreateSessionAsync(Session(s), [], CancellationToken.None);
         }
 
         await Task.WhenAll(sessions.Select(s => _store.AppendAsync(Flush(s, 1, 3), CancellationToken.None)));
@@ -80,7 +80,7 @@ public sealed class SqliteSessionStoreTests : IAsyncLifetime
     [Fact]
     public async Task A_reopened_store_loads_the_session_with_its_last_sequence_and_recent_ids()
     {
-        await _store.CreateSessionAsync(Session("s2"), CancellationToken.None);
+        await _store.CreateSessionAsync(Session("s2"), [], CancellationToken.None);
         await _store.AppendAsync(Flush("s2", 1, 5) with { EndTime = DateTimeOffset.FromUnixTimeMilliseconds(1_730_000_100_000) }, CancellationToken.None);
         await _store.DisposeAsync();
 
@@ -100,7 +100,7 @@ public sealed class SqliteSessionStoreTests : IAsyncLifetime
     [Fact]
     public async Task Text_outside_ASCII_and_absent_client_ids_are_stored_exactly()
     {
-        await _store.CreateSessionAsync(Session("u1"), CancellationToken.None);
+        await _store.CreateSessionAsync(Session("u1"), [], CancellationToken.None);
         var data = """{"text":"héllo 👍 日本語","quote":"\"x\"","nested":{"a":[1,2.5,null]}}""";
         await _store.AppendAsync(
             new SessionFlush("u1", [new StoredEvent(1, 10, "custom", data, "ü-1", 11), new StoredEvent(2, 12, "click", "{}", null, 13)], [], [], null),
@@ -118,7 +118,7 @@ public sealed class SqliteSessionStoreTests : IAsyncLifetime
         var sessions = Enumerable.Range(0, 16).Select(i => $"ids-{i}").ToArray();
         foreach (var s in sessions)
         {
-            await _store.CreateSessionAsync(Session(s), CancellationToken.None);
+            await _store.CreateSessionAsync(Session(s), [], CancellationToken.None);
             await _store.AppendAsync(Flush(s, 1, 5), CancellationToken.None); // ids id-1 … id-5
         }
 

@@ -58,7 +58,7 @@ public sealed class SqliteWalTests : IDisposable
         var writers = Enumerable.Range(0, 8).Select(async w =>
         {
             var id = $"busy-{w}";
-            await store.CreateSessionAsync(Session(id), CancellationToken.None);
+            await store.CreateSessionAsync(Session(id), [], CancellationToken.None);
             for (var seq = 1; DateTime.UtcNow < until; seq++)
             {
                 await store.AppendAsync(new SessionFlush(id, [new StoredEvent(seq, seq, "custom", data, null, seq)], [], [], null), CancellationToken.None);
@@ -91,7 +91,7 @@ public sealed class SqliteWalTests : IDisposable
             Options.Create(new SqliteStoreOptions { DatabasePath = path, CheckpointInterval = checkpointInterval }),
             NullLogger<SqliteSessionStore>.Instance);
         await store.InitializeAsync(CancellationToken.None);
-        await store.CreateSessionAsync(Session("cp"), CancellationToken.None);
+        await store.CreateSessionAsync(Session("cp"), [], CancellationToken.None);
         var padding = new string('x', 800);
         for (var i = 0; i < 10; i++)
         {

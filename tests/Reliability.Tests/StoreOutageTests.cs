@@ -110,8 +110,8 @@ public sealed class StoreOutageTests(ITestOutputHelper output) : IAsyncLifetime
     {
         public Task InitializeAsync(CancellationToken cancellationToken) => inner.InitializeAsync(cancellationToken);
 
-        public Task CreateSessionAsync(SessionInfo session, CancellationToken cancellationToken) =>
-            outage.Failing ? Fail() : inner.CreateSessionAsync(session, cancellationToken);
+        public Task CreateSessionAsync(SessionInfo session, IReadOnlyList<StoredEvent> initialEvents, CancellationToken cancellationToken) =>
+            outage.Failing ? Fail() : inner.CreateSessionAsync(session, initialEvents, cancellationToken);
 
         public Task<SessionSnapshot?> LoadSessionAsync(string sessionId, int recentIdCount, CancellationToken cancellationToken) =>
             inner.LoadSessionAsync(sessionId, recentIdCount, cancellationToken);

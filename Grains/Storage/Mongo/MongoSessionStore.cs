@@ -80,10 +80,29 @@ public sealed partial class MongoSessionStore : ISessionStore
         LogInitialized(_logger, _options.Database);
     }
 
-    public Task CreateSessionAsync(SessionInfo session, CancellationToken cancellationToken) =>
+    public Task CreateSessionAsync(SessionInfo session, IReadOnlyList<StoredEvent> initialEvents, CancellationToken cancellationToken) =>
         Guard(async () =>
         {
-            await _sessions.InsertOneAsync(MongoDocuments.Session(session), cancellationToken: cancellationToken);
+            if (initialEvents.Count == 0 || !_options.UseTransactions)
+            {
+                await _sessions.InsertOneAsync(MongoDocuments.Session(session), cancellationToken: cancellationToken);
+                if (initialEvents.Count > 0)
+                {
+                    await WriteFlushAsync(null, new SessionFlush(session.SessionId, initialEvents, [], [], null), cancellationToken);
+                }
+
+                return true;
+            }
+
+            using var transaction = await _client.StartSessionAsync(cancellationToken: cancellationToken);
+            await transaction.WithTransactionAsync(
+                async (s, ct) =>
+                {
+                    await _sessions.InsertOneAsync(s, MongoDocuments.Session(session), cancellationToken: ct);
+                    await WriteFlushAsync(s, new SessionFlush(session.SessionId, initialEvents, [], [], null), ct);
+                    return true;
+                },
+                cancellationToken: cancellationToken);
             return true;
         });
 

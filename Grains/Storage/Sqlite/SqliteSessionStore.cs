@@ -77,7 +77,7 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
             }
 
             // Its own thread: SQLite calls block (Microsoft.Data.Sqlite's async methods run synchronously), and a thread
-            // pool thread blocked in commits left one of this 2-core machine's two pool threads to everything else.
+            // pool thread blocked in commits leaves a 2-core machine's pool (two threads) one thread for everything else.
             _writerLoop = Task.Factory.StartNew(WriterLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
             if (_options.CheckpointInterval > TimeSpan.Zero)
             {
@@ -93,8 +93,8 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
         }
     }
 
-    public Task CreateSessionAsync(SessionInfo session, CancellationToken cancellationToken) =>
-        EnqueueAsync(new WriteRequest.Create(session), cancellationToken);
+    public Task CreateSessionAsync(SessionInfo session, IReadOnlyList<StoredEvent> initialEvents, CancellationToken cancellationToken) =>
+        EnqueueAsync(new WriteRequest.Create(session, initialEvents), cancellationToken);
 
     public Task AppendAsync(SessionFlush flush, CancellationToken cancellationToken) =>
         EnqueueAsync(new WriteRequest.Flush(flush), cancellationToken);

@@ -156,6 +156,11 @@ internal sealed class SqliteWriter : IDisposable
             case WriteRequest.Create create:
                 var s = create.Session;
                 Run(_insertSession, transaction, s.SessionId, s.UserId, s.ExperimentId, s.ModelGroup, s.StartTime.ToUnixTimeMilliseconds(), s.EnvironmentJson);
+                foreach (var e in create.InitialEvents)
+                {
+                    _insertEvent.Insert(s.SessionId, e);
+                }
+
                 break;
             case WriteRequest.Flush { Batch: var flush }:
                 foreach (var e in flush.Events)

@@ -39,7 +39,7 @@ public sealed class MongoSessionStoreServerTests : IAsyncLifetime
     [MongoFact]
     public async Task Events_append_across_buckets_read_back_in_pages_and_conflicts_are_refused()
     {
-        await _store.CreateSessionAsync(Session("s1", "g"), CancellationToken.None);
+        await _store.CreateSessionAsync(Session("s1", "g"), [], CancellationToken.None);
         await _store.AppendAsync(Flush("s1", 1, 4), CancellationToken.None);
         await _store.AppendAsync(Flush("s1", 5, 8) with { EndTime = DateTimeOffset.FromUnixTimeMilliseconds(1_730_000_060_000) }, CancellationToken.None);
 
@@ -55,7 +55,7 @@ public sealed class MongoSessionStoreServerTests : IAsyncLifetime
         Assert.Equal(["id-7", "id-8"], snapshot.RecentClientIds.Order());
         Assert.NotNull(snapshot.Session.EndTime);
         Assert.Equal(["id-2"], known);
-        await Assert.ThrowsAsync<StoreConflictException>(() => _store.CreateSessionAsync(Session("s1", "g"), CancellationToken.None));
+        await Assert.ThrowsAsync<StoreConflictException>(() => _store.CreateSessionAsync(Session("s1", "g"), [], CancellationToken.None));
     }
 
     [MongoFact]
@@ -63,9 +63,9 @@ public sealed class MongoSessionStoreServerTests : IAsyncLifetime
     {
         // Group a: latencies 100, 300 (one session, over two buckets), duration 60 s. Group b: latency 50, duration 30 s
         // and one open session (null duration, ignored by $avg).
-        await _store.CreateSessionAsync(Session("a1", "a"), CancellationToken.None);
-        await _store.CreateSessionAsync(Session("b1", "b"), CancellationToken.None);
-        await _store.CreateSessionAsync(Session("b2", "b"), CancellationToken.None);
+        await _store.CreateSessionAsync(Session("a1", "a"), [], CancellationToken.None);
+        await _store.CreateSessionAsync(Session("b1", "b"), [], CancellationToken.None);
+        await _store.CreateSessionAsync(Session("b2", "b"), [], CancellationToken.None);
         await _store.AppendAsync(new SessionFlush("a1", [Response(1, 100), Click(2), Click(3), Response(4, 300)], [], [], Start.AddSeconds(60)), CancellationToken.None);
         await _store.AppendAsync(new SessionFlush("b1", [Response(1, 50)], [], [], Start.AddSeconds(30)), CancellationToken.None);
         var database = new MongoClient(Environment.GetEnvironmentVariable("MONGODB_URI")).GetDatabase(_database);
