@@ -14,7 +14,7 @@ namespace SessionTracking;
 public interface ISessionGrain : IGrainWithStringKey
 {
     /// <summary>Response timeout of the calls that write (see remarks).</summary>
-    public const string WriteTimeout = "00:00:05";
+    public const string WriteTimeout = "00:00:02";
 
     [Alias("Start"), ResponseTimeout(WriteTimeout)]
     ValueTask<StartResult> StartAsync(StartSession command);

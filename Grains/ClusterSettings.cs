@@ -44,6 +44,13 @@ public sealed class ClusterSettings
     /// </summary>
     public string AdvertisedHost { get; set; } = "127.0.0.1";
 
+    /// <summary>
+    /// Redis provider, gateways: stop sending through a silo whose membership heartbeat is older than this (it routes
+    /// around a hung silo before the cluster evicts it; see <c>FreshGatewayListProvider</c>). Zero turns it off.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
+    public TimeSpan GatewayHeartbeatTimeout { get; set; } = TimeSpan.FromSeconds(1.5);
+
     /// <summary>Also use Orleans' Kubernetes hosting (pod-derived identity, removal of dead pods). Needs Provider=Redis.</summary>
     public bool Kubernetes { get; set; }
 }

@@ -1,9 +1,11 @@
 using System.ComponentModel.DataAnnotations;
 using System.Net;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
+using Orleans.Messaging;
 
 namespace SessionTracking;
 
@@ -59,15 +61,23 @@ public static class ClusteringExtensions
                 o.ClusterId = settings.ClusterId;
                 o.ServiceId = settings.ServiceId;
             });
-            // The client learns that a silo died from the membership table (its gateway list); Orleans re-reads it every
-            // minute by default, and until then keeps sending a dead or frozen silo's share of grain calls to it.
-            client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(2));
+            // The client learns which silos to send through from its gateway list (FreshGatewayListProvider below); Orleans
+            // re-reads it every minute by default, and until then keeps sending a dead or frozen silo's share of grain
+            // calls to it. Half a second costs one small Redis read per gateway.
+            client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(0.5));
             client.Configure<GatewayOptions>(configuration.GetSection("Orleans:ClientGateway"));
 
-            // A call in flight to a silo that just died fails after ResponseTimeout (Orleans default 30 s), which bounds
-            // how long a gateway answers 503 for that silo's sessions; tunable here for tests and latency-sensitive sites.
+            // A call in flight to a silo that just died fails after its timeout: 2 s for writes (ISessionGrain.WriteTimeout),
+            // ResponseTimeout (Orleans default 30 s) for the rest; tunable here.
             client.Configure<ClientMessagingOptions>(configuration.GetSection("Orleans:ClientMessaging"));
-            return client.UseRedisClustering(settings.RedisConnectionString!);
+            client.UseRedisClustering(settings.RedisConnectionString!);
+            if (settings.GatewayHeartbeatTimeout > TimeSpan.Zero)
+            {
+                client.Services.AddSingleton<IGatewayListProvider>(sp => new FreshGatewayListProvider(
+                    sp.GetRequiredService<IMembershipTable>(), sp.GetRequiredService<IOptions<GatewayOptions>>(), settings.GatewayHeartbeatTimeout));
+            }
+
+            return client;
         }
 
         return client.UseLocalhostClustering(settings.GatewayPorts, settings.ServiceId, settings.ClusterId);
@@ -94,7 +104,11 @@ public static class ClusteringExtensions
 
         // Gossip spreads a death at once; the table read is the fallback when gossip is lost.
         options.TableRefreshTimeout = TimeSpan.FromSeconds(10);
-        options.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(10);
+
+        // The heartbeat gateways use to route around a hung silo before it is evicted (FreshGatewayListProvider): one
+        // small Redis write every half second per silo. A silo whose heartbeat lags 10 s counts as stale, as before.
+        options.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(0.5);
+        options.NumMissedTableIAmAliveLimit = 20;
     }
 
     internal static ClusterSettings Read(IConfiguration configuration)

@@ -17,6 +17,10 @@ internal sealed partial class UnavailableExceptionHandler(IProblemDetailsService
             StoreUnavailableException => (StatusCodes.Status503ServiceUnavailable, "Store unavailable", "The session store is unavailable; nothing in this request was stored. Retry later."),
             TimeoutException or OrleansException => (StatusCodes.Status503ServiceUnavailable, "Service unavailable", "The cluster did not answer in time; nothing in this request was acknowledged. Retry later."),
             OperationCanceledException when httpContext.RequestAborted.IsCancellationRequested => (499, "Client closed request", "The client went away."),
+
+            // Orleans cancels a call whose placement outlives its timeout (a silo left while its sessions were being
+            // placed): it never ran, so it is a retryable 503 like a timeout.
+            OperationCanceledException => (StatusCodes.Status503ServiceUnavailable, "Service unavailable", "The cluster cancelled the call before it ran; nothing in this request was acknowledged. Retry later."),
             _ => (StatusCodes.Status500InternalServerError, "Internal error", "An unexpected error occurred."),
         };
 

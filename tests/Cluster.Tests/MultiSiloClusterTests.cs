@@ -25,7 +25,6 @@ public sealed class MultiSiloClusterTests(ITestOutputHelper output)
             ["Orleans__ClusterMembership__MaxProbeTimeout"] = "00:00:01",
             ["Orleans__ClusterMembership__NumMissedProbesLimit"] = "2",
             ["Orleans__ClusterMembership__TableRefreshTimeout"] = "00:00:02",
-            ["Orleans__ClusterMembership__IAmAliveTablePublishTimeout"] = "00:00:05",
         });
         try
         {
