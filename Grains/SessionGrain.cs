@@ -2,6 +2,7 @@ using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
+using SessionTracking.ReadModel;
 using SessionTracking.Storage;
 using SessionTracking.Telemetry;
 
@@ -36,6 +37,8 @@ public sealed partial class SessionGrain(
     private bool _forgotten;      // deleted by a privacy request: a tombstone until collected
     private TaskCompletionSource? _inFlight;
     private TaskCompletionSource _nextFlush = NewCompletion();
+    private SessionSummary _durableMetrics = SessionSummary.Started(); // the store's read-model row of this session
+    private SessionSummaryBuilder _metrics = new(SessionSummary.Started()); // the row with every accepted event
 
     private string SessionId => this.GetPrimaryKeyString();
 
@@ -52,6 +55,8 @@ public sealed partial class SessionGrain(
             _endRequested = snapshot.Session.EndTime is not null;
             _recentIds.AddRange(snapshot.RecentClientIds);
             _idsBeyondWindow = snapshot.LastSeq > _options.RecentIdWindow;
+            _durableMetrics = snapshot.Metrics;
+            _metrics = new SessionSummaryBuilder(snapshot.Metrics);
             _lastActivityMs = NowMs();
             StartTimers();
         }
@@ -91,6 +96,8 @@ public sealed partial class SessionGrain(
         }
 
         _session = session;
+        _durableMetrics = SessionSummary.Started();
+        _metrics = new SessionSummaryBuilder(_durableMetrics);
         _lastActivityMs = NowMs();
         StartTimers();
         return new StartResult(SessionStatus.Ok, session);
@@ -123,8 +130,7 @@ public sealed partial class SessionGrain(
 
         if (!_endRequested)
         {
-            _endRequested = true;
-            _pending.EndTime = clock.GetUtcNow();
+            RequestEnd(clock.GetUtcNow());
         }
 
         await FlushAsync();
@@ -230,6 +236,7 @@ public sealed partial class SessionGrain(
         {
             var numbered = fresh[i] with { Seq = ++_lastSeq };
             _pending.Events.Add(numbered);
+            _metrics.Add(numbered, _pending.Samples);
             if (numbered.ClientId is { } id)
             {
                 _recentIds.Add(id);
@@ -248,8 +255,7 @@ public sealed partial class SessionGrain(
 
         if (end)
         {
-            _endRequested = true;
-            _pending.EndTime = clock.GetUtcNow();
+            RequestEnd(clock.GetUtcNow());
         }
 
         _lastActivityMs = now;
@@ -302,7 +308,7 @@ public sealed partial class SessionGrain(
         {
             while (!_pending.IsEmpty)
             {
-                var flush = _pending.Take(SessionId);
+                var flush = _pending.Take(_session!, _durableMetrics, _metrics.Snapshot());
                 _inFlight = _nextFlush;
                 _nextFlush = NewCompletion();
                 try
@@ -351,6 +357,8 @@ public sealed partial class SessionGrain(
             _session = _session! with { EndTime = end };
         }
 
+        _durableMetrics = flush.ReadModel!.Current;
+
         LogFlushed(logger, SessionId, flush.Events.Count, elapsed.TotalMilliseconds);
     }
 
@@ -384,6 +392,7 @@ public sealed partial class SessionGrain(
         _pending.Clear();
         _lastSeq = _durableSeq;
         _endRequested = _session!.EndTime is not null;
+        _metrics = new SessionSummaryBuilder(_durableMetrics);
     }
 
     private void DeactivateUnlessForgotten()
@@ -433,8 +442,7 @@ public sealed partial class SessionGrain(
             return;
         }
 
-        _endRequested = true;
-        _pending.EndTime = DateTimeOffset.FromUnixTimeMilliseconds(_lastActivityMs);
+        RequestEnd(DateTimeOffset.FromUnixTimeMilliseconds(_lastActivityMs));
         LogIdleEnded(logger, SessionId);
         try
         {
@@ -445,6 +453,14 @@ public sealed partial class SessionGrain(
         {
             // The flush failure reset _endRequested (acked) or kept the end pending (buffered): the next tick retries.
         }
+    }
+
+    /// <summary>No new events from here on; the end is written with the next flush.</summary>
+    private void RequestEnd(DateTimeOffset endTime)
+    {
+        _endRequested = true;
+        _pending.EndTime = endTime;
+        _metrics.End(_session!.StartTime, endTime, _pending.Samples);
     }
 
     private long NowMs() => clock.GetUtcNow().ToUnixTimeMilliseconds();

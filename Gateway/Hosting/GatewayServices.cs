@@ -28,6 +28,7 @@ internal static class GatewayServices
         services.ConfigureHttpJsonOptions(options =>
         {
             options.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower;
+            options.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.SnakeCaseLower));
             options.SerializerOptions.TypeInfoResolverChain.Insert(0, WireJsonContext.Default);
         });
         return services;

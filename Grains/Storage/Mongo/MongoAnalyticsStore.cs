@@ -13,6 +13,10 @@ namespace SessionTracking.Storage.Mongo;
 /// </summary>
 public sealed class MongoAnalyticsStore : IAnalyticsStore
 {
+    // TEMPORARY until the MongoDB adapter reads its read model.
+    public Task<IReadOnlyList<GroupFigures>> ReadGroupFiguresAsync(string? experimentId, DateTimeOffset? from, DateTimeOffset? to, bool usersAsUnits, CancellationToken cancellationToken) =>
+        throw new NotSupportedException("MongoDB read model: not yet.");
+
     /// <summary>Documents per cursor batch of an export: a few hundred KB of events per round trip.</summary>
     private const int ExportBatchSize = 1000;
 

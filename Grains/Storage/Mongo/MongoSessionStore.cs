@@ -115,7 +115,7 @@ public sealed partial class MongoSessionStore : ISessionStore
                     .Select(e => e["id"].AsString));
             }
 
-            return new SessionSnapshot(MongoDocuments.ToSession(document), lastSeq, ids);
+            return new SessionSnapshot(MongoDocuments.ToSession(document), lastSeq, ids, MongoDocuments.ToSummary(document));
         });
 
     public Task AppendAsync(SessionFlush flush, CancellationToken cancellationToken) =>
@@ -216,7 +216,18 @@ public sealed partial class MongoSessionStore : ISessionStore
                     : _eventBuckets.UpdateOneAsync(session, filter, update, options, cancellationToken));
             }
 
-            if (flush.EndTime is { } end)
+            if (flush.ReadModel is { } readModel)
+            {
+                var (filter, update) = MongoDocuments.UpdateSummary(sessionId, readModel, flush.EndTime);
+                var result = await (session is null
+                    ? _sessions.UpdateOneAsync(filter, update, cancellationToken: cancellationToken)
+                    : _sessions.UpdateOneAsync(session, filter, update, cancellationToken: cancellationToken));
+                if (result.MatchedCount == 0)
+                {
+                    throw new StoreConflictException($"The read-model summary of session {sessionId} changed since the flush was prepared.");
+                }
+            }
+            else if (flush.EndTime is { } end)
             {
                 var filter = new BsonDocument { { "_id", sessionId }, { "end_time", BsonNull.Value } };
                 var update = new BsonDocument("$set", new BsonDocument("end_time", end.UtcDateTime));
