@@ -1,4 +1,5 @@
 using System.Globalization;
+using SessionTracking.ReadModel;
 using SessionTracking.Storage;
 
 namespace SessionTracking.Grains.Tests.Mongo;
@@ -63,18 +64,32 @@ public static class AnalyticsDataset
 
         async Task Session(string id, string user, string experiment, string group, long start, long? end, params (string Type, string Data)[] events)
         {
-            await store.CreateSessionAsync(new SessionInfo(id, user, experiment, group, Time(start), null, """{"device":"test, \"quoted\"","viewport":{"width":1920}}"""), ct);
+            var session = new SessionInfo(id, user, experiment, group, Time(start), null, """{"device":"test, \"quoted\"","viewport":{"width":1920}}""");
+            await store.CreateSessionAsync(session, ct);
             var stored = events.Select((e, i) => new StoredEvent(i + 1, start + ((i + 1) * 1000), e.Type, e.Data, $"{id}-e{i + 1}", start + ((i + 1) * 1000))).ToArray();
 
-            // Several flushes, so events cross buckets through separate appends as a live session's do.
+            // Several flushes, so events cross buckets through separate appends as a live session's do; each carries the
+            // read-model update a grain would send.
+            var durable = SessionSummary.Started();
+            var summary = new SessionSummaryBuilder(durable);
             foreach (var chunk in stored.Chunk(4))
             {
-                await store.AppendAsync(new SessionFlush(id, chunk, [], [], null), ct);
+                var samples = new List<MetricSample>();
+                foreach (var storedEvent in chunk)
+                {
+                    summary.Add(storedEvent, samples);
+                }
+
+                var current = summary.Snapshot();
+                await store.AppendAsync(new SessionFlush(id, chunk, [], [], null, session, new ReadModelUpdate(durable, current, samples)), ct);
+                durable = current;
             }
 
             if (end is { } e)
             {
-                await store.AppendAsync(new SessionFlush(id, [], [], [], Time(e)), ct);
+                var samples = new List<MetricSample>();
+                summary.End(session.StartTime, Time(e), samples);
+                await store.AppendAsync(new SessionFlush(id, [], [], [], Time(e), session, new ReadModelUpdate(durable, summary.Snapshot(), samples)), ct);
             }
         }
     }

@@ -72,7 +72,7 @@ public sealed class MongoDocumentTests
         var eventDocument = MongoDocuments.Event(stored);
         var back = MongoDocuments.ToEvent(eventDocument);
 
-        Assert.Equal(["_id", "session_id", "user_id", "experiment_id", "model_group", "start_time", "end_time", "environment"], sessionDocument.Names);
+        Assert.Equal(["_id", "session_id", "user_id", "experiment_id", "model_group", "start_time", "end_time", "environment", "summary"], sessionDocument.Names);
         Assert.Equal(BsonType.DateTime, sessionDocument["start_time"].BsonType);
         Assert.Equal(session with { EnvironmentJson = "" }, MongoDocuments.ToSession(sessionDocument) with { EnvironmentJson = "" });
         Assert.True(JsonNode.DeepEquals(JsonNode.Parse(session.EnvironmentJson), JsonNode.Parse(MongoDocuments.ToSession(sessionDocument).EnvironmentJson)));
