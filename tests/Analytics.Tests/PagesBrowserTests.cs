@@ -106,13 +106,14 @@ public sealed class PagesBrowserTests : IAsyncLifetime
             Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
             Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
             var problem = JsonDocument.Parse(await refused.Content.ReadAsStringAsync()).RootElement;
+            Assert.Contains("no-such-group", problem.GetProperty("detail").GetString());
             await page.FillAsync("#baseline", "no-such-group");
             await page.ClickAsync("#filters button[type=submit]");
             var card = page.Locator("#experiments section.problem[role=alert]");
             await card.WaitForAsync(new LocatorWaitForOptions { Timeout = 20_000 });
             var text = await card.InnerTextAsync();
             Assert.Contains("The server refused this report", text);
-            Assert.Contains($"400 {problem.GetProperty("title").GetString()} — {problem.GetProperty("detail").GetString()}", text);
+            Assert.Contains($"400 Bad Request — {problem.GetProperty("detail").GetString()}", text);
             Assert.Equal(0, await page.Locator("section.experiment").CountAsync());
             Assert.Equal("alarm", await page.Locator("#status").GetAttributeAsync("class"));
         }
