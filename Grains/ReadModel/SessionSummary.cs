@@ -9,17 +9,16 @@ public sealed class SessionSummary
 {
     private readonly double[] _values;
 
-    public SessionSummary(long throughSeq, bool ended, double[] values)
+    public SessionSummary(long throughSeq, double[] values)
     {
         ArgumentOutOfRangeException.ThrowIfNotEqual(values.Length, MetricFields.Count);
         ThroughSeq = throughSeq;
-        Ended = ended;
         _values = values;
     }
 
     public long ThroughSeq { get; }
 
-    public bool Ended { get; }
+    public bool Ended => _values[(int)MetricField.Ended] > 0;
 
     public ReadOnlySpan<double> Values => _values;
 
@@ -30,7 +29,7 @@ public sealed class SessionSummary
     {
         var values = new double[MetricFields.Count];
         values[(int)MetricField.Sessions] = 1;
-        return new SessionSummary(0, false, values);
+        return new SessionSummary(0, values);
     }
 }
 

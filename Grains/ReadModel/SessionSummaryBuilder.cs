@@ -14,12 +14,11 @@ public sealed class SessionSummaryBuilder
     {
         _values = from.Values.ToArray();
         ThroughSeq = from.ThroughSeq;
-        Ended = from.Ended;
     }
 
     public long ThroughSeq { get; private set; }
 
-    public bool Ended { get; private set; }
+    public bool Ended => _values[(int)MetricField.Ended] > 0;
 
     /// <summary>Counts the event; its latency and TTFT values go to <paramref name="samples"/> for the percentile sketches.</summary>
     public void Add(StoredEvent e, List<MetricSample> samples)
@@ -60,14 +59,13 @@ public sealed class SessionSummaryBuilder
             return;
         }
 
-        Ended = true;
         var duration = (double)(endTime.ToUnixTimeMilliseconds() - startTime.ToUnixTimeMilliseconds());
         _values[(int)MetricField.Ended] = 1;
         _values[(int)MetricField.DurationMs] = duration;
         samples.Add(new MetricSample(QuantileMetric.DurationMs, duration));
     }
 
-    public SessionSummary Snapshot() => new(ThroughSeq, Ended, _values.ToArray());
+    public SessionSummary Snapshot() => new(ThroughSeq, _values.ToArray());
 
     private void AddResponse(string dataJson, List<MetricSample> samples)
     {

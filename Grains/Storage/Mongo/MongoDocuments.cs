@@ -33,10 +33,10 @@ public static class MongoDocuments
         { "summary", Summary(SessionSummary.Started()) },
     };
 
-    /// <summary>The session's read-model row, kept in its session document: <c>{through_seq, ended, prompts, …}</c>.</summary>
+    /// <summary>The session's read-model row, kept in its session document: <c>{through_seq, sessions, ended, …}</c>.</summary>
     public static BsonDocument Summary(SessionSummary summary)
     {
-        var document = new BsonDocument { { "through_seq", summary.ThroughSeq }, { "ended", summary.Ended } };
+        var document = new BsonDocument { { "through_seq", summary.ThroughSeq } };
         for (var i = 0; i < MetricFields.Count; i++)
         {
             document.Add(MetricFields.Columns[i], summary.Values[i]);
@@ -58,7 +58,7 @@ public static class MongoDocuments
             values[i] = d.TryGetValue(MetricFields.Columns[i], out var v) ? v.ToDouble() : 0;
         }
 
-        return new SessionSummary(d["through_seq"].ToInt64(), d["ended"].ToBoolean(), values);
+        return new SessionSummary(d["through_seq"].ToInt64(), values);
     }
 
     /// <summary>
@@ -72,7 +72,7 @@ public static class MongoDocuments
         {
             { "_id", sessionId },
             { "summary.through_seq", previous.ThroughSeq },
-            { "summary.ended", previous.Ended },
+            { "summary.ended", previous.Ended ? 1.0 : 0.0 },
         };
         var set = new BsonDocument("summary", Summary(update.Current));
         if (endTime is { } end)

@@ -170,6 +170,9 @@ public sealed class SqliteAnalyticsStore : IAnalyticsStore
             // BEGIN IMMEDIATE: take the write lock first, so the counts and the deletes see the same rows.
             await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
             const string UserSessions = "SELECT session_id FROM sessions WHERE user_id = $user";
+            RemoveFromReadModel(connection, transaction, userId);
+            await ExecuteAsync($"DELETE FROM session_summaries WHERE session_id IN ({UserSessions})");
+            await ExecuteAsync("DELETE FROM user_summaries WHERE user_id = $user");
             var sessionEvents = await ExecuteAsync($"DELETE FROM session_events WHERE session_id IN ({UserSessions})");
             var queries = await ExecuteAsync($"DELETE FROM queries WHERE user_id = $user OR session_id IN ({UserSessions})");
             var events = await ExecuteAsync($"DELETE FROM events WHERE user_id = $user OR session_id IN ({UserSessions})");
@@ -190,6 +193,59 @@ public sealed class SqliteAnalyticsStore : IAnalyticsStore
         {
             throw new StoreUnavailableException($"SQLite deletion failed: {ex.SqliteErrorCode}", ex);
         }
+    }
+
+    /// <summary>
+    /// Takes the user's sessions out of the experiment aggregates: each session's summary leaves the moments, its durations
+    /// and response values leave the sketches (the same values the grain added, read as SqliteGroupFigures reads them).
+    /// </summary>
+    private static void RemoveFromReadModel(SqliteConnection connection, SqliteTransaction transaction, string userId)
+    {
+        using var readModel = new SqliteReadModel(connection);
+        readModel.BeginTransaction();
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = $"""
+            SELECT s.session_id, s.experiment_id, s.model_group, s.start_time, m.through_seq, {string.Join(", ", ReadModel.MetricFields.Columns.Select(c => "m." + c))},
+                   (SELECT json_group_array(json_array(
+                        CASE WHEN json_type(e.data, '$.latency_ms') IN ('integer', 'real') THEN json_extract(e.data, '$.latency_ms') END,
+                        CASE WHEN json_type(e.data, '$.ttft_ms') IN ('integer', 'real') THEN json_extract(e.data, '$.ttft_ms') END))
+                    FROM session_events e WHERE e.session_id = s.session_id AND e.type = 'model_response')
+            FROM sessions s JOIN session_summaries m ON m.session_id = s.session_id
+            WHERE s.user_id = $user
+            """;
+        command.Parameters.AddWithValue("$user", userId);
+        using var reader = command.ExecuteReader();
+        var valuesColumn = 5 + ReadModel.MetricFields.Count;
+        while (reader.Read())
+        {
+            var session = new SessionInfo(reader.GetString(0), userId, reader.GetString(1), reader.GetString(2), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(3)), null, "{}");
+            var summary = SqliteSessionStore.ReadMetrics(reader, 4, session.SessionId);
+            var samples = new List<ReadModel.MetricSample>();
+            if (summary.Ended)
+            {
+                samples.Add(new(ReadModel.QuantileMetric.DurationMs, summary[ReadModel.MetricField.DurationMs]));
+            }
+
+            using var values = System.Text.Json.JsonDocument.Parse(reader.GetString(valuesColumn));
+            foreach (var pair in values.RootElement.EnumerateArray())
+            {
+                if (pair[0].ValueKind == System.Text.Json.JsonValueKind.Number)
+                {
+                    samples.Add(new(ReadModel.QuantileMetric.LatencyMs, pair[0].GetDouble()));
+                }
+
+                if (pair[1].ValueKind == System.Text.Json.JsonValueKind.Number)
+                {
+                    samples.Add(new(ReadModel.QuantileMetric.TimeToFirstTokenMs, pair[1].GetDouble()));
+                }
+            }
+
+            readModel.Remove(session, summary, samples, transaction);
+        }
+
+        reader.Close();
+        readModel.WriteAggregates(transaction);
     }
 
     /// <summary>The filter as a parameterised SELECT over sessions; only the conditions that apply, so the indexes serve them.</summary>

@@ -37,10 +37,10 @@ internal sealed class SqliteReadModel : IDisposable
     public SqliteReadModel(SqliteConnection connection)
     {
         _connection = connection;
-        _insertSession = Prepare($"INSERT INTO session_summaries (session_id, through_seq, ended, {ColumnList}) VALUES ($id, $seq, $ended, {ParameterList})", "$id", "$seq", "$ended");
+        _insertSession = Prepare($"INSERT INTO session_summaries (session_id, through_seq, {ColumnList}) VALUES ($id, $seq, {ParameterList})", "$id", "$seq");
         _updateSession = Prepare(
-            $"UPDATE session_summaries SET through_seq = $seq, ended = $ended, {string.Join(", ", MetricFields.Columns.Select((c, i) => $"{c} = $v{i}"))} WHERE session_id = $id AND through_seq = $prev_seq AND ended = $prev_ended",
-            "$id", "$seq", "$ended", "$prev_seq", "$prev_ended");
+            $"UPDATE session_summaries SET through_seq = $seq, {string.Join(", ", MetricFields.Columns.Select((c, i) => $"{c} = $v{i}"))} WHERE session_id = $id AND through_seq = $prev_seq AND ended = $prev_ended",
+            "$id", "$seq", "$prev_seq", "$prev_ended");
         _upsertUser = Prepare(
             $"""
             INSERT INTO user_summaries (experiment_id, model_group, user_id, {ColumnList}) VALUES ($experiment, $group, $user, {ParameterList})
@@ -83,12 +83,12 @@ internal sealed class SqliteReadModel : IDisposable
         var current = update.Current;
         if (update.Previous is not { } previous)
         {
-            Bind(_insertSession, transaction, current.Values, session.SessionId, current.ThroughSeq, current.Ended ? 1 : 0);
+            Bind(_insertSession, transaction, current.Values, session.SessionId, current.ThroughSeq);
             _insertSession.ExecuteNonQuery();
         }
         else
         {
-            Bind(_updateSession, transaction, current.Values, session.SessionId, current.ThroughSeq, current.Ended ? 1 : 0, previous.ThroughSeq, previous.Ended ? 1 : 0);
+            Bind(_updateSession, transaction, current.Values, session.SessionId, current.ThroughSeq, previous.ThroughSeq, previous.Ended ? 1.0 : 0.0);
             if (_updateSession.ExecuteNonQuery() != 1)
             {
                 throw new ReadModelConflictException(session.SessionId);
@@ -240,8 +240,7 @@ internal sealed class SqliteReadModel : IDisposable
         return $"""
             CREATE TABLE IF NOT EXISTS session_summaries (
                 session_id  TEXT PRIMARY KEY,
-                through_seq INTEGER NOT NULL,
-                ended       INTEGER NOT NULL{columns}
+                through_seq INTEGER NOT NULL{columns}
             ) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS user_summaries (
                 experiment_id TEXT NOT NULL,

@@ -99,7 +99,7 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
             command.CommandText = $"""
                 SELECT s.user_id, s.experiment_id, s.model_group, s.start_time, s.end_time, s.environment,
                        (SELECT COALESCE(MAX(seq), 0) FROM session_events WHERE session_id = $id),
-                       m.through_seq, m.ended, {MetricColumns}
+                       m.through_seq, {MetricColumns}
                 FROM sessions s LEFT JOIN session_summaries m ON m.session_id = s.session_id
                 WHERE s.session_id = $id
                 """;
@@ -149,7 +149,7 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
 
     private static readonly string MetricColumns = string.Join(", ", MetricFields.Columns.Select(c => "m." + c));
 
-    /// <summary>A session_summaries row read at <paramref name="ordinal"/> (through_seq, ended, the fields).</summary>
+    /// <summary>A session_summaries row read at <paramref name="ordinal"/> (through_seq, then the fields).</summary>
     internal static SessionSummary ReadMetrics(SqliteDataReader reader, int ordinal, string sessionId)
     {
         if (reader.IsDBNull(ordinal))
@@ -161,10 +161,10 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
         var values = new double[MetricFields.Count];
         for (var i = 0; i < values.Length; i++)
         {
-            values[i] = reader.GetDouble(ordinal + 2 + i);
+            values[i] = reader.GetDouble(ordinal + 1 + i);
         }
 
-        return new SessionSummary(reader.GetInt64(ordinal), reader.GetInt64(ordinal + 1) != 0, values);
+        return new SessionSummary(reader.GetInt64(ordinal), values);
     }
 
     public async Task<IReadOnlyList<StoredEvent>> ReadEventsAsync(string sessionId, long afterSeq, int limit, CancellationToken cancellationToken)

@@ -88,15 +88,16 @@ public sealed class MongoDocumentTests
     public void A_sessions_summary_round_trips_and_is_replaced_only_at_the_version_the_flush_started_from()
     {
         var values = Enumerable.Range(0, MetricFields.Count).Select(i => i * 1.5).ToArray();
-        var previous = new SessionSummary(4, false, values);
-        var current = new SessionSummary(9, true, [.. values.Select(v => v + 1)]);
+        values[(int)MetricField.Ended] = 0;
+        var previous = new SessionSummary(4, values);
+        var current = new SessionSummary(9, [.. values.Select(v => v + 1)]);
         var end = DateTimeOffset.FromUnixTimeMilliseconds(1_730_000_060_000);
 
         var (filter, update) = MongoDocuments.UpdateSummary("s1", new ReadModelUpdate(previous, current, []), end);
         var stored = new BsonDocument { { "session_id", "s1" }, { "summary", update["$set"]["summary"] } };
         var back = MongoDocuments.ToSummary(stored);
 
-        Assert.Equal(BsonDocument.Parse("""{ _id: "s1", "summary.through_seq": NumberLong(4), "summary.ended": false }"""), filter);
+        Assert.Equal(BsonDocument.Parse("""{ _id: "s1", "summary.through_seq": NumberLong(4), "summary.ended": 0.0 }"""), filter);
         Assert.Equal(new DateTime(2024, 10, 27, 3, 34, 20, DateTimeKind.Utc), update["$set"]["end_time"].ToUniversalTime());
         Assert.Equal((9L, true), (back.ThroughSeq, back.Ended));
         Assert.Equal(current.Values.ToArray(), back.Values.ToArray());
