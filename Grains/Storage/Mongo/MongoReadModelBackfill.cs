@@ -29,6 +29,13 @@ internal static partial class MongoReadModelBackfill
 
         var sessions = database.GetCollection<BsonDocument>(MongoDocuments.Sessions);
         var total = await sessions.CountDocumentsAsync(FilterDefinition<BsonDocument>.Empty, cancellationToken: cancellationToken);
+        if (total == 0)
+        {
+            // A new database: nothing to build, and nothing cleared that a silo started alongside may already have written.
+            await RecordAsync(metadata, 0, cancellationToken);
+            return;
+        }
+
         var withoutSummary = await sessions.CountDocumentsAsync(new BsonDocument("summary", new BsonDocument("$exists", false)), cancellationToken: cancellationToken);
         LogStarted(logger, total, withoutSummary);
         var started = System.Diagnostics.Stopwatch.StartNew();
@@ -77,21 +84,21 @@ internal static partial class MongoReadModelBackfill
             LogProgress(logger, done, total, started.Elapsed.TotalSeconds);
         }
 
-        await metadata.ReplaceOneAsync(
-            MongoReadModelDocuments.MetadataId(),
-            new BsonDocument { { "_id", "read_model" }, { "version", ReadModelVersion }, { "sessions", done }, { "built_at", DateTime.UtcNow } },
-            new ReplaceOptions { IsUpsert = true },
-            cancellationToken);
+        await RecordAsync(metadata, done, cancellationToken);
         LogFinished(logger, done, started.Elapsed.TotalSeconds);
     }
 
-    /// <summary>
-    /// Each session's events, bucket by bucket in (session, bucket) order from one cursor on the buckets' unique index,
-    /// folded as the grain folds them; then its end. A new session's update: from nothing to the folded summary.
-    /// </summary>
+    private static Task RecordAsync(IMongoCollection<BsonDocument> metadata, long sessions, CancellationToken cancellationToken) =>
+        metadata.ReplaceOneAsync(
+            MongoReadModelDocuments.MetadataId(),
+            new BsonDocument { { "_id", "read_model" }, { "version", ReadModelVersion }, { "sessions", sessions }, { "built_at", DateTime.UtcNow } },
+            new ReplaceOptions { IsUpsert = true },
+            cancellationToken);
+
+    /// <summary>Each session's buckets in (session, bucket) order, from one cursor on the buckets' unique index.</summary>
     private static async Task<List<(SessionInfo Session, ReadModelUpdate Update)>> FoldAsync(IMongoCollection<BsonDocument> buckets, List<SessionInfo> batch, CancellationToken cancellationToken)
     {
-        var builders = batch.ToDictionary(s => s.SessionId, _ => (Builder: new SessionSummaryBuilder(SessionSummary.Started()), Samples: new List<MetricSample>()), StringComparer.Ordinal);
+        var folder = new SessionFolder(batch);
         var filter = new BsonDocument("session_id", new BsonDocument("$in", new BsonArray(batch.Select(s => s.SessionId))));
         using var cursor = await buckets.Find(filter).Sort(new BsonDocument { { "session_id", 1 }, { "bucket", 1 } })
             .Project(new BsonDocument { { "session_id", 1 }, { "events", 1 } })
@@ -100,17 +107,35 @@ internal static partial class MongoReadModelBackfill
         {
             foreach (var bucket in cursor.Current)
             {
-                var (builder, samples) = builders[bucket["session_id"].AsString];
-                foreach (var e in bucket["events"].AsBsonArray)
-                {
-                    builder.Add(MongoDocuments.ToEvent(e.AsBsonDocument), samples);
-                }
+                folder.Add(bucket);
             }
         }
 
-        return batch.Select(s =>
+        return folder.Complete();
+    }
+
+    /// <summary>
+    /// Folds the buckets of a batch of sessions as the grain folds events (<see cref="SessionSummaryBuilder"/>), then each
+    /// session's end: for each session, the update from nothing to its summary, with its sketch values.
+    /// </summary>
+    internal sealed class SessionFolder(IReadOnlyList<SessionInfo> batch)
+    {
+        private readonly Dictionary<string, (SessionSummaryBuilder Builder, List<MetricSample> Samples)> _sessions =
+            batch.ToDictionary(s => s.SessionId, _ => (new SessionSummaryBuilder(SessionSummary.Started()), new List<MetricSample>()), StringComparer.Ordinal);
+
+        /// <summary>One bucket <c>{session_id, events}</c>; a session's buckets must come in bucket order.</summary>
+        public void Add(BsonDocument bucket)
         {
-            var (builder, samples) = builders[s.SessionId];
+            var (builder, samples) = _sessions[bucket["session_id"].AsString];
+            foreach (var e in bucket["events"].AsBsonArray)
+            {
+                builder.Add(MongoDocuments.ToEvent(e.AsBsonDocument), samples);
+            }
+        }
+
+        public List<(SessionInfo Session, ReadModelUpdate Update)> Complete() => batch.Select(s =>
+        {
+            var (builder, samples) = _sessions[s.SessionId];
             if (s.EndTime is { } end)
             {
                 builder.End(s.StartTime, end, samples);

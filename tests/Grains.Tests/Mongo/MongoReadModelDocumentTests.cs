@@ -104,6 +104,60 @@ public sealed class MongoReadModelDocumentTests
         Assert.Equal([KeyValuePair.Create(QuantileSketch.BinOf(5000), 1L)], bins.Value);
     }
 
+    [Fact]
+    public void The_backfill_folds_stored_buckets_into_the_summaries_the_grain_would_have_kept()
+    {
+        var random = new Random(11);
+        var ended = Session("s1", "u1", "g", Start) with { EndTime = DateTimeOffset.FromUnixTimeMilliseconds(Start + 90_000) };
+        var open = Session("s2", "u2", "g", Start);
+        var empty = Session("s3", "u3", "g", Start) with { EndTime = DateTimeOffset.FromUnixTimeMilliseconds(Start + 10) };
+        var events1 = Enumerable.Range(1, 23).Select(i => RandomEvent(i, random)).ToArray();
+        var events2 = Enumerable.Range(1, 4).Select(i => RandomEvent(i, random)).ToArray();
+        var buckets = new EventBuckets(5);
+
+        // What the grain kept, flush by flush.
+        var expected = new Dictionary<string, (SessionSummary Summary, List<MetricSample> Samples)>();
+        foreach (var (session, events) in new[] { (ended, events1), (open, events2), (empty, Array.Empty<StoredEvent>()) })
+        {
+            var builder = new SessionSummaryBuilder(SessionSummary.Started());
+            var samples = new List<MetricSample>();
+            foreach (var e in events)
+            {
+                builder.Add(e, samples);
+            }
+
+            if (session.EndTime is { } end)
+            {
+                builder.End(session.StartTime, end, samples);
+            }
+
+            expected[session.SessionId] = (builder.Snapshot(), samples);
+        }
+
+        var folder = new MongoReadModelBackfill.SessionFolder([ended, open, empty]);
+        foreach (var (id, events) in new[] { ("s1", events1), ("s2", events2) })
+        {
+            foreach (var (_, run) in buckets.Split(events))
+            {
+                folder.Add(new BsonDocument { { "session_id", id }, { "events", new BsonArray(run.Select(MongoDocuments.Event)) } });
+            }
+        }
+
+        var folded = folder.Complete();
+
+        Assert.Equal(["s1", "s2", "s3"], folded.Select(f => f.Session.SessionId));
+        Assert.All(folded, f =>
+        {
+            Assert.Null(f.Update.Previous);
+            Assert.Equal(expected[f.Session.SessionId].Summary.ThroughSeq, f.Update.Current.ThroughSeq);
+            Assert.Equal(expected[f.Session.SessionId].Summary.Values.ToArray(), f.Update.Current.Values.ToArray());
+            Assert.Equal(expected[f.Session.SessionId].Samples, f.Update.Samples);
+        });
+        Assert.Equal((23L, true, 90_000.0), (folded[0].Update.Current.ThroughSeq, folded[0].Update.Current.Ended, folded[0].Update.Current[MetricField.DurationMs]));
+        Assert.False(folded[1].Update.Current.Ended);
+        Assert.Equal(1.0, folded[2].Update.Current[MetricField.Sessions]);
+    }
+
     [Theory]
     [InlineData("", 5)]
     [InlineData("s1", 9)]
