@@ -57,6 +57,11 @@ public sealed class MongoReadModelChanges(int shards)
 
     private void Record(SessionInfo session, double[]? before, double[]? after, IReadOnlyList<MetricSample> samples, int sign)
     {
+        if (before is not null && after is not null && before.AsSpan().SequenceEqual(after) && samples.Count == 0)
+        {
+            return; // a flush of legacy rows only: nothing changes, and no aggregate document need be written
+        }
+
         var userKey = new UserKey(session.ExperimentId, session.ModelGroup, session.UserId);
         if (!_users.TryGetValue(userKey, out var change))
         {

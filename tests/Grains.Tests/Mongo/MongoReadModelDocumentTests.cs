@@ -91,6 +91,17 @@ public sealed class MongoReadModelDocumentTests
     }
 
     [Fact]
+    public void A_flush_that_changes_no_figure_writes_no_aggregate()
+    {
+        var changes = new MongoReadModelChanges(16);
+        var summary = new SessionSummary(3, [.. SessionSummary.Started().Values]);
+
+        changes.Apply(Session("s1", "u", "g", Start), new ReadModelUpdate(summary, summary, []));
+
+        Assert.True(changes.IsEmpty);
+    }
+
+    [Fact]
     public void Bin_changes_that_cancel_out_are_not_written()
     {
         var changes = new MongoReadModelChanges(1);
