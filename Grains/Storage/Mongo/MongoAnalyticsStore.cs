@@ -145,10 +145,11 @@ public sealed class MongoAnalyticsStore : IAnalyticsStore
         var samples = summarised.ToDictionary(d => d["_id"].AsString, _ => new List<MetricSample>(), StringComparer.Ordinal);
         if (summarised.Count > 0)
         {
+            // No allowDiskUse: one user's responses, read inside the deletion's transaction like its other reads.
             var pipeline = MongoReadModelDocuments.ResponseValuesPipeline(MongoAnalyticsPipelines.UserSessions(userId));
             using var cursor = await (session is null
-                ? _sessions.AggregateAsync<BsonDocument>(pipeline, ReadOptions, cancellationToken)
-                : _sessions.AggregateAsync<BsonDocument>(session, pipeline, ReadOptions, cancellationToken));
+                ? _sessions.AggregateAsync<BsonDocument>(pipeline, cancellationToken: cancellationToken)
+                : _sessions.AggregateAsync<BsonDocument>(session, pipeline, cancellationToken: cancellationToken));
             while (await cursor.MoveNextAsync(cancellationToken))
             {
                 foreach (var d in cursor.Current)
