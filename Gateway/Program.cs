@@ -17,6 +17,7 @@ builder.Services.AddGatewayTelemetry(builder.Configuration);
 var app = builder.Build();
 app.Logger.LogInformation("{Listening}", listening);
 app.UseExceptionHandler();
+app.UseStatusCodePages(); // error statuses without a body (unknown path, wrong method) answer problem+json too
 app.UseCors();
 app.UseRateLimiter();
 app.UseDefaultFiles();

@@ -1,12 +1,17 @@
 namespace SessionTracking;
 
-/// <summary>Start of a session. <paramref name="EnvironmentJson"/> is the client's environment object, verbatim JSON.</summary>
+/// <summary>
+/// Start of a session. <paramref name="EnvironmentJson"/> is the client's environment object, verbatim JSON.
+/// <paramref name="InitialEvents"/> (e.g. the experiment exposure of an assigned model_group) are stored by the same
+/// store write that creates the session, numbered from 1: a session never exists without them.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("SessionTracking.StartSession")]
 public sealed record StartSession(
     [property: Id(0)] string UserId,
     [property: Id(1)] string ExperimentId,
     [property: Id(2)] string ModelGroup,
-    [property: Id(3)] string EnvironmentJson);
+    [property: Id(3)] string EnvironmentJson,
+    [property: Id(4)] IncomingEvent[]? InitialEvents = null);
 
 /// <summary>An event as the client sent it. <paramref name="DataJson"/> is a JSON object, verbatim.</summary>
 [GenerateSerializer, Immutable, Alias("SessionTracking.IncomingEvent")]
@@ -47,6 +52,9 @@ public enum SessionStatus
     NotFound,
     Ended,
     AlreadyExists,
+
+    /// <summary>The session exceeded <c>Sessions:RequestsPerSecond</c>; a token is back within a second.</summary>
+    RateLimited,
 }
 
 [GenerateSerializer, Immutable, Alias("SessionTracking.StartResult")]
@@ -64,6 +72,8 @@ public sealed record AppendResult(
     [property: Id(4)] bool Ended)
 {
     public static AppendResult NotFound { get; } = new(SessionStatus.NotFound, 0, 0, 0, false);
+
+    public static AppendResult RateLimited { get; } = new(SessionStatus.RateLimited, 0, 0, 0, false);
 }
 
 [GenerateSerializer, Immutable, Alias("SessionTracking.EndResult")]

@@ -26,6 +26,7 @@ public sealed partial class SessionGrain(
     private readonly SessionOptions _options = options.Value;
     private readonly PendingFlush _pending = new();
     private readonly RecentIds _recentIds = new(options.Value.RecentIdWindow);
+    private readonly RequestBudget _budget = new(options.Value.RequestsPerSecond, clock);
 
     private SessionInfo? _session;
     private long _lastSeq;        // highest number handed out
@@ -84,10 +85,15 @@ public sealed partial class SessionGrain(
             return new StartResult(SessionStatus.AlreadyExists, _session);
         }
 
-        var session = new SessionInfo(SessionId, command.UserId, command.ExperimentId, command.ModelGroup, clock.GetUtcNow(), null, command.EnvironmentJson);
+        var startTime = clock.GetUtcNow();
+        var session = new SessionInfo(SessionId, command.UserId, command.ExperimentId, command.ModelGroup, startTime, null, command.EnvironmentJson);
+        var receivedAt = startTime.ToUnixTimeMilliseconds();
+        var initial = (command.InitialEvents ?? [])
+            .Select((e, i) => new StoredEvent(i + 1, e.ClientTime ?? receivedAt, e.Type, e.DataJson, e.ClientId, receivedAt))
+            .ToArray();
         try
         {
-            await store.CreateSessionAsync(session, CancellationToken.None);
+            await store.CreateSessionAsync(session, initial, CancellationToken.None);
         }
         catch (StoreConflictException)
         {
@@ -96,7 +102,9 @@ public sealed partial class SessionGrain(
         }
 
         _session = session;
-        _durableMetrics = SessionSummary.Started();
+        _lastSeq = _durableSeq = initial.Length;
+        _recentIds.AddRange(initial.Where(e => e.ClientId is not null).Select(e => e.ClientId!));
+        _durableMetrics = SessionSummary.OfNewSession(initial, []);
         _metrics = new SessionSummaryBuilder(_durableMetrics);
         _lastActivityMs = NowMs();
         StartTimers();
@@ -104,7 +112,7 @@ public sealed partial class SessionGrain(
     }
 
     public ValueTask<AppendResult> AppendAsync(AppendBatch batch) =>
-        AppendCoreAsync(batch.Events, batch.End, query: null, legacy: null);
+        _budget.TryTake() ? AppendCoreAsync(batch.Events, batch.End, query: null, legacy: null) : ValueTask.FromResult(AppendResult.RateLimited);
 
     public ValueTask<AppendResult> RecordExchangeAsync(QueryExchange exchange) =>
         AppendCoreAsync(
@@ -114,13 +122,15 @@ public sealed partial class SessionGrain(
             legacy: null);
 
     public ValueTask<AppendResult> RecordLegacyEventAsync(LegacyEvent legacyEvent) =>
-        AppendCoreAsync(
+        !_budget.TryTake() ? ValueTask.FromResult(AppendResult.RateLimited) : AppendCoreAsync(
             [new IncomingEvent(legacyEvent.EventType, legacyEvent.DataJson, legacyEvent.Timestamp.ToUnixTimeMilliseconds(), null)],
             end: false,
             query: null,
             legacyEvent);
 
-    public async ValueTask<EndResult> EndAsync()
+    public ValueTask<EndResult> EndAsync() => OnceMoreOnConflictAsync(0, static (grain, _) => grain.EndOnceAsync());
+
+    private async ValueTask<EndResult> EndOnceAsync()
     {
         if (!Exists)
         {
@@ -147,6 +157,11 @@ public sealed partial class SessionGrain(
 
         // A streaming /query asks first and records minutes later; the question is activity, so the idle timer restarts.
         _lastActivityMs = NowMs();
+        if (!_budget.TryTake())
+        {
+            return ValueTask.FromResult(SessionStatus.RateLimited);
+        }
+
         return ValueTask.FromResult(_endRequested ? SessionStatus.Ended : SessionStatus.Ok);
     }
 
@@ -175,7 +190,10 @@ public sealed partial class SessionGrain(
         // it. The tombstone answers "not found" until Orleans collects it as idle.
     }
 
-    public async ValueTask<SessionPage?> ReadAsync(long afterSeq, int limit)
+    public ValueTask<SessionPage?> ReadAsync(long afterSeq, int limit) =>
+        OnceMoreOnConflictAsync((afterSeq, limit), static (grain, page) => grain.ReadOnceAsync(page.afterSeq, page.limit));
+
+    private async ValueTask<SessionPage?> ReadOnceAsync(long afterSeq, int limit)
     {
         if (!Exists)
         {
@@ -191,7 +209,38 @@ public sealed partial class SessionGrain(
         return new SessionPage(_session, [.. events], _durableSeq, next);
     }
 
-    private async ValueTask<AppendResult> AppendCoreAsync(IncomingEvent[] events, bool end, QueryRow? query, LegacyEvent? legacy)
+    private ValueTask<AppendResult> AppendCoreAsync(IncomingEvent[] events, bool end, QueryRow? query, LegacyEvent? legacy) =>
+        OnceMoreOnConflictAsync((events, end, query, legacy), static (grain, a) => grain.AppendOnceAsync(a.events, a.end, a.query, a.legacy));
+
+    /// <summary>
+    /// Runs a call that writes. When another activation of this session wrote first, the failed flush has reloaded the
+    /// session from the store and acknowledged nothing, so the call runs once more: dedup and numbering start afresh
+    /// from what the store holds. A second conflict becomes a <see cref="StoreUnavailableException"/> (503, retry):
+    /// the store's conflict exception never crosses the grain boundary.
+    /// </summary>
+    private async ValueTask<T> OnceMoreOnConflictAsync<TState, T>(TState state, Func<SessionGrain, TState, ValueTask<T>> call)
+    {
+        try
+        {
+            return await call(this, state);
+        }
+        catch (StoreConflictException)
+        {
+            SessionMetrics.ConflictRetries.Add(1);
+        }
+
+        try
+        {
+            return await call(this, state);
+        }
+        catch (StoreConflictException ex)
+        {
+            LogConflictUnresolved(logger, ex, SessionId);
+            throw new StoreUnavailableException("Another activation of this session wrote it concurrently; nothing in this request was stored. Retry.");
+        }
+    }
+
+    private async ValueTask<AppendResult> AppendOnceAsync(IncomingEvent[] events, bool end, QueryRow? query, LegacyEvent? legacy)
     {
         if (!Exists)
         {
@@ -316,15 +365,21 @@ public sealed partial class SessionGrain(
                     var started = clock.GetTimestamp();
                     await store.AppendAsync(flush, CancellationToken.None);
                     var elapsed = clock.GetElapsedTime(started);
-                    SessionMetrics.FlushDuration.Record(elapsed.TotalMilliseconds);
+                    SessionMetrics.FlushDuration.Record(elapsed.TotalSeconds);
                     OnFlushed(flush, elapsed);
                     _inFlight.TrySetResult();
                 }
                 catch (Exception ex) when (ex is StoreUnavailableException or StoreConflictException)
                 {
                     OnFlushFailed(flush, ex);
+                    if (ex is StoreConflictException)
+                    {
+                        // Waiters learn of the failure only once the grain holds the store's state again: they retry.
+                        await ReloadAfterConflictAsync(flush);
+                    }
+
                     _inFlight.TrySetException(ex);
-                    if (_options.Durability == DurabilityMode.Acked || ex is StoreConflictException)
+                    if (_options.Durability == DurabilityMode.Acked)
                     {
                         // Unacknowledged events behind the failed write share its fate: their callers retry.
                         _nextFlush.TrySetException(ex);
@@ -367,8 +422,8 @@ public sealed partial class SessionGrain(
         LogFlushFailed(logger, ex, SessionId, flush.Events.Count);
         if (ex is StoreConflictException)
         {
-            // Another activation wrote this session: our numbering is stale. Reload from the store.
-            _pending.Clear();
+            // Another activation wrote this session: our numbering is stale (ReloadAfterConflictAsync). This activation
+            // may be the one the directory no longer points to; the next call finds the registered one.
             DeactivateOnIdle();
             return;
         }
@@ -393,6 +448,78 @@ public sealed partial class SessionGrain(
         _lastSeq = _durableSeq;
         _endRequested = _session!.EndTime is not null;
         _metrics = new SessionSummaryBuilder(_durableMetrics);
+    }
+
+    /// <summary>
+    /// After a conflict: takes the session's state (last sequence number, recent client ids, end) from the store again.
+    /// Acked: nothing after the durable point was acknowledged, so it is dropped and the callers retry. Buffered: the
+    /// failed events were acknowledged, so they are kept and numbered after what the store holds, minus ids the other
+    /// activation already stored; the next flush writes them.
+    /// </summary>
+    private async Task ReloadAfterConflictAsync(SessionFlush failed)
+    {
+        SessionSnapshot? snapshot = null;
+        try
+        {
+            snapshot = await store.LoadSessionAsync(SessionId, _options.RecentIdWindow, CancellationToken.None);
+        }
+        catch (StoreUnavailableException ex)
+        {
+            LogFlushFailed(logger, ex, SessionId, 0);
+        }
+
+        var buffered = _options.Durability == DurabilityMode.Buffered;
+        if (buffered)
+        {
+            _pending.Restore(failed);
+        }
+
+        foreach (var e in buffered ? _pending.Events : failed.Events.Concat(_pending.Events))
+        {
+            if (e.ClientId is { } id)
+            {
+                _recentIds.Remove(id);
+            }
+        }
+
+        if (snapshot is null || _forgotten)
+        {
+            // Unknown state: nothing more is numbered here (the flush failure deactivates this activation).
+            if (!buffered)
+            {
+                _pending.Clear();
+                _lastSeq = _durableSeq;
+            }
+
+            return;
+        }
+
+        _session = snapshot.Session;
+        _lastSeq = _durableSeq = snapshot.LastSeq;
+        _recentIds.AddRange(snapshot.RecentClientIds);
+        _idsBeyondWindow |= snapshot.LastSeq > _options.RecentIdWindow;
+        if (!buffered)
+        {
+            _pending.Clear();
+            _endRequested = snapshot.Session.EndTime is not null;
+            return;
+        }
+
+        var owed = _pending.Events.ToList();
+        _pending.Events.Clear();
+        foreach (var e in owed)
+        {
+            if (e.ClientId is { } id && _recentIds.Contains(id))
+            {
+                continue;
+            }
+
+            _pending.Events.Add(e with { Seq = ++_lastSeq });
+            if (e.ClientId is { } kept)
+            {
+                _recentIds.Add(kept);
+            }
+        }
     }
 
     private void DeactivateUnlessForgotten()
@@ -475,6 +602,9 @@ public sealed partial class SessionGrain(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Session {SessionId}: flush on deactivation failed, {Count} buffered events not stored")]
     private static partial void LogDeactivationFlushFailed(ILogger logger, Exception exception, string sessionId, int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Session {SessionId}: another activation kept writing it; the request is answered as unavailable")]
+    private static partial void LogConflictUnresolved(ILogger logger, Exception exception, string sessionId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Session {SessionId}: ended after idle timeout")]
     private static partial void LogIdleEnded(ILogger logger, string sessionId);

@@ -2,7 +2,7 @@ using System.ComponentModel.DataAnnotations;
 
 namespace SessionTracking;
 
-/// <summary>When an append is acknowledged. See docs/durability.md.</summary>
+/// <summary>When an append is acknowledged; the trade-off of each mode is in docs/reliability.md (Durability modes).</summary>
 public enum DurabilityMode
 {
     /// <summary>Acknowledge after the store has committed the events (group commit). Default.</summary>
@@ -37,4 +37,11 @@ public sealed class SessionOptions
     /// <summary>A session with no events for this long is ended by the server (end_time = its last activity).</summary>
     [Range(typeof(TimeSpan), "00:00:01", "30.00:00:00")]
     public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>
+    /// Requests per second one session may make (appends, /log_event, /query), bursts up to twice that. Kept by the
+    /// session's grain, so it holds across every gateway; above it the gateway answers 429 with Retry-After.
+    /// </summary>
+    [Range(1, 10_000_000)]
+    public int RequestsPerSecond { get; set; } = 10_000;
 }

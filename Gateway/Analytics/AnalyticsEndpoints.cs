@@ -13,10 +13,18 @@ internal static class AnalyticsEndpoints
 {
     public static IEndpointRouteBuilder MapAnalyticsEndpoints(this IEndpointRouteBuilder endpoints)
     {
-        var group = endpoints.MapGroup("/analytics").RequireOperatorKey().WithTags("Analytics");
-        group.MapGet("/", GetReportsAsync).WithName("GetExperimentReports");
-        group.MapGet("/guide", GetGuideAveragesAsync).WithName("GetGuideAverages");
-        group.MapGet("/sessions", ListSessionsAsync).WithName("ListSessions");
+        var maxNameLength = endpoints.ServiceProvider.GetRequiredService<WireLimits>().MaxFieldLength;
+        var group = endpoints.MapGroup("/analytics").RequireOperatorKey().WithTags("Analytics").WithFilterParameters(maxNameLength);
+        group.MapGet("/", GetReportsAsync).WithName("GetExperimentReports").WithSummary("Experiment report")
+            .WithDescription("Per experiment × model_group figures, comparisons with the baseline group and the sample-ratio-mismatch check.")
+            .ProducesProblem(StatusCodes.Status400BadRequest);
+        group.MapGet("/guide", GetGuideAveragesAsync).WithName("GetGuideAverages").WithSummary("The guide's two pipelines")
+            .WithDescription("Average latency and session duration by model_group, in the guide's MongoDB output shape (`_id` = model_group).")
+            .ProducesProblem(StatusCodes.Status400BadRequest);
+        group.MapGet("/sessions", ListSessionsAsync).WithName("ListSessions").WithSummary("Recent sessions")
+            .WithDescription("The newest sessions matching the filter, for the timeline links.")
+            .WithQueryParameter(new QueryParameter("limit", "Sessions to list, newest first.", Microsoft.OpenApi.JsonSchemaType.Integer, "int32", 1, WireLimits.MaxSessionListLimit))
+            .ProducesProblem(StatusCodes.Status400BadRequest);
         return endpoints;
     }
 
@@ -63,7 +71,7 @@ internal static class AnalyticsEndpoints
     private static async Task<Results<Ok<SessionsResponse>, ProblemHttpResult>> ListSessionsAsync(HttpRequest request, IGrainFactory grains)
     {
         if (!AnalyticsRequest.TryReadFilter(request, out var filter, out var error)
-            || !AnalyticsRequest.TryReadLimit(request, fallback: 50, max: 1000, out var limit, out error))
+            || !AnalyticsRequest.TryReadLimit(request, fallback: WireLimits.DefaultSessionListLimit, max: WireLimits.MaxSessionListLimit, out var limit, out error))
         {
             return Problems.BadRequest(error);
         }

@@ -1,20 +1,29 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
+using Microsoft.OpenApi;
 using SessionTracking.Analytics;
+using SessionTracking.Gateway.Http;
 
 namespace SessionTracking.Gateway.Analytics;
 
 /// <summary>Reads the common query parameters of analytics and exports: experiment_id, model_group, from, to.</summary>
 internal static class AnalyticsRequest
 {
-    private const int MaxNameLength = 256;
+    /// <summary>Declares the filter's query parameters in the OpenAPI document.</summary>
+    public static TBuilder WithFilterParameters<TBuilder>(this TBuilder builder, int maxNameLength)
+        where TBuilder : IEndpointConventionBuilder => builder
+            .WithQueryParameter(new QueryParameter("experiment_id", "Only this experiment.", JsonSchemaType.String, MaxLength: maxNameLength))
+            .WithQueryParameter(new QueryParameter("model_group", "Only this model group.", JsonSchemaType.String, MaxLength: maxNameLength))
+            .WithQueryParameter(new QueryParameter("from", "Sessions started at or after: ISO 8601 (no offset means UTC) or Unix milliseconds.", JsonSchemaType.String))
+            .WithQueryParameter(new QueryParameter("to", "Sessions started before: ISO 8601 or Unix milliseconds; later than `from`.", JsonSchemaType.String));
 
     public static bool TryReadFilter(HttpRequest request, out AnalyticsFilter filter, [NotNullWhen(false)] out string? error)
     {
         filter = new AnalyticsFilter();
         var query = request.Query;
-        if (!TryReadName(query, "experiment_id", out var experiment, out error)
-            || !TryReadName(query, "model_group", out var group, out error)
+        var maxNameLength = request.HttpContext.RequestServices.GetRequiredService<WireLimits>().MaxFieldLength;
+        if (!TryReadName(query, "experiment_id", maxNameLength, out var experiment, out error)
+            || !TryReadName(query, "model_group", maxNameLength, out var group, out error)
             || !TryReadTime(query, "from", out var from, out error)
             || !TryReadTime(query, "to", out var to, out error))
         {
@@ -50,7 +59,7 @@ internal static class AnalyticsRequest
         return true;
     }
 
-    private static bool TryReadName(IQueryCollection query, string name, out string? value, [NotNullWhen(false)] out string? error)
+    private static bool TryReadName(IQueryCollection query, string name, int maxLength, out string? value, [NotNullWhen(false)] out string? error)
     {
         error = null;
         value = query[name].ToString();
@@ -60,9 +69,9 @@ internal static class AnalyticsRequest
             return true;
         }
 
-        if (value.Length > MaxNameLength)
+        if (value.Length > maxLength)
         {
-            error = $"'{name}' is longer than {MaxNameLength} characters.";
+            error = $"'{name}' is longer than {maxLength} characters.";
             return false;
         }
 

@@ -14,20 +14,23 @@ internal static class AssignmentEndpoints
 {
     public static IEndpointRouteBuilder MapAssignmentEndpoints(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapGet("/experiments/{experimentId}/assignment", GetAssignment).WithTags("Experiments").WithName("GetAssignment");
+        endpoints.MapGet("/experiments/{experimentId}/assignment", GetAssignment).WithTags("Experiments").WithName("GetAssignment")
+            .WithSummary("Which model group a user gets")
+            .WithDescription("Sticky assignment for experiments with a configured split; the same as POST /session/start assigns without model_group.")
+            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound);
         return endpoints;
     }
 
-    private static Results<Ok<AssignmentResponse>, ProblemHttpResult> GetAssignment(string experimentId, string? user_id, IOptions<AnalyticsOptions> options)
+    private static Results<Ok<AssignmentResponse>, ProblemHttpResult> GetAssignment(string experimentId, string? user_id, IOptions<AnalyticsOptions> options, WireLimits limits)
     {
-        if (string.IsNullOrWhiteSpace(user_id) || user_id.Length > 256)
+        if (string.IsNullOrWhiteSpace(user_id) || user_id.Length > limits.MaxFieldLength)
         {
-            return Problems.BadRequest("'user_id' is required (1 to 256 characters).");
+            return Problems.BadRequest($"'user_id' is required (1 to {limits.MaxFieldLength} characters).");
         }
 
         if (!options.Value.Experiments.TryGetValue(experimentId, out var experiment))
         {
-            return Problems.Create(StatusCodes.Status404NotFound, "Experiment not configured", $"No split is configured for experiment '{(experimentId.Length > 64 ? experimentId[..64] : experimentId)}'.");
+            return Problems.Create(StatusCodes.Status404NotFound, "Experiment not configured", $"No split is configured for experiment '{Problems.Truncate(experimentId)}'.");
         }
 
         return TypedResults.Ok(new AssignmentResponse(experimentId, user_id, ExperimentAssignment.Assign(experiment, experimentId, user_id), experiment.Split));

@@ -19,9 +19,16 @@ internal static class ExportEndpoints
 
     public static IEndpointRouteBuilder MapExportEndpoints(this IEndpointRouteBuilder endpoints)
     {
-        var group = endpoints.MapGroup("/exports").RequireOperatorKey().WithTags("Exports");
-        group.MapGet("/sessions.{format}", ExportSessionsAsync).WithName("ExportSessions");
-        group.MapGet("/events.{format}", ExportEventsAsync).WithName("ExportEvents");
+        var maxNameLength = endpoints.ServiceProvider.GetRequiredService<WireLimits>().MaxFieldLength;
+        var group = endpoints.MapGroup("/exports").RequireOperatorKey().WithTags("Exports").WithFilterParameters(maxNameLength);
+        group.MapGet("/sessions.{format}", ExportSessionsAsync).WithName("ExportSessions").WithSummary("Export sessions")
+            .WithDescription("JSONL: one guide session document per line, with its events. CSV: one row per session.")
+            .ProducesFile("application/x-ndjson", "text/csv")
+            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapGet("/events.{format}", ExportEventsAsync).WithName("ExportEvents").WithSummary("Export events")
+            .WithDescription("One event per line (JSONL) or row (CSV) with the session fields an analyst joins on.")
+            .ProducesFile("application/x-ndjson", "text/csv")
+            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound);
         return endpoints;
     }
 

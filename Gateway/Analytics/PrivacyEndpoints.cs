@@ -11,16 +11,18 @@ internal static class PrivacyEndpoints
     public static IEndpointRouteBuilder MapPrivacyEndpoints(this IEndpointRouteBuilder endpoints)
     {
         var group = endpoints.MapGroup("/users").RequireOperatorKey().WithTags("Privacy");
-        group.MapDelete("/{userId}", DeleteUserAsync).WithName("DeleteUserData");
+        group.MapDelete("/{userId}", DeleteUserAsync).WithName("DeleteUserData").WithSummary("Delete a user's data")
+            .WithDescription("Removes the user's sessions, their events, and the user's legacy queries and events rows; answers the counts.")
+            .ProducesProblem(StatusCodes.Status400BadRequest);
         return endpoints;
     }
 
     /// <summary>Removes the user's sessions, their events, and the user's legacy queries and events rows; answers the counts.</summary>
-    private static async Task<Results<Ok<UserDeletion>, ProblemHttpResult>> DeleteUserAsync(string userId, IGrainFactory grains)
+    private static async Task<Results<Ok<UserDeletion>, ProblemHttpResult>> DeleteUserAsync(string userId, IGrainFactory grains, WireLimits limits)
     {
-        if (string.IsNullOrWhiteSpace(userId) || userId.Length > 256)
+        if (string.IsNullOrWhiteSpace(userId) || userId.Length > limits.MaxFieldLength)
         {
-            return Problems.BadRequest("'userId' must be 1 to 256 characters.");
+            return Problems.BadRequest($"'userId' must be 1 to {limits.MaxFieldLength} characters.");
         }
 
         return TypedResults.Ok(await grains.GetGrain<IAnalyticsGrain>(0).DeleteUserAsync(userId));

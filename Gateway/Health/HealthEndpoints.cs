@@ -11,8 +11,11 @@ public static class HealthEndpoints
     public static IEndpointRouteBuilder MapHealthEndpoints(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("").WithTags("Health");
-        group.MapGet("/healthz", () => TypedResults.Ok(new HealthResponse("ok")));
-        group.MapGet("/readyz", ReadyAsync);
+        group.MapGet("/healthz", () => TypedResults.Ok(new HealthResponse("ok"))).WithName("Health").WithSummary("Liveness")
+            .WithDescription("200 while the process runs.");
+        group.MapGet("/readyz", ReadyAsync).WithName("Ready").WithSummary("Readiness")
+            .WithDescription("200 when a silo answers and its store reads and accepts writes; 503 with Retry-After otherwise.")
+            .Produces<HealthResponse>(StatusCodes.Status503ServiceUnavailable);
         return app;
     }
 

@@ -18,19 +18,27 @@ internal static class GatewayServices
             .Bind(configuration.GetSection(SessionTracking.Analytics.AnalyticsOptions.SectionName))
             .ValidateDataAnnotations()
             .ValidateOnStart();
+        services.AddSingleton<WireLimits>();
         services.AddSingleton<JsonBody>();
         services.AddSingleton<EventParser>();
+        services.AddSingleton<QueryService>();
         services.AddSingleton(TimeProvider.System);
         services.AddQueryChatClient(configuration);
         services.AddGatewaySecurity(configuration);
         services.AddProblemDetails();
         services.AddExceptionHandler<UnavailableExceptionHandler>();
+        // A query or route value that does not bind (limit=abc) throws, so that the exception handler answers the
+        // problem saying which value was wrong instead of an empty 400.
+        services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
         services.ConfigureHttpJsonOptions(options =>
         {
             options.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower;
+            // Numbers are numbers on the wire (and integers in the OpenAPI document, not integer | string).
+            options.SerializerOptions.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict;
             options.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.SnakeCaseLower));
             options.SerializerOptions.TypeInfoResolverChain.Insert(0, WireJsonContext.Default);
         });
+        services.AddApiContract();
         return services;
     }
 

@@ -12,7 +12,8 @@ internal sealed partial class UnavailableExceptionHandler(IProblemDetailsService
     {
         var (status, title, detail) = exception switch
         {
-            BadHttpRequestException bad => (bad.StatusCode, "Invalid request", "The request could not be read."),
+            // Binding failures of query and route values ("Failed to bind parameter \"int? limit\" from \"abc\".").
+            BadHttpRequestException bad => (bad.StatusCode, "Invalid request", bad.Message),
             StoreUnavailableException => (StatusCodes.Status503ServiceUnavailable, "Store unavailable", "The session store is unavailable; nothing in this request was stored. Retry later."),
             TimeoutException or OrleansException => (StatusCodes.Status503ServiceUnavailable, "Service unavailable", "The cluster did not answer in time; nothing in this request was acknowledged. Retry later."),
             OperationCanceledException when httpContext.RequestAborted.IsCancellationRequested => (499, "Client closed request", "The client went away."),

@@ -1,7 +1,5 @@
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.Extensions.Options;
 using SessionTracking.Gateway.Http;
-using SessionTracking.Gateway.Security;
 using SessionTracking.Gateway.Sessions;
 
 namespace SessionTracking.Gateway.Legacy;
@@ -11,16 +9,22 @@ public static class LegacyEndpoints
 {
     public static IEndpointRouteBuilder MapLegacyEndpoints(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/log_event", LogEventAsync).WithTags("Legacy");
+        app.MapPost("/log_event", LogEventAsync)
+            .WithTags("Legacy")
+            .WithName("LogEvent")
+            .WithSummary("Log an event (earlier API)")
+            .WithDescription("Writes a row of the legacy `events` table and, when `session_id` is given, the event into the session. Type and data follow the rules of session events.")
+            .AcceptsBody<LogEventRequest>()
+            .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType, StatusCodes.Status429TooManyRequests, StatusCodes.Status503ServiceUnavailable);
         return app;
     }
 
     internal static async Task<Results<Ok<LogEventResponse>, ProblemHttpResult>> LogEventAsync(
         HttpRequest request,
         JsonBody body,
-        SessionRateLimiter limiter,
+        EventParser parser,
+        WireLimits limits,
         IGrainFactory grains,
-        IOptions<GatewayOptions> options,
         TimeProvider clock,
         CancellationToken cancellationToken)
     {
@@ -34,27 +38,18 @@ public static class LegacyEndpoints
         using (document)
         {
             var root = document.RootElement;
-            var max = options.Value.MaxFieldLength;
             var typeField = root.TryGetProperty("event_type", out _) ? "event_type" : "type";
-            if (!JsonFields.TryGetRequiredString(root, "user_id", max, out var userId, out var error)
-                || !JsonFields.TryGetString(root, "session_id", 256, out var sessionId, out error)
-                || !JsonFields.TryGetRequiredString(root, typeField, 64, out var eventType, out error)
-                || !JsonFields.TryGetObjectJson(root, "data", out var data, out error))
+            if (!JsonFields.TryGetRequiredString(root, "user_id", limits.MaxFieldLength, out var userId, out var error))
             {
-                return Problems.BadRequest(typeField == "type" && error!.StartsWith("'type' is required", StringComparison.Ordinal)
-                    ? "'event_type' (or its alias 'type') is required and must be a non-empty string."
-                    : error!);
+                return Problems.BadRequest(error!);
             }
 
-            if (!EventParser.IsValidType(eventType))
+            if (!SessionIds.TryRead(root, required: false, out var sessionId, out problem)
+                || !parser.TryReadTypeAndData(root, typeField, where: null, out var eventType, out var data, out problem))
             {
-                return Problems.BadRequest($"'{typeField}' must be one of the guide's event types or a custom name matching {EventParser.TypePattern}.");
-            }
-
-            data ??= "{}";
-            if (System.Text.Encoding.UTF8.GetByteCount(data) > options.Value.MaxEventDataBytes)
-            {
-                return Problems.TooLarge($"'data' exceeds {options.Value.MaxEventDataBytes} bytes (Gateway:MaxEventDataBytes).");
+                return typeField == "type" && problem!.ProblemDetails.Detail!.StartsWith("'type' is required", StringComparison.Ordinal)
+                    ? Problems.BadRequest("'event_type' (or its alias 'type') is required and must be a non-empty string.")
+                    : problem!;
             }
 
             legacyEvent = new LegacyEvent(userId, sessionId, eventType, data, clock.GetUtcNow());
@@ -66,22 +61,7 @@ public static class LegacyEndpoints
             return TypedResults.Ok(new LogEventResponse("ok", null));
         }
 
-        if (!SessionIds.IsWellFormed(id))
-        {
-            return Problems.SessionNotFound(id);
-        }
-
-        if (limiter.TryAcquire(id, request.HttpContext.Response) is { } limited)
-        {
-            return limited;
-        }
-
         var result = await grains.GetGrain<ISessionGrain>(id).RecordLegacyEventAsync(legacyEvent);
-        return result.Status switch
-        {
-            SessionStatus.NotFound => Problems.SessionNotFound(id),
-            SessionStatus.Ended => Problems.SessionEnded(id),
-            _ => TypedResults.Ok(new LogEventResponse("ok", id)),
-        };
+        return Problems.ForSession(result.Status, id, request.HttpContext.Response) is { } refused ? refused : TypedResults.Ok(new LogEventResponse("ok", id));
     }
 }

@@ -1,7 +1,5 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
-using Microsoft.AspNetCore.Http.HttpResults;
-using SessionTracking.Gateway.Http;
 
 namespace SessionTracking.Gateway.Query;
 
@@ -15,32 +13,11 @@ internal sealed record ModelAnswer(
     DateTimeOffset AnsweredAt,
     StreamFigures? Streaming = null)
 {
-    /// <summary>
-    /// Records the exchange as the earlier system did: a <c>prompt</c> and a <c>model_response</c> event in the session
-    /// plus a legacy <c>queries</c> row, in one grain call; without a session, the legacy row alone.
-    /// Returns the problem to answer when the session is unknown or ended.
-    /// </summary>
-    public async Task<ProblemHttpResult?> RecordAsync(IGrainFactory grains, QueryRequest query)
-    {
-        var row = new QueryRow(query.SessionId, query.UserId, query.ModelGroup, query.Prompt, Text, Model, Provider, LatencyMs, "[]", AskedAt);
-        if (query.SessionId is null)
-        {
-            await grains.GetGrain<ILegacyLogGrain>(0).WriteQueryAsync(row);
-            return null;
-        }
-
-        var exchange = new QueryExchange(
-            new IncomingEvent("prompt", ToJson(w => w.WriteString("text", query.Prompt)), AskedAt.ToUnixTimeMilliseconds(), null),
-            new IncomingEvent("model_response", ToJson(WriteResponseData), AnsweredAt.ToUnixTimeMilliseconds(), null),
-            row);
-        var result = await grains.GetGrain<ISessionGrain>(query.SessionId).RecordExchangeAsync(exchange);
-        return result.Status switch
-        {
-            SessionStatus.NotFound => Problems.SessionNotFound(query.SessionId),
-            SessionStatus.Ended => Problems.SessionEnded(query.SessionId),
-            _ => null,
-        };
-    }
+    /// <summary>The exchange as one grain call: a <c>prompt</c> and a <c>model_response</c> event plus the legacy row.</summary>
+    public QueryExchange ToExchange(QueryRequest query, QueryRow row) => new(
+        new IncomingEvent("prompt", ToJson(w => w.WriteString("text", query.Prompt)), AskedAt.ToUnixTimeMilliseconds(), null),
+        new IncomingEvent("model_response", ToJson(WriteResponseData), AnsweredAt.ToUnixTimeMilliseconds(), null),
+        row);
 
     /// <summary>The guide's model_response fields, then the streaming ones (ttft_ms is what the analytics report reads).</summary>
     private void WriteResponseData(Utf8JsonWriter writer)

@@ -1,139 +1,48 @@
-using System.ClientModel;
-using System.Net.ServerSentEvents;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.Extensions.AI;
-using Microsoft.Extensions.Options;
 using SessionTracking.Gateway.Http;
-using SessionTracking.Gateway.Security;
 
 namespace SessionTracking.Gateway.Query;
 
 /// <summary>
 /// POST /query asks the model and answers as the earlier system did; POST /query/stream streams the answer as
-/// server-sent events. Both record the exchange (prompt, model_response, legacy queries row).
+/// server-sent events. Both record the exchange (prompt, model_response, legacy queries row) through <see cref="QueryService"/>.
 /// </summary>
 public static class QueryEndpoints
 {
+    private static readonly int[] Refusals =
+    [
+        StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status413PayloadTooLarge,
+        StatusCodes.Status415UnsupportedMediaType, StatusCodes.Status429TooManyRequests, StatusCodes.Status503ServiceUnavailable,
+    ];
+
     public static IEndpointRouteBuilder MapQueryEndpoints(this IEndpointRouteBuilder app)
     {
         var query = app.MapGroup("/query").WithTags("Query");
-        query.MapPost("", QueryAsync);
-        query.MapPost("/stream", StreamAsync);
+        query.MapPost("", QueryAsync)
+            .WithName("Query")
+            .WithSummary("Ask the model")
+            .WithDescription("Asks the configured model and records a `prompt` and a `model_response` event in the session (when given) and a row in the legacy `queries` table.")
+            .AcceptsBody<QueryRequestBody>()
+            .ProducesProblems(Refusals);
+        query.MapPost("/stream", StreamAsync)
+            .WithName("QueryStream")
+            .WithSummary("Ask the model, streamed")
+            .WithDescription("The answer as server-sent events: `token` events, then `done` (or `error` when the provider fails mid-stream or the exchange cannot be recorded). Refusals come before the stream as problems. Closing the connection stops the generation; the answer so far is recorded with `stopped: true`.")
+            .AcceptsBody<QueryRequestBody>()
+            .ProducesServerSentEvents()
+            .ProducesProblems(Refusals);
         return app;
     }
 
-    internal static async Task<Results<Ok<QueryResponse>, ProblemHttpResult>> QueryAsync(
-        HttpRequest request,
-        JsonBody body,
-        IChatClient chat,
-        IGrainFactory grains,
-        SessionRateLimiter limiter,
-        IOptions<QueryOptions> queryOptions,
-        IOptions<GatewayOptions> gatewayOptions,
-        TimeProvider clock,
-        CancellationToken cancellationToken)
+    internal static async Task<Results<Ok<QueryResponse>, ProblemHttpResult>> QueryAsync(HttpRequest request, QueryService queries, CancellationToken cancellationToken)
     {
-        var (query, problem) = await ReadAndLimitAsync(request, body, limiter, queryOptions.Value, gatewayOptions.Value, cancellationToken);
-        if (query is null)
-        {
-            return problem!;
-        }
-
-        var askedAt = clock.GetUtcNow();
-        var started = clock.GetTimestamp();
-        ChatResponse response;
-        try
-        {
-            response = await chat.GetResponseAsync(query.Prompt, cancellationToken: cancellationToken);
-        }
-        catch (Exception ex) when (IsModelFailure(ex, cancellationToken))
-        {
-            return ModelUnavailable(request.HttpContext.Response);
-        }
-
-        var (model, provider) = Describe(chat, response.ModelId);
-        var answer = new ModelAnswer(response.Text, model, provider, (long)clock.GetElapsedTime(started).TotalMilliseconds, askedAt, clock.GetUtcNow());
-        return await answer.RecordAsync(grains, query) is { } refused
-            ? refused
-            : TypedResults.Ok(new QueryResponse(answer.Text, model, provider, answer.LatencyMs, [], query.SessionId));
+        var (query, problem) = await queries.ReadAndAdmitAsync(request, cancellationToken);
+        return query is null ? problem! : await queries.AskAsync(query, request.HttpContext.Response, cancellationToken);
     }
 
-    internal static async Task<Results<ServerSentEventsResult<string>, ProblemHttpResult>> StreamAsync(
-        HttpContext context,
-        JsonBody body,
-        IChatClient chat,
-        IGrainFactory grains,
-        SessionRateLimiter limiter,
-        IOptions<QueryOptions> queryOptions,
-        IOptions<GatewayOptions> gatewayOptions,
-        TimeProvider clock,
-        ILogger<StreamingQuery> logger)
+    internal static async Task<Results<ServerSentEventsResult<string>, ProblemHttpResult>> StreamAsync(HttpContext context, QueryService queries)
     {
-        var aborted = context.RequestAborted;
-        var (query, problem) = await ReadAndLimitAsync(context.Request, body, limiter, queryOptions.Value, gatewayOptions.Value, aborted);
-        if (query is null)
-        {
-            return problem!;
-        }
-
-        // Refuse before the model runs: once the stream has started, a 404 or 409 can no longer be the status.
-        if (query.SessionId is not null)
-        {
-            switch (await grains.GetGrain<ISessionGrain>(query.SessionId).GetStatusAsync())
-            {
-                case SessionStatus.NotFound: return Problems.SessionNotFound(query.SessionId);
-                case SessionStatus.Ended: return Problems.SessionEnded(query.SessionId);
-            }
-        }
-
-        var streaming = new StreamingQuery(chat, grains, clock, logger, query, aborted);
-        try
-        {
-            // The first update decides between a 503 problem and a 200 stream.
-            await streaming.StartAsync();
-        }
-        catch (Exception ex) when (IsModelFailure(ex, aborted))
-        {
-            await streaming.DisposeAsync();
-            return ModelUnavailable(context.Response);
-        }
-
-        return TypedResults.ServerSentEvents(streaming.EventsAsync());
-    }
-
-    internal static (string Model, string Provider) Describe(IChatClient chat, string? modelId)
-    {
-        var metadata = chat.GetService<ChatClientMetadata>();
-        return (modelId ?? metadata?.DefaultModelId ?? "unknown", metadata?.ProviderName ?? "unknown");
-    }
-
-    /// <summary>
-    /// The provider failed (network, HTTP error, its own timeout), as opposed to the client going away. The OpenAI
-    /// client retries first and then throws an <see cref="AggregateException"/> of the attempts' failures.
-    /// </summary>
-    internal static bool IsModelFailure(Exception exception, CancellationToken requestAborted) => exception switch
-    {
-        HttpRequestException or ClientResultException => true,
-        OperationCanceledException => !requestAborted.IsCancellationRequested,
-        AggregateException aggregate => aggregate.InnerExceptions.All(inner => IsModelFailure(inner, requestAborted)),
-        _ => false,
-    };
-
-    private static async ValueTask<(QueryRequest? Query, ProblemHttpResult? Problem)> ReadAndLimitAsync(
-        HttpRequest request, JsonBody body, SessionRateLimiter limiter, QueryOptions queryOptions, GatewayOptions gatewayOptions, CancellationToken cancellationToken)
-    {
-        var (query, problem) = await QueryRequest.ReadAsync(request, body, queryOptions.MaxPromptLength, gatewayOptions.MaxFieldLength, cancellationToken);
-        if (query?.SessionId is { } sessionId && limiter.TryAcquire(sessionId, request.HttpContext.Response) is { } limited)
-        {
-            return (null, limited);
-        }
-
-        return (query, problem);
-    }
-
-    private static ProblemHttpResult ModelUnavailable(HttpResponse response)
-    {
-        response.Headers.RetryAfter = "5";
-        return Problems.Create(StatusCodes.Status503ServiceUnavailable, "Model unavailable", "The model provider did not answer; retry later.");
+        var (query, problem) = await queries.ReadAndAdmitAsync(context.Request, context.RequestAborted);
+        return query is null ? problem! : await queries.StreamAsync(query, context.Response, context.RequestAborted);
     }
 }

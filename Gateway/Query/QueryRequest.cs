@@ -4,11 +4,11 @@ using SessionTracking.Gateway.Sessions;
 
 namespace SessionTracking.Gateway.Query;
 
-/// <summary>The body of POST /query and /query/stream: <c>prompt</c> (or its alias <c>query</c>) and optional ids.</summary>
+/// <summary>A read <see cref="QueryRequestBody"/>: the prompt (from <c>prompt</c> or its alias <c>query</c>) and optional ids.</summary>
 internal sealed record QueryRequest(string Prompt, string? SessionId, string? UserId, string? ModelGroup)
 {
     public static async ValueTask<(QueryRequest? Request, ProblemHttpResult? Problem)> ReadAsync(
-        HttpRequest request, JsonBody body, int maxPromptLength, int maxFieldLength, CancellationToken cancellationToken)
+        HttpRequest request, JsonBody body, WireLimits limits, CancellationToken cancellationToken)
     {
         var (document, problem) = await body.ReadAsync(request, cancellationToken);
         if (document is null)
@@ -20,19 +20,18 @@ internal sealed record QueryRequest(string Prompt, string? SessionId, string? Us
         {
             var root = document.RootElement;
             var field = root.TryGetProperty("prompt", out _) ? "prompt" : "query";
-            if (!JsonFields.TryGetRequiredString(root, field, maxPromptLength, out var prompt, out var error)
-                || !JsonFields.TryGetString(root, "session_id", 256, out var sessionId, out error)
-                || !JsonFields.TryGetString(root, "user_id", maxFieldLength, out var userId, out error)
-                || !JsonFields.TryGetString(root, "model_group", maxFieldLength, out var modelGroup, out error))
+            if (!JsonFields.TryGetRequiredString(root, field, limits.MaxPromptLength, out var prompt, out var error)
+                || !JsonFields.TryGetString(root, "user_id", limits.MaxFieldLength, out var userId, out error)
+                || !JsonFields.TryGetString(root, "model_group", limits.MaxFieldLength, out var modelGroup, out error))
             {
                 return (null, Problems.BadRequest(field == "query" && error!.StartsWith("'query' is required", StringComparison.Ordinal)
                     ? "'prompt' (or its alias 'query') is required and must be a non-empty string."
                     : error!));
             }
 
-            return sessionId is not null && !SessionIds.IsWellFormed(sessionId)
-                ? (null, Problems.SessionNotFound(sessionId))
-                : (new QueryRequest(prompt, sessionId, userId, modelGroup), null);
+            return SessionIds.TryRead(root, required: false, out var sessionId, out problem)
+                ? (new QueryRequest(prompt, sessionId, userId, modelGroup), null)
+                : (null, problem);
         }
     }
 }

@@ -1,7 +1,10 @@
 using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
+using System.Text.Encodings.Web;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 using Microsoft.Extensions.AI;
+using SessionTracking.Gateway.Http;
 
 namespace SessionTracking.Gateway.Query;
 
@@ -11,16 +14,19 @@ namespace SessionTracking.Gateway.Query;
 /// A stopped answer is recorded with the text the user saw.
 /// </summary>
 internal sealed partial class StreamingQuery(
-    IChatClient chat,
-    IGrainFactory grains,
-    TimeProvider clock,
+    QueryService queries,
     ILogger<StreamingQuery> logger,
     QueryRequest query,
+    HttpResponse response,
     CancellationToken aborted) : IAsyncDisposable
 {
+    /// <summary>The wire types of the events, with text unescaped as the model wrote it.</summary>
+    private static readonly WireJsonContext Wire = new(new JsonSerializerOptions(WireJsonContext.Default.Options) { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+
+    private readonly TimeProvider _clock = queries.Clock;
     private readonly System.Text.StringBuilder _text = new();
-    private readonly DateTimeOffset _askedAt = clock.GetUtcNow();
-    private readonly long _started = clock.GetTimestamp();
+    private readonly DateTimeOffset _askedAt = queries.Clock.GetUtcNow();
+    private readonly long _started = queries.Clock.GetTimestamp();
     private IAsyncEnumerator<ChatResponseUpdate>? _updates;
     private bool _hasUpdate;
     private bool _recorded;
@@ -30,10 +36,10 @@ internal sealed partial class StreamingQuery(
     private long? _usageTokens;
     private string? _modelId;
 
-    /// <summary>Asks the model and waits for its first update, so that a provider failure can still be a 503.</summary>
-    public async Task StartAsync()
+    /// <summary>Waits for the model's first update, so that a provider failure can still be a 503.</summary>
+    public async Task StartAsync(IAsyncEnumerable<ChatResponseUpdate> updates)
     {
-        _updates = chat.GetStreamingResponseAsync(query.Prompt, cancellationToken: aborted).GetAsyncEnumerator(aborted);
+        _updates = updates.GetAsyncEnumerator(aborted);
         _hasUpdate = await _updates.MoveNextAsync();
     }
 
@@ -47,7 +53,7 @@ internal sealed partial class StreamingQuery(
                 var text = Observe(_updates!.Current);
                 if (text.Length > 0)
                 {
-                    yield return new SseItem<string>(Json(w => w.WriteString("text", text)), "token");
+                    yield return Event("token", new StreamToken(text), Wire.StreamToken);
                 }
 
                 try
@@ -56,7 +62,7 @@ internal sealed partial class StreamingQuery(
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException || !aborted.IsCancellationRequested)
                 {
-                    if (!QueryEndpoints.IsModelFailure(ex, aborted))
+                    if (!QueryService.IsModelFailure(ex, aborted))
                     {
                         throw;
                     }
@@ -80,17 +86,18 @@ internal sealed partial class StreamingQuery(
             var outcome = await RecordAsync(answer);
             if (error is not null)
             {
-                yield return new SseItem<string>(
-                    ErrorJson(StatusCodes.Status503ServiceUnavailable, "Model unavailable", "The model provider stopped answering mid-stream; the partial answer was recorded."),
-                    "error");
+                yield return Event(
+                    "error",
+                    new StreamError(StatusCodes.Status503ServiceUnavailable, "Model unavailable", "The model provider stopped answering mid-stream; the partial answer was recorded."),
+                    Wire.StreamError);
             }
             else if (outcome is not null)
             {
-                yield return new SseItem<string>(outcome, "error");
+                yield return Event("error", outcome, Wire.StreamError);
             }
             else
             {
-                yield return new SseItem<string>(Json(w => WriteDone(w, answer)), "done");
+                yield return Event("done", Done(answer), Wire.StreamDone);
             }
         }
         finally
@@ -117,7 +124,7 @@ internal sealed partial class StreamingQuery(
         var text = update.Text;
         if (text.Length > 0)
         {
-            var now = clock.GetTimestamp();
+            var now = _clock.GetTimestamp();
             _firstTokenAt ??= now;
             _lastTokenAt = now;
             _chunks++;
@@ -133,74 +140,41 @@ internal sealed partial class StreamingQuery(
         double? rate = null;
         if (_firstTokenAt is { } first && tokens > 1)
         {
-            var seconds = clock.GetElapsedTime(first, _lastTokenAt).TotalSeconds;
+            var seconds = _clock.GetElapsedTime(first, _lastTokenAt).TotalSeconds;
             rate = seconds > 0 ? (tokens - 1) / seconds : null;
         }
 
-        long? ttft = _firstTokenAt is { } firstAt ? (long)clock.GetElapsedTime(_started, firstAt).TotalMilliseconds : null;
-        var (model, provider) = QueryEndpoints.Describe(chat, _modelId);
+        long? ttft = _firstTokenAt is { } firstAt ? (long)_clock.GetElapsedTime(_started, firstAt).TotalMilliseconds : null;
+        var (model, provider) = queries.Describe(_modelId);
         return new ModelAnswer(
-            _text.ToString(), model, provider, (long)clock.GetElapsedTime(_started).TotalMilliseconds, _askedAt, clock.GetUtcNow(),
+            _text.ToString(), model, provider, (long)_clock.GetElapsedTime(_started).TotalMilliseconds, _askedAt, _clock.GetUtcNow(),
             new StreamFigures(ttft, tokens, _usageTokens is not null, rate, stopped, error));
     }
 
     /// <summary>Records once; returns the error event to send when the store refused (the status line is long gone).</summary>
-    private async Task<string?> RecordAsync(ModelAnswer answer)
+    private async Task<StreamError?> RecordAsync(ModelAnswer answer)
     {
         _recorded = true;
         try
         {
-            return await answer.RecordAsync(grains, query) is { } problem
-                ? ErrorJson(problem.StatusCode, problem.ProblemDetails.Title, problem.ProblemDetails.Detail)
-                : null;
+            return await queries.RecordAsync(answer, query, response) is { } problem ? Problems.ToStreamError(problem) : null;
         }
         catch (StoreUnavailableException ex)
         {
             LogRecordFailed(logger, ex, query.SessionId);
-            return ErrorJson(StatusCodes.Status503ServiceUnavailable, "Store unavailable", "The answer was streamed but could not be recorded.");
+            return new StreamError(StatusCodes.Status503ServiceUnavailable, "Store unavailable", "The answer was streamed but could not be recorded.");
         }
     }
 
-    private void WriteDone(Utf8JsonWriter writer, ModelAnswer answer)
+    private StreamDone Done(ModelAnswer answer)
     {
         var figures = answer.Streaming!;
-        writer.WriteString("response", answer.Text);
-        writer.WriteString("model", answer.Model);
-        writer.WriteString("provider", answer.Provider);
-        writer.WriteNumber("latency_ms", answer.LatencyMs);
-        if (figures.TimeToFirstTokenMs is { } ttft)
-        {
-            writer.WriteNumber("ttft_ms", ttft);
-        }
-
-        writer.WriteNumber("tokens", figures.Tokens);
-        if (figures.TokensPerSecond is { } rate)
-        {
-            writer.WriteNumber("tokens_per_second", Math.Round(rate, 2));
-        }
-
-        writer.WriteBoolean("stopped", false);
-        writer.WriteStartArray("citations");
-        writer.WriteEndArray();
-        if (query.SessionId is { } sessionId)
-        {
-            writer.WriteString("session_id", sessionId);
-        }
-        else
-        {
-            writer.WriteNull("session_id");
-        }
+        return new StreamDone(
+            answer.Text, answer.Model, answer.Provider, answer.LatencyMs, figures.TimeToFirstTokenMs, figures.Tokens,
+            figures.TokensPerSecond is { } rate ? Math.Round(rate, 2) : null, Stopped: false, [], query.SessionId);
     }
 
-    private static string Json(Action<Utf8JsonWriter> writeProperties) => ModelAnswer.ToJson(writeProperties);
-
-    /// <summary>The data of an <c>error</c> event: a problem's fields, once the status line has been sent.</summary>
-    private static string ErrorJson(int status, string? title, string? detail) => Json(w =>
-    {
-        w.WriteNumber("status", status);
-        w.WriteString("title", title);
-        w.WriteString("detail", detail);
-    });
+    private static SseItem<string> Event<T>(string type, T data, JsonTypeInfo<T> typeInfo) => new(JsonSerializer.Serialize(data, typeInfo), type);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The model failed after {Chunks} streamed chunks; recording the partial answer")]
     private static partial void LogModelFailedMidStream(ILogger logger, Exception exception, long chunks);

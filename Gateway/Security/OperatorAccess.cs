@@ -10,7 +10,7 @@ public static class OperatorAccess
 {
     public static TBuilder RequireOperatorKey<TBuilder>(this TBuilder builder)
         where TBuilder : IEndpointConventionBuilder =>
-        builder.AddEndpointFilter(static async (context, next) =>
+        builder.WithMetadata(OperatorKeyRequired.Instance).AddEndpointFilter(static async (context, next) =>
         {
             var options = context.HttpContext.RequestServices.GetRequiredService<IOptions<SecurityOptions>>().Value;
             if (!options.HasOperatorKey || IsAuthorized(context.HttpContext.Request, options.OperatorApiKey!))

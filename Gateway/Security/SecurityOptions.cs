@@ -20,10 +20,6 @@ public sealed class SecurityOptions
     [Range(1, 10_000_000)]
     public int ClientRequestsPerSecond { get; set; } = 50_000;
 
-    /// <summary>Event requests per second one session may make; bursts up to twice that.</summary>
-    [Range(1, 10_000_000)]
-    public int SessionRequestsPerSecond { get; set; } = 10_000;
-
     /// <summary>Use the first address of <c>X-Forwarded-For</c> as the client (only behind a proxy you trust).</summary>
     public bool TrustForwardedFor { get; set; }
 

@@ -2,7 +2,7 @@ namespace SessionTracking.Gateway.Security;
 
 internal static class SecurityServices
 {
-    /// <summary>Operator key, CORS allowlist for tracker origins, per-client and per-session rate limits.</summary>
+    /// <summary>Operator key, CORS allowlist for tracker origins, per-client rate limits (the per-session limit is the session grain's).</summary>
     public static IServiceCollection AddGatewaySecurity(this IServiceCollection services, IConfiguration configuration)
     {
         var section = configuration.GetSection(SecurityOptions.SectionName);
@@ -22,7 +22,6 @@ internal static class SecurityServices
             }
         });
         services.AddClientRateLimiting(security);
-        services.AddSingleton<SessionRateLimiter>();
         return services;
     }
 }

@@ -2,7 +2,6 @@ using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.Extensions.Options;
 using SessionTracking.Gateway.Http;
 
 namespace SessionTracking.Gateway.Sessions;
@@ -10,16 +9,11 @@ namespace SessionTracking.Gateway.Sessions;
 /// <summary>
 /// Validates event bodies: one event <c>{session_id, type, data, t?, id?}</c> or a batch
 /// <c>{session_id, events: [...], end?}</c>. Event types are the guide's twelve or custom names matching
-/// <see cref="TypePattern"/>.
+/// <see cref="WireLimits.EventTypePattern"/>. POST /log_event reads its type and data with the same rules.
 /// </summary>
-internal sealed partial class EventParser(IOptions<GatewayOptions> options)
+internal sealed partial class EventParser(WireLimits limits)
 {
-    public const string TypePattern = "^[A-Za-z][A-Za-z0-9_.:-]{0,63}$";
-
-    /// <summary>Latest accepted client time: the year 9999, in Unix milliseconds.</summary>
-    private const long MaxClientTime = 253_402_300_799_999;
-
-    private readonly GatewayOptions _options = options.Value;
+    private readonly GatewayOptions _options = limits.Gateway;
 
     public static readonly IReadOnlySet<string> GuideTypes = new HashSet<string>(StringComparer.Ordinal)
     {
@@ -101,25 +95,15 @@ internal sealed partial class EventParser(IOptions<GatewayOptions> options)
             return false;
         }
 
-        if (!JsonFields.TryGetRequiredString(item, "type", 64, out var type, out var error)
-            || !JsonFields.TryGetObjectJson(item, "data", out var data, out error)
-            || !JsonFields.TryGetString(item, "id", _options.MaxFieldLength, out var clientId, out error)
+        if (!TryReadTypeAndData(item, "type", where, out var type, out var data, out problem))
+        {
+            return false;
+        }
+
+        if (!JsonFields.TryGetString(item, "id", _options.MaxFieldLength, out var clientId, out var error)
             || !TryGetClientTime(item, out var clientTime, out error))
         {
             problem = Problems.BadRequest($"{where}: {error}");
-            return false;
-        }
-
-        if (!IsValidType(type))
-        {
-            problem = Problems.BadRequest($"{where}: 'type' must be one of the guide's event types or a custom name matching {TypePattern}.");
-            return false;
-        }
-
-        data ??= "{}";
-        if (data.Length > _options.MaxEventDataBytes / 4 && Encoding.UTF8.GetByteCount(data) > _options.MaxEventDataBytes)
-        {
-            problem = Problems.TooLarge($"{where}: 'data' exceeds {_options.MaxEventDataBytes} bytes (Gateway:MaxEventDataBytes).");
             return false;
         }
 
@@ -130,6 +114,38 @@ internal sealed partial class EventParser(IOptions<GatewayOptions> options)
         }
 
         parsed = new IncomingEvent(type, data, clientTime, clientId);
+        problem = null;
+        return true;
+    }
+
+    /// <summary>
+    /// Reads an event's type (from <paramref name="typeField"/>) and its data object (absent or null: <c>{}</c>), within
+    /// the type rule and <see cref="GatewayOptions.MaxEventDataBytes"/>.
+    /// </summary>
+    public bool TryReadTypeAndData(JsonElement item, string typeField, string? where, out string type, out string data, out ProblemHttpResult? problem)
+    {
+        data = "{}";
+        var prefix = where is null ? "" : where + ": ";
+        if (!JsonFields.TryGetRequiredString(item, typeField, WireLimits.EventTypeMaxLength, out type, out var error)
+            || !JsonFields.TryGetObjectJson(item, "data", out var json, out error))
+        {
+            problem = Problems.BadRequest(prefix + error);
+            return false;
+        }
+
+        if (!IsValidType(type))
+        {
+            problem = Problems.BadRequest($"{prefix}'{typeField}' must be one of the guide's event types or a custom name matching {WireLimits.EventTypePattern}.");
+            return false;
+        }
+
+        data = json ?? "{}";
+        if (data.Length > _options.MaxEventDataBytes / 4 && Encoding.UTF8.GetByteCount(data) > _options.MaxEventDataBytes)
+        {
+            problem = Problems.TooLarge($"{prefix}'data' exceeds {_options.MaxEventDataBytes} bytes (Gateway:MaxEventDataBytes).");
+            return false;
+        }
+
         problem = null;
         return true;
     }
@@ -146,7 +162,7 @@ internal sealed partial class EventParser(IOptions<GatewayOptions> options)
         }
 
         // Fractional milliseconds (performance.timeOrigin + now()) are truncated.
-        if (t.ValueKind != JsonValueKind.Number || !t.TryGetDouble(out var value) || !double.IsFinite(value) || value < 0 || value > MaxClientTime)
+        if (t.ValueKind != JsonValueKind.Number || !t.TryGetDouble(out var value) || !double.IsFinite(value) || value < 0 || value > WireLimits.MaxClientTime)
         {
             error = "'t' must be an integer number of milliseconds since the Unix epoch.";
             return false;
@@ -156,6 +172,6 @@ internal sealed partial class EventParser(IOptions<GatewayOptions> options)
         return true;
     }
 
-    [GeneratedRegex(TypePattern, RegexOptions.CultureInvariant)]
+    [GeneratedRegex(WireLimits.EventTypePattern, RegexOptions.CultureInvariant)]
     private static partial Regex TypeRegex();
 }

@@ -14,15 +14,36 @@ public static class SessionEndpoints
     public static IEndpointRouteBuilder MapSessionEndpoints(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/session").WithTags("Sessions");
-        group.MapPost("/start", StartAsync);
-        group.MapPost("/event", AppendAsync);
-        group.MapPost("/end", EndAsync);
-        group.MapGet("/{sessionId}", ReadAsync).RequireOperatorKey();
+        group.MapPost("/start", StartAsync)
+            .WithName("StartSession")
+            .WithSummary("Start a session")
+            .WithDescription("Issues a session id (the write credential for the session's events). Without `model_group`, an experiment with a configured split assigns one per user and the session starts with an `exposure` event.")
+            .AcceptsBody<StartRequest>()
+            .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType, StatusCodes.Status503ServiceUnavailable);
+        group.MapPost("/event", AppendAsync)
+            .WithName("AppendEvents")
+            .WithSummary("Record one event or a batch")
+            .WithDescription("One event (`type`, `data`, `t`, `id`) or a batch (`events`), optionally with `end: true` (the batch and the end in one store write). Resent ids are acknowledged as `duplicates` and stored once.")
+            .AcceptsBody<AppendRequest>()
+            .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType, StatusCodes.Status429TooManyRequests, StatusCodes.Status503ServiceUnavailable);
+        group.MapPost("/end", EndAsync)
+            .WithName("EndSession")
+            .WithSummary("End a session")
+            .WithDescription("Idempotent: ending again answers the same end_time.")
+            .AcceptsBody<EndRequest>()
+            .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType, StatusCodes.Status503ServiceUnavailable);
+        group.MapGet("/{sessionId}", ReadAsync)
+            .WithName("GetSession")
+            .WithSummary("Read a session document")
+            .WithDescription("The guide's session document with one page of events in arrival order; `next_after_seq` (and a `Link: rel=\"next\"` header) point to the next page.")
+            .Produces<SessionDocument>()
+            .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status503ServiceUnavailable)
+            .RequireOperatorKey();
         return app;
     }
 
     internal static async Task<Results<Created<StartResponse>, ProblemHttpResult>> StartAsync(
-        HttpRequest request, JsonBody body, IGrainFactory grains, IOptions<GatewayOptions> options, IOptions<AnalyticsOptions> analytics, CancellationToken cancellationToken)
+        HttpRequest request, JsonBody body, WireLimits limits, IGrainFactory grains, IOptions<AnalyticsOptions> analytics, CancellationToken cancellationToken)
     {
         var (document, problem) = await body.ReadAsync(request, cancellationToken);
         if (document is null)
@@ -30,10 +51,11 @@ public static class SessionEndpoints
             return problem!;
         }
 
+        StartSession command;
         using (document)
         {
             var root = document.RootElement;
-            var max = options.Value.MaxFieldLength;
+            var max = limits.MaxFieldLength;
             if (!JsonFields.TryGetRequiredString(root, "user_id", max, out var userId, out var error)
                 || !JsonFields.TryGetString(root, "experiment_id", max, out var experimentId, out error)
                 || !JsonFields.TryGetObjectJson(root, "environment", out var environment, out error))
@@ -44,7 +66,7 @@ public static class SessionEndpoints
             experimentId = string.IsNullOrWhiteSpace(experimentId) ? "default" : experimentId;
 
             // Without model_group, an experiment with a configured split assigns one (sticky per user) and the
-            // session records the exposure; otherwise model_group is required as before.
+            // session starts with the exposure, in the same store write; otherwise model_group is required as before.
             string? assigned = null;
             if (!root.TryGetProperty("model_group", out var groupField) || groupField.ValueKind == JsonValueKind.Null)
             {
@@ -61,30 +83,24 @@ public static class SessionEndpoints
                 return Problems.BadRequest(error!);
             }
 
-            var sessionId = SessionIds.NewId();
-            var command = new StartSession(userId, experimentId, modelGroup, environment ?? "{}");
-            var grain = grains.GetGrain<ISessionGrain>(sessionId);
-            var result = await grain.StartAsync(command);
-            if (result.Status != SessionStatus.Ok || result.Session is not { } session)
-            {
-                // 144 random bits do not collide; if they ever do, the client simply starts again.
-                return Problems.Create(StatusCodes.Status503ServiceUnavailable, "Try again", "The session could not be created; retry the request.");
-            }
-
-            if (assigned is not null)
-            {
-                var exposure = $$"""{"experiment_id":{{JsonSerializer.Serialize(experimentId)}},"model_group":{{JsonSerializer.Serialize(assigned)}},"assignment":"sticky_hash"}""";
-                await grain.AppendAsync(new AppendBatch([new IncomingEvent("exposure", exposure, null, "exposure")]));
-            }
-
-            return TypedResults.Created(
-                $"/session/{sessionId}",
-                new StartResponse(session.SessionId, session.UserId, session.ExperimentId, session.ModelGroup, Timestamps.Format(session.StartTime)));
+            command = new StartSession(userId, experimentId, modelGroup, environment ?? "{}", assigned is null ? null : [Exposure(experimentId, assigned)]);
         }
+
+        var sessionId = SessionIds.NewId();
+        var result = await grains.GetGrain<ISessionGrain>(sessionId).StartAsync(command);
+        if (result.Status != SessionStatus.Ok || result.Session is not { } session)
+        {
+            // 144 random bits do not collide; if they ever do, the client simply starts again.
+            return Problems.Create(StatusCodes.Status503ServiceUnavailable, "Try again", "The session could not be created; retry the request.");
+        }
+
+        return TypedResults.Created(
+            $"/session/{sessionId}",
+            new StartResponse(session.SessionId, session.UserId, session.ExperimentId, session.ModelGroup, Timestamps.Format(session.StartTime)));
     }
 
     internal static async Task<Results<Ok<AppendResponse>, ProblemHttpResult>> AppendAsync(
-        HttpRequest request, JsonBody body, EventParser parser, SessionRateLimiter limiter, IGrainFactory grains, CancellationToken cancellationToken)
+        HttpRequest request, JsonBody body, EventParser parser, IGrainFactory grains, CancellationToken cancellationToken)
     {
         var (document, problem) = await body.ReadAsync(request, cancellationToken);
         if (document is null)
@@ -92,19 +108,24 @@ public static class SessionEndpoints
             return problem!;
         }
 
+        string sessionId;
+        AppendBatch batch;
         using (document)
         {
             var root = document.RootElement;
-            if (!TryGetSessionId(root, out var sessionId, out problem)
-                || !parser.TryParseBatch(root, out var batch, out problem)
-                || (problem = limiter.TryAcquire(sessionId, request.HttpContext.Response)) is not null)
+            if (!SessionIds.TryRead(root, required: true, out var id, out problem)
+                || !parser.TryParseBatch(root, out batch, out problem))
             {
                 return problem!;
             }
 
-            var result = await grains.GetGrain<ISessionGrain>(sessionId).AppendAsync(batch);
-            return ToResponse(sessionId, result);
+            sessionId = id!;
         }
+
+        var result = await grains.GetGrain<ISessionGrain>(sessionId).AppendAsync(batch);
+        return Problems.ForSession(result.Status, sessionId, request.HttpContext.Response) is { } refused
+            ? refused
+            : TypedResults.Ok(new AppendResponse(sessionId, result.Accepted, result.Duplicates, result.LastSeq, result.Ended));
     }
 
     internal static async Task<Results<Ok<EndResponse>, ProblemHttpResult>> EndAsync(
@@ -116,18 +137,21 @@ public static class SessionEndpoints
             return problem!;
         }
 
+        string sessionId;
         using (document)
         {
-            if (!TryGetSessionId(document.RootElement, out var sessionId, out problem))
+            if (!SessionIds.TryRead(document.RootElement, required: true, out var id, out problem))
             {
                 return problem!;
             }
 
-            var result = await grains.GetGrain<ISessionGrain>(sessionId).EndAsync();
-            return result.Status == SessionStatus.NotFound
-                ? Problems.SessionNotFound(sessionId)
-                : TypedResults.Ok(new EndResponse(sessionId, Timestamps.Format(result.EndTime), result.LastSeq));
+            sessionId = id!;
         }
+
+        var result = await grains.GetGrain<ISessionGrain>(sessionId).EndAsync();
+        return result.Status == SessionStatus.NotFound
+            ? Problems.SessionNotFound(sessionId)
+            : TypedResults.Ok(new EndResponse(sessionId, Timestamps.Format(result.EndTime), result.LastSeq));
     }
 
     internal static async Task<Results<SessionDocumentResult, ProblemHttpResult>> ReadAsync(
@@ -148,29 +172,9 @@ public static class SessionEndpoints
         return page is null ? Problems.SessionNotFound(sessionId) : new SessionDocumentResult(page);
     }
 
-    internal static Results<Ok<AppendResponse>, ProblemHttpResult> ToResponse(string sessionId, AppendResult result) => result.Status switch
-    {
-        SessionStatus.NotFound => Problems.SessionNotFound(sessionId),
-        SessionStatus.Ended => Problems.SessionEnded(sessionId),
-        _ => TypedResults.Ok(new AppendResponse(sessionId, result.Accepted, result.Duplicates, result.LastSeq, result.Ended)),
-    };
-
-    /// <summary>Reads <c>session_id</c>: missing or mistyped is a 400; anything not shaped like an issued id is a 404.</summary>
-    internal static bool TryGetSessionId(JsonElement root, out string sessionId, out ProblemHttpResult? problem)
-    {
-        if (!JsonFields.TryGetRequiredString(root, "session_id", 256, out sessionId, out var error))
-        {
-            problem = Problems.BadRequest(error!);
-            return false;
-        }
-
-        if (!SessionIds.IsWellFormed(sessionId))
-        {
-            problem = Problems.SessionNotFound(sessionId);
-            return false;
-        }
-
-        problem = null;
-        return true;
-    }
+    private static IncomingEvent Exposure(string experimentId, string modelGroup) => new(
+        "exposure",
+        $$"""{"experiment_id":{{JsonSerializer.Serialize(experimentId)}},"model_group":{{JsonSerializer.Serialize(modelGroup)}},"assignment":"sticky_hash"}""",
+        null,
+        "exposure");
 }

@@ -9,7 +9,7 @@ namespace SessionTracking.Gateway.Telemetry;
 /// <summary>
 /// OpenTelemetry metrics (Orleans' meters, the service's own, ASP.NET Core's) scraped by Prometheus at <c>/metrics</c>;
 /// traces from ASP.NET Core and Orleans' activity sources, pushed over OTLP when configured (<see cref="ServiceTelemetry"/>);
-/// the OpenAPI document at <c>/openapi/v1.json</c> with a Scalar reference at <c>/scalar</c>.
+/// the OpenAPI document (<see cref="Http.ApiContract"/>) at <c>/openapi/v1.json</c> with a Scalar reference at <c>/scalar</c>.
 /// </summary>
 internal static class TelemetryServices
 {
@@ -20,7 +20,6 @@ internal static class TelemetryServices
             "sessiontracking-gateway",
             metrics => metrics.AddAspNetCoreInstrumentation().AddPrometheusExporter(),
             tracing => tracing.AddAspNetCoreInstrumentation(options => options.Filter = context => !context.Request.Path.StartsWithSegments("/metrics")));
-        services.AddOpenApi();
         return services;
     }
 

@@ -24,6 +24,18 @@ public sealed class SessionSummary
 
     public double this[MetricField field] => _values[(int)field];
 
+    /// <summary>A new session with its first events (e.g. the exposure a start records); their values go to <paramref name="samples"/>.</summary>
+    public static SessionSummary OfNewSession(IReadOnlyList<StoredEvent> initialEvents, List<MetricSample> samples)
+    {
+        var builder = new SessionSummaryBuilder(Started());
+        foreach (var e in initialEvents)
+        {
+            builder.Add(e, samples);
+        }
+
+        return builder.Snapshot();
+    }
+
     /// <summary>A new session: one session, nothing else yet.</summary>
     public static SessionSummary Started()
     {

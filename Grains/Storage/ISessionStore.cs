@@ -11,8 +11,11 @@ public interface ISessionStore
     /// <summary>Creates tables/collections and indexes. Called once at start-up.</summary>
     Task InitializeAsync(CancellationToken cancellationToken);
 
-    /// <summary>Stores a new session with its read-model row (<see cref="SessionSummary.Started"/>), atomically.</summary>
-    Task CreateSessionAsync(SessionInfo session, CancellationToken cancellationToken);
+    /// <summary>
+    /// Creates a session and its first events (numbered from 1) in one atomic write, with its read-model row
+    /// (<see cref="SessionSummary.OfNewSession"/> of those events) and what it adds to the aggregates.
+    /// </summary>
+    Task CreateSessionAsync(SessionInfo session, IReadOnlyList<StoredEvent> initialEvents, CancellationToken cancellationToken);
 
     /// <summary>Loads what a grain needs on activation, or null when the session does not exist.</summary>
     Task<SessionSnapshot?> LoadSessionAsync(string sessionId, int recentIdCount, CancellationToken cancellationToken);

@@ -1,10 +1,12 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using SessionTracking.TestSupport;
 
 namespace SessionTracking.Analytics.Tests;
 
 /// <summary>Every figure of the report against hand computations on <see cref="Dataset"/>.</summary>
+[TestCategory("BVT")]
 public sealed class AnalyticsApiTests(SeededGateway gateway) : IClassFixture<SeededGateway>
 {
     private const double Tolerance = 1e-9;

@@ -2,9 +2,11 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using SessionTracking.TestSupport;
 
 namespace SessionTracking.Analytics.Tests;
 
+[TestCategory("BVT")]
 public sealed class AssignmentTests
 {
     [Fact]
@@ -27,7 +29,7 @@ public sealed class AssignmentTests
     [Fact]
     public async Task Start_without_model_group_assigns_sticky_and_records_an_exposure()
     {
-        await using var factory = new AnalyticsFactory
+        await using var factory = new GatewayHost
         {
             Settings = new Dictionary<string, string>
             {

@@ -1,8 +1,10 @@
 using System.Net;
 using System.Text.Json;
+using SessionTracking.TestSupport;
 
 namespace SessionTracking.Analytics.Tests;
 
+[TestCategory("BVT")]
 public sealed class ExportTests(SeededGateway gateway) : IClassFixture<SeededGateway>
 {
     [Fact]

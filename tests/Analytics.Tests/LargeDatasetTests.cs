@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
+using SessionTracking.TestSupport;
 using Xunit.Abstractions;
 
 namespace SessionTracking.Analytics.Tests;
@@ -12,6 +13,7 @@ namespace SessionTracking.Analytics.Tests;
 /// Query time on a large store. CI seeds 100,000 events; <c>ANALYTICS_PERF_EVENTS=1000000</c> gives the figure
 /// recorded in docs/analytics.md. Each session has 20 events: 5 prompts, 5 model_responses, 2 feedback, 1 copy, 7 scrolls.
 /// </summary>
+[TestCategory("SlowBVT")]
 public sealed class LargeDatasetTests(ITestOutputHelper output)
 {
     private const int EventsPerSession = 20;
@@ -21,22 +23,13 @@ public sealed class LargeDatasetTests(ITestOutputHelper output)
     {
         var events = int.TryParse(Environment.GetEnvironmentVariable("ANALYTICS_PERF_EVENTS"), CultureInfo.InvariantCulture, out var n) ? n : 100_000;
         var sessions = events / EventsPerSession;
-        var factory = new AnalyticsFactory();
-        try
-        {
-            await MeasureAsync(factory, sessions);
-        }
-        finally
-        {
-            await factory.DisposeAsync();
-            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-            Directory.Delete(factory.DataDirectory, recursive: true); // a million events take 120 MB
-        }
+        await using var factory = new GatewayHost(); // deletes its data on dispose: a million events take 120 MB
+        await MeasureAsync(factory, sessions);
     }
 
-    private async Task MeasureAsync(AnalyticsFactory factory, int sessions)
+    private async Task MeasureAsync(GatewayHost factory, int sessions)
     {
-        await using (var schema = new AnalyticsFactory { DataDirectory = factory.DataDirectory })
+        await using (var schema = new GatewayHost(factory.DataDirectory))
         {
             schema.CreateClient().Dispose(); // the silo creates the schema before it takes calls
         }

@@ -3,15 +3,17 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
+using SessionTracking.TestSupport;
 
 namespace SessionTracking.Analytics.Tests;
 
+[TestCategory("BVT")]
 public sealed class PrivacyTests
 {
     [Fact]
     public async Task Delete_user_removes_sessions_events_queries_and_legacy_events_of_that_user_only()
     {
-        await using var factory = new AnalyticsFactory();
+        await using var factory = new GatewayHost();
         using var client = factory.CreateClient();
 
         var doomed = await StartAsync(client, "doomed-user");
@@ -55,7 +57,7 @@ public sealed class PrivacyTests
     public async Task Live_sessions_of_a_deleted_user_are_forgotten_and_write_nothing_afterwards(string durability)
     {
         // Buffered with a 1 s flush timer: at deletion the grain holds events the store does not have yet.
-        await using var factory = new AnalyticsFactory
+        await using var factory = new GatewayHost
         {
             Settings = new Dictionary<string, string> { ["Sessions:Durability"] = durability, ["Sessions:FlushInterval"] = "00:00:01" },
         };
@@ -83,7 +85,7 @@ public sealed class PrivacyTests
     [Fact]
     public async Task Operator_endpoints_need_the_key_when_one_is_configured()
     {
-        await using var factory = new AnalyticsFactory { Settings = new Dictionary<string, string> { ["Security:OperatorApiKey"] = "s3cret-operator-key" } };
+        await using var factory = new GatewayHost { Settings = new Dictionary<string, string> { ["Security:OperatorApiKey"] = "s3cret-operator-key" } };
         using var client = factory.CreateClient();
         foreach (var (method, path) in new[] { (HttpMethod.Get, "/analytics"), (HttpMethod.Get, "/analytics/guide"), (HttpMethod.Get, "/analytics/sessions"), (HttpMethod.Get, "/exports/events.jsonl"), (HttpMethod.Delete, "/users/u1") })
         {

@@ -13,6 +13,7 @@ namespace SessionTracking.Analytics.Tests;
 /// users with several correlated sessions, feedback values outside up/down/neutral, open and ended sessions; with users
 /// and sessions as units, and with group and time filters.
 /// </summary>
+[TestCategory("SlowBVT")]
 public sealed class RecomputationTests(RecomputationDataset dataset) : IClassFixture<RecomputationDataset>
 {
     private readonly HttpClient _client = dataset.Client;
@@ -95,7 +96,7 @@ public sealed class RecomputationTests(RecomputationDataset dataset) : IClassFix
 /// <summary>The data of <see cref="RecomputationTests"/>, sent once through the public API of one gateway.</summary>
 public sealed class RecomputationDataset : IAsyncLifetime
 {
-    private readonly AnalyticsFactory _factory = new()
+    private readonly GatewayHost _factory = new()
     {
         Settings = new Dictionary<string, string>
         {

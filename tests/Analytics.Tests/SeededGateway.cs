@@ -13,13 +13,13 @@ public sealed class SeededGateway : IAsyncLifetime
         ["Analytics:Experiments:exp-a:Split:treatment"] = "1",
     };
 
-    public AnalyticsFactory Factory { get; } = new() { Settings = Split };
+    public GatewayHost Factory { get; } = new() { Settings = Split };
 
     public HttpClient Client { get; private set; } = null!;
 
     public async Task InitializeAsync()
     {
-        await using (var schema = new AnalyticsFactory { DataDirectory = Factory.DataDirectory, Settings = Split })
+        await using (var schema = new GatewayHost(Factory.DataDirectory) { Settings = Split })
         {
             schema.CreateClient().Dispose(); // the silo creates the schema before it takes calls
         }

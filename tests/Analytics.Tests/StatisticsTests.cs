@@ -1,8 +1,10 @@
 using SessionTracking.ReadModel;
+using SessionTracking.TestSupport;
 
 namespace SessionTracking.Analytics.Tests;
 
 /// <summary>The statistics against published values.</summary>
+[TestCategory("BVT")]
 public sealed class StatisticsTests
 {
     /// <summary>Mendel's dihybrid cross (round-yellow 315, round-green 108, wrinkled-yellow 101, wrinkled-green 32) against 9:3:3:1: χ² = 0.470, p = 0.925.</summary>

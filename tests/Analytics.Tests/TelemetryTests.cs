@@ -5,12 +5,13 @@ using SessionTracking.TestSupport;
 
 namespace SessionTracking.Analytics.Tests;
 
+[TestCategory("BVT")]
 public sealed class TelemetryTests
 {
     [Fact]
     public async Task Prometheus_endpoint_exports_the_service_and_Orleans_meters()
     {
-        await using var factory = new AnalyticsFactory();
+        await using var factory = new GatewayHost();
         using var client = factory.CreateClient();
         using var start = await client.PostAsync("/session/start", Json("""{"user_id":"metrics-user","model_group":"g"}"""));
         var sessionId = JsonDocument.Parse(await start.Content.ReadAsStringAsync()).RootElement.GetProperty("session_id").GetString();
@@ -32,7 +33,8 @@ public sealed class TelemetryTests
         Assert.Matches("sessiontracking_events_accepted_total\\{otel_scope_name=\"SessionTracking\"\\} [1-9]", metrics);
         Assert.Matches("sessiontracking_events_rejected_total\\{otel_scope_name=\"SessionTracking\",reason=\"duplicate\"\\} [1-9]", metrics);
         Assert.Matches("sessiontracking_events_rejected_total\\{otel_scope_name=\"SessionTracking\",reason=\"session_ended\"\\} [1-9]", metrics);
-        Assert.Contains("sessiontracking_flush_duration_milliseconds_count", metrics);
+        Assert.Contains("sessiontracking_flush_duration_seconds_count", metrics);
+        Assert.Contains("sessiontracking_flush_duration_seconds_bucket{otel_scope_name=\"SessionTracking\",le=\"5E-05\"}", metrics); // sub-millisecond buckets
         Assert.Contains("sessiontracking_sessions_active", metrics);
         Assert.Contains("orleans_", metrics);
         Assert.Contains("http_server_request_duration_seconds", metrics);
@@ -43,7 +45,7 @@ public sealed class TelemetryTests
     public async Task Traces_metrics_and_logs_are_pushed_over_OTLP_when_an_endpoint_is_configured()
     {
         await using var collector = await OtlpReceiver.StartAsync();
-        await using var factory = new AnalyticsFactory { Settings = collector.Settings };
+        await using var factory = new GatewayHost { Settings = collector.Settings };
         using var client = factory.CreateClient();
         using var start = await client.PostAsync("/session/start", Json("""{"user_id":"otlp-user","model_group":"g"}"""));
         Assert.Equal(HttpStatusCode.Created, start.StatusCode);
@@ -62,7 +64,7 @@ public sealed class TelemetryTests
     [Fact]
     public async Task OpenApi_document_and_Scalar_reference_are_served_locally()
     {
-        await using var factory = new AnalyticsFactory();
+        await using var factory = new GatewayHost();
         using var client = factory.CreateClient();
         var document = JsonDocument.Parse(await client.GetStringAsync("/openapi/v1.json")).RootElement;
         var paths = document.GetProperty("paths").EnumerateObject().Select(p => p.Name).ToList();
@@ -81,7 +83,7 @@ public sealed class TelemetryTests
     [Fact]
     public async Task Metrics_need_the_operator_key_when_one_is_configured()
     {
-        await using var factory = new AnalyticsFactory { Settings = new Dictionary<string, string> { ["Security:OperatorApiKey"] = "metrics-key-123" } };
+        await using var factory = new GatewayHost { Settings = new Dictionary<string, string> { ["Security:OperatorApiKey"] = "metrics-key-123" } };
         using var client = factory.CreateClient();
         using var anonymous = await client.GetAsync("/metrics");
         Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);

@@ -4,6 +4,7 @@ using SessionTracking.TestSupport;
 namespace SessionTracking.Cluster.Tests;
 
 /// <summary>A standalone silo process (split mode) exports its own telemetry: a Prometheus endpoint and OTLP.</summary>
+[TestCategory("SlowBVT")]
 public sealed class SiloTelemetryTests
 {
     [Fact]

@@ -6,6 +6,7 @@ using SessionTracking.TestSupport;
 namespace SessionTracking.Cluster.Tests;
 
 /// <summary>Split mode: the dashboard's grains run on a standalone silo, its UI is served by a client-mode gateway.</summary>
+[TestCategory("SlowBVT")]
 public sealed class SplitDashboardTests
 {
     [Fact]

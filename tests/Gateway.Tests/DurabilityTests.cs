@@ -1,16 +1,18 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
+using SessionTracking.TestSupport;
 
 namespace SessionTracking.Gateway.Tests;
 
+[TestCategory("BVT")]
 public sealed class DurabilityTests
 {
     [Fact]
     public async Task A_new_host_on_the_same_data_file_sees_every_acknowledged_event_of_ended_and_open_sessions()
     {
         string open, ended;
-        var first = new GatewayFactory();
-        await using (first)
+        using var data = new TempDirectory("gateway-restart");
+        await using (var first = new GatewayHost(data.Path))
         {
             var client = first.CreateClient();
             open = await client.StartSessionAsync();
@@ -23,7 +25,7 @@ public sealed class DurabilityTests
             Assert.Equal(200, (await client.PostAsync("/session/event", $$"""{"session_id":"{{ended}}","events":[{"type":"click","id":"e0"}],"end":true}""")).Status);
         }
 
-        await using var second = new GatewayFactory { DataDirectory = first.DataDirectory };
+        await using var second = new GatewayHost(data.Path);
         var restarted = second.CreateClient();
         var openDocument = await restarted.GetSessionAsync(open);
         var endedDocument = await restarted.GetSessionAsync(ended);
@@ -39,7 +41,7 @@ public sealed class DurabilityTests
     [Fact]
     public async Task Parallel_appends_over_a_few_sessions_store_exactly_what_was_acknowledged()
     {
-        await using var factory = new GatewayFactory();
+        await using var factory = new GatewayHost();
         var client = factory.CreateClient();
         var sessions = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => client.StartSessionAsync()));
         var acknowledged = new ConcurrentDictionary<string, int>();

@@ -1,11 +1,13 @@
 using Microsoft.Data.Sqlite;
+using SessionTracking.TestSupport;
 
 namespace SessionTracking.Gateway.Tests;
 
+[TestCategory("BVT")]
 [Collection(GatewayCollection.Name)]
-public sealed class QueryAndLegacyTests(GatewayFactory factory)
+public sealed class QueryAndLegacyTests(SmallLimitsGateway gateway)
 {
-    private readonly HttpClient _client = factory.CreateClient();
+    private readonly HttpClient _client = gateway.CreateClient();
 
     [Fact]
     public async Task Query_answers_like_the_earlier_system_and_logs_the_exchange_into_the_session_and_queries()
@@ -96,7 +98,7 @@ public sealed class QueryAndLegacyTests(GatewayFactory factory)
 
     private async Task<object?> ScalarAsync(string sql)
     {
-        await using var db = new SqliteConnection($"Data Source={factory.DatabasePath};Mode=ReadOnly;Pooling=False");
+        await using var db = new SqliteConnection($"Data Source={gateway.DatabasePath};Mode=ReadOnly;Pooling=False");
         await db.OpenAsync();
         await using var command = db.CreateCommand();
         command.CommandText = sql;

@@ -1,30 +1,30 @@
 using System.Net;
 using SessionTracking.Gateway.Security;
+using SessionTracking.TestSupport;
 
 namespace SessionTracking.Gateway.Tests;
 
-public sealed class SecurityTests : IAsyncLifetime
+/// <summary>One gateway with an operator key, a CORS allowlist and a low per-session rate, shared by these tests.</summary>
+public sealed class SecuredGateway : GatewayHost
 {
-    private const string Key = "operator-key-for-tests";
-    private GatewayFactory _factory = null!;
-    private HttpClient _client = null!;
+    public const string Key = "operator-key-for-tests";
 
-    public Task InitializeAsync()
+    public SecuredGateway()
     {
-        _factory = new GatewayFactory
+        Settings = new Dictionary<string, string>
         {
-            Settings = new Dictionary<string, string>
-            {
-                ["Security:OperatorApiKey"] = Key,
-                ["Security:AllowedOrigins:0"] = "https://chat.example.com",
-                ["Security:SessionRequestsPerSecond"] = "5",
-            },
+            ["Security:OperatorApiKey"] = Key,
+            ["Security:AllowedOrigins:0"] = "https://chat.example.com",
+            ["Sessions:RequestsPerSecond"] = "5",
         };
-        _client = _factory.CreateClient();
-        return Task.CompletedTask;
     }
+}
 
-    public async Task DisposeAsync() => await _factory.DisposeAsync();
+[TestCategory("BVT")]
+public sealed class SecurityTests(SecuredGateway gateway) : IClassFixture<SecuredGateway>
+{
+    private const string Key = SecuredGateway.Key;
+    private readonly HttpClient _client = gateway.CreateClient();
 
     [Fact]
     public async Task Reading_a_session_needs_the_operator_key_when_one_is_configured()

@@ -1,18 +1,14 @@
 using System.Net.Http.Json;
 using System.Text.Json;
+using SessionTracking.TestSupport;
 
 namespace SessionTracking.Gateway.Tests;
 
-[CollectionDefinition(Name)]
-public sealed class GatewayCollection : ICollectionFixture<GatewayFactory>
-{
-    public const string Name = "gateway";
-}
-
+[TestCategory("BVT")]
 [Collection(GatewayCollection.Name)]
-public sealed class SessionApiTests(GatewayFactory factory)
+public sealed class SessionApiTests(SmallLimitsGateway gateway)
 {
-    private readonly HttpClient _client = factory.CreateClient();
+    private readonly HttpClient _client = gateway.CreateClient();
 
     [Fact]
     public async Task Start_issues_an_unguessable_id_and_answers_201_with_the_session()
@@ -165,17 +161,35 @@ public sealed class SessionApiTests(GatewayFactory factory)
     }
 
     [Theory]
-    [InlineData("?limit=0")]
-    [InlineData("?after_seq=-1")]
-    [InlineData("?limit=100001")]
-    [InlineData("?limit=abc")]
-    public async Task Bad_paging_parameters_are_a_400(string query)
+    [InlineData("?limit=0", "limit")]
+    [InlineData("?after_seq=-1", "after_seq")]
+    [InlineData("?limit=100001", "limit")]
+    [InlineData("?limit=abc", "abc")]
+    [InlineData("?after_seq=1.5", "1.5")]
+    [InlineData("?limit=1e3", "1e3")]
+    public async Task Bad_paging_parameters_are_a_400_problem_naming_the_value(string query, string named)
     {
         var id = await _client.StartSessionAsync();
 
         using var response = await _client.GetAsync($"/session/{id}{query}");
 
         Assert.Equal(400, (int)response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal(400, problem.GetProperty("status").GetInt32());
+        Assert.Contains(named, problem.GetProperty("detail").GetString());
+    }
+
+    [Theory]
+    [InlineData("GET", "/no/such/path", 404)]
+    [InlineData("DELETE", "/session/start", 405)]
+    public async Task Unknown_paths_and_methods_answer_a_problem_too(string method, string path, int expected)
+    {
+        using var response = await _client.SendAsync(new HttpRequestMessage(new HttpMethod(method), path));
+
+        Assert.Equal(expected, (int)response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(expected, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("status").GetInt32());
     }
 
     [Fact]

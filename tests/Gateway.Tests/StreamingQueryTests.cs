@@ -8,6 +8,7 @@ using SessionTracking.TestSupport;
 namespace SessionTracking.Gateway.Tests;
 
 /// <summary>POST /query/stream: server-sent events, recorded with time to first token, tokens/s and stop.</summary>
+[TestCategory("BVT")]
 public sealed class StreamingQueryTests
 {
     private const string Prompt = "What is machine learning, in one short paragraph please?";
@@ -182,11 +183,11 @@ public sealed class StreamingQueryTests
         Assert.Empty((await client.GetSessionAsync(sessionId)).GetProperty("events").EnumerateArray());
     }
 
-    private static GatewayFactory Gateway(int tokenDelayMs, Dictionary<string, string>? settings = null)
+    private static GatewayHost Gateway(int tokenDelayMs, Dictionary<string, string>? settings = null)
     {
         settings ??= [];
         settings["Query:OfflineTokenDelayMs"] = tokenDelayMs.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        return new GatewayFactory { Settings = settings };
+        return new GatewayHost { Settings = settings };
     }
 
     private static Task<HttpResponseMessage> SendAsync(HttpClient client, string json) =>

@@ -11,7 +11,7 @@ internal sealed class CountingStore(ISessionStore inner) : ISessionStore
 
     public Task InitializeAsync(CancellationToken cancellationToken) => inner.InitializeAsync(cancellationToken);
 
-    public Task CreateSessionAsync(SessionInfo session, CancellationToken cancellationToken) => inner.CreateSessionAsync(session, cancellationToken);
+    public Task CreateSessionAsync(SessionInfo session, IReadOnlyList<StoredEvent> initialEvents, CancellationToken cancellationToken) => inner.CreateSessionAsync(session, initialEvents, cancellationToken);
 
     public Task<SessionSnapshot?> LoadSessionAsync(string sessionId, int recentIdCount, CancellationToken cancellationToken) =>
         inner.LoadSessionAsync(sessionId, recentIdCount, cancellationToken);

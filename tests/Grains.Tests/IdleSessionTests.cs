@@ -4,6 +4,7 @@ using SessionTracking.TestSupport;
 namespace SessionTracking.Grains.Tests;
 
 /// <summary>Browsers die without unloading: the server ends sessions that stay idle past the timeout.</summary>
+[TestCategory("BVT")]
 public sealed class IdleSessionTests : IAsyncLifetime
 {
     private readonly string _directory = RepoPaths.NewTempDirectory("idle-tests");

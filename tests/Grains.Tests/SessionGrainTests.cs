@@ -1,8 +1,10 @@
 using Microsoft.Data.Sqlite;
 using Orleans.Runtime;
+using SessionTracking.TestSupport;
 
 namespace SessionTracking.Grains.Tests;
 
+[TestCategory("BVT")]
 [Collection(SessionClusterCollection.Name)]
 public sealed class SessionGrainTests(SessionClusterFixture fixture)
 {
@@ -26,6 +28,21 @@ public sealed class SessionGrainTests(SessionClusterFixture fixture)
         Assert.Equal("""{"feedback":"up"}""", page.Events[2].DataJson);
         Assert.Equal("user-1", page.Session.UserId);
         Assert.Null(page.NextAfterSeq);
+    }
+
+    [Fact]
+    public async Task Initial_events_are_stored_with_the_start_and_numbered_first()
+    {
+        var grain = fixture.Session(Guid.NewGuid().ToString("N"));
+        var start = await grain.StartAsync(new StartSession("user-1", "exp-1", "b", "{}", [Event("exposure", "exposure", data: """{"model_group":"b"}""")]));
+        var resend = await grain.AppendAsync(new AppendBatch([Event("exposure", "exposure"), Event("click")]));
+        await fixture.Cluster.Client.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
+        var page = await grain.ReadAsync(0, 100);
+
+        Assert.Equal(SessionStatus.Ok, start.Status);
+        Assert.Equal((1, 1, 2L), (resend.Accepted, resend.Duplicates, resend.LastSeq));
+        Assert.Equal([("exposure", 1L), ("click", 2L)], page!.Events.Select(e => (e.Type, e.Seq)));
+        Assert.Equal("""{"model_group":"b"}""", page.Events[0].DataJson);
     }
 
     [Fact]

@@ -10,6 +10,7 @@ using SessionTracking.TestSupport;
 namespace SessionTracking.Grains.Tests;
 
 /// <summary>The SQLite read model: versioned summaries, aggregates by hour with exact edges, the start-up backfill.</summary>
+[TestCategory("BVT")]
 public sealed class SqliteReadModelTests : IAsyncLifetime
 {
     private const long Hour = 3_600_000;
@@ -35,7 +36,7 @@ public sealed class SqliteReadModelTests : IAsyncLifetime
     public async Task A_replayed_flush_is_a_conflict_and_counts_nothing_twice()
     {
         var session = new SessionInfo("r1", "ursula", "exp-r", "g", AnalyticsDataset.Time(AnalyticsDataset.T0), null, "{}");
-        await _store.CreateSessionAsync(session, CancellationToken.None);
+        await _store.CreateSessionAsync(session, [], CancellationToken.None);
         var builder = new SessionSummaryBuilder(SessionSummary.Started());
         var samples = new List<MetricSample>();
         var response = new StoredEvent(1, 1, "model_response", """{"latency_ms":250}""", "r1-1", 1);

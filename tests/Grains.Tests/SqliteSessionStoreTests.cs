@@ -6,6 +6,7 @@ using SessionTracking.TestSupport;
 
 namespace SessionTracking.Grains.Tests;
 
+[TestCategory("BVT")]
 public sealed class SqliteSessionStoreTests : IAsyncLifetime
 {
     private readonly string _directory = RepoPaths.NewTempDirectory("sqlite-store");
@@ -26,7 +27,7 @@ public sealed class SqliteSessionStoreTests : IAsyncLifetime
     [Fact]
     public async Task A_sequence_number_is_stored_once_and_a_second_writer_gets_a_conflict()
     {
-        await _store.CreateSessionAsync(Session("s1"), CancellationToken.None);
+        await _store.CreateSessionAsync(Session("s1"), [], CancellationToken.None);
         await _store.AppendAsync(Flush("s1", 1, 2), CancellationToken.None);
 
         await Assert.ThrowsAsync<StoreConflictException>(() => _store.AppendAsync(Flush("s1", 2, 3), CancellationToken.None));
@@ -39,15 +40,22 @@ public sealed class SqliteSessionStoreTests : IAsyncLifetime
     [Fact]
     public async Task A_conflicting_flush_fails_alone_when_it_shares_a_transaction_with_good_ones()
     {
-        await _store.CreateSessionAsync(Session("c1"), CancellationToken.None);
-        await _store.CreateSessionAsync(Session("c2"), CancellationToken.None);
+        await _store.CreateSessionAsync(Session("c1"), [], CancellationToken.None);
+        await _store.CreateSessionAsync(Session("c2"), [], CancellationToken.None);
         await _store.AppendAsync(Flush("c1", 1, 2), CancellationToken.None);
 
+        // The writer waits until every flush is queued, then takes them all into one transaction.
+        using var hold = new ManualResetEventSlim();
+        _store.HoldWrites = hold;
         var conflicting = _store.AppendAsync(Flush("c1", 2, 3), CancellationToken.None);
         var good = Enumerable.Range(0, 20).Select(i => _store.AppendAsync(Flush("c2", (i * 2) + 1, (i * 2) + 2), CancellationToken.None)).ToArray();
+        hold.Set();
 
         await Assert.ThrowsAsync<StoreConflictException>(() => conflicting);
         await Task.WhenAll(good);
+        // One transaction held all 21 flushes; it failed on the conflict and was rerun with a savepoint per flush.
+        Assert.Equal(1, _store.IsolatedCommits);
+        Assert.Equal(21, _store.LastIsolatedBatchSize);
         Assert.Equal(2, (await _store.ReadEventsAsync("c1", 0, 10, CancellationToken.None)).Count);
         Assert.Equal(40, (await _store.ReadEventsAsync("c2", 0, 100, CancellationToken.None)).Count);
     }
@@ -58,7 +66,7 @@ public sealed class SqliteSessionStoreTests : IAsyncLifetime
         var sessions = Enumerable.Range(0, 50).Select(i => $"many-{i}").ToArray();
         foreach (var s in sessions)
         {
-            await _store.CreateSessionAsync(Session(s), CancellationToken.None);
+            await _store.CreateSessionAsync(Session(s), [], CancellationToken.None);
         }
 
         await Task.WhenAll(sessions.Select(s => _store.AppendAsync(Flush(s, 1, 3), CancellationToken.None)));
@@ -72,7 +80,7 @@ public sealed class SqliteSessionStoreTests : IAsyncLifetime
     [Fact]
     public async Task A_reopened_store_loads_the_session_with_its_last_sequence_and_recent_ids()
     {
-        await _store.CreateSessionAsync(Session("s2"), CancellationToken.None);
+        await _store.CreateSessionAsync(Session("s2"), [], CancellationToken.None);
         await _store.AppendAsync(Flush("s2", 1, 5) with { EndTime = DateTimeOffset.FromUnixTimeMilliseconds(1_730_000_100_000) }, CancellationToken.None);
         await _store.DisposeAsync();
 
@@ -90,33 +98,9 @@ public sealed class SqliteSessionStoreTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task The_background_checkpoint_moves_the_WAL_into_the_database_file_and_shutdown_truncates_it()
-    {
-        // One store whose checkpointer never ticks, one that ticks every 100 ms: the same writes, then the file sizes.
-        var never = await WriteThousandEventsAsync("never", TimeSpan.FromHours(1));
-        var often = await WriteThousandEventsAsync("often", TimeSpan.FromMilliseconds(100));
-        await Task.Delay(TimeSpan.FromSeconds(1));
-
-        // Without a checkpoint (and with SQLite's auto-checkpoint off on the writer) the data is only in the WAL.
-        Assert.True(never.Wal.Length > 500_000, $"WAL {never.Wal.Length} B");
-        Assert.True(Size(never.Database) < 100_000, $"database file {Size(never.Database)} B before any checkpoint");
-        Assert.True(Size(often.Database) > 500_000, $"database file {Size(often.Database)} B after background checkpoints");
-
-        foreach (var (store, _, wal) in new[] { never, often })
-        {
-            Assert.Equal(1000, (await store.ReadEventsAsync("cp", 0, 2000, CancellationToken.None)).Count);
-            await store.DisposeAsync();
-            await store.DisposeAsync(); // the container disposes it once per registration
-            Assert.Equal(0, Size(wal.FullName)); // TRUNCATE on shutdown
-        }
-
-        Assert.True(Size(never.Database) > 500_000);
-    }
-
-    [Fact]
     public async Task Text_outside_ASCII_and_absent_client_ids_are_stored_exactly()
     {
-        await _store.CreateSessionAsync(Session("u1"), CancellationToken.None);
+        await _store.CreateSessionAsync(Session("u1"), [], CancellationToken.None);
         var data = """{"text":"héllo 👍 日本語","quote":"\"x\"","nested":{"a":[1,2.5,null]}}""";
         await _store.AppendAsync(
             new SessionFlush("u1", [new StoredEvent(1, 10, "custom", data, "ü-1", 11), new StoredEvent(2, 12, "click", "{}", null, 13)], [], [], null),
@@ -134,7 +118,7 @@ public sealed class SqliteSessionStoreTests : IAsyncLifetime
         var sessions = Enumerable.Range(0, 16).Select(i => $"ids-{i}").ToArray();
         foreach (var s in sessions)
         {
-            await _store.CreateSessionAsync(Session(s), CancellationToken.None);
+            await _store.CreateSessionAsync(Session(s), [], CancellationToken.None);
             await _store.AppendAsync(Flush(s, 1, 5), CancellationToken.None); // ids id-1 … id-5
         }
 
@@ -193,78 +177,11 @@ public sealed class SqliteSessionStoreTests : IAsyncLifetime
         Assert.Contains("ix_session_events_responses", planReader.GetString(3));
     }
 
-    [Fact]
-    public async Task Under_writes_that_never_pause_the_WAL_restarts_instead_of_growing()
-    {
-        // A PASSIVE checkpoint alone never catches a writer that keeps appending: SQLite restarts the WAL only when a
-        // transaction begins after every frame was copied. Eight writers append for two seconds without a pause.
-        var path = Path.Combine(_directory, "busy.db");
-        var store = new SqliteSessionStore(
-            Options.Create(new SqliteStoreOptions { DatabasePath = path, CheckpointInterval = TimeSpan.FromMilliseconds(50) }),
-            NullLogger<SqliteSessionStore>.Instance);
-        await store.InitializeAsync(CancellationToken.None);
-        var data = $$"""{"pad":"{{new string('x', 2000)}}"}""";
-        var until = DateTime.UtcNow.AddSeconds(2);
-        var written = 0;
-        var writers = Enumerable.Range(0, 8).Select(async w =>
-        {
-            var id = $"busy-{w}";
-            await store.CreateSessionAsync(Session(id), CancellationToken.None);
-            for (var seq = 1; DateTime.UtcNow < until; seq++)
-            {
-                await store.AppendAsync(new SessionFlush(id, [new StoredEvent(seq, seq, "custom", data, null, seq)], [], [], null), CancellationToken.None);
-                Interlocked.Increment(ref written);
-            }
-        }).ToList();
-
-        long largestWal = 0;
-        while (writers.Any(w => !w.IsCompleted))
-        {
-            largestWal = Math.Max(largestWal, Size(path + "-wal"));
-            await Task.Delay(20);
-        }
-
-        await Task.WhenAll(writers);
-        var stored = await Task.WhenAll(Enumerable.Range(0, 8).Select(w => store.ReadEventsAsync($"busy-{w}", 0, 1_000_000, CancellationToken.None)));
-        Assert.Equal(written, stored.Sum(events => events.Count));
-        await store.DisposeAsync();
-
-        // Every frame of every commit went through the WAL: without restarts it holds at least the whole database.
-        var database = Size(path);
-        Assert.True(database > 4_000_000, $"only {database} B written ({written} events): too little to tell");
-        Assert.True(largestWal < database / 2, $"WAL reached {largestWal} B for a {database} B database ({written} events)");
-    }
-
-    private async Task<(SqliteSessionStore Store, string Database, FileInfo Wal)> WriteThousandEventsAsync(string name, TimeSpan checkpointInterval)
-    {
-        var path = Path.Combine(_directory, name + ".db");
-        var store = new SqliteSessionStore(
-            Options.Create(new SqliteStoreOptions { DatabasePath = path, CheckpointInterval = checkpointInterval }),
-            NullLogger<SqliteSessionStore>.Instance);
-        await store.InitializeAsync(CancellationToken.None);
-        await store.CreateSessionAsync(Session("cp"), CancellationToken.None);
-        var padding = new string('x', 800);
-        for (var i = 0; i < 10; i++)
-        {
-            await store.AppendAsync(
-                new SessionFlush("cp", [.. Enumerable.Range((i * 100) + 1, 100).Select(seq => new StoredEvent(seq, seq, "custom", $$"""{"pad":"{{padding}}"}""", $"id-{seq}", seq))], [], [], null),
-                CancellationToken.None);
-        }
-
-        return (store, path, new FileInfo(path + "-wal"));
-    }
-
-    private static long Size(string path)
-    {
-        var file = new FileInfo(path);
-        return file.Exists ? file.Length : 0;
-    }
-
     private SqliteSessionStore NewStore() => new(
         Options.Create(new SqliteStoreOptions { DatabasePath = Path.Combine(_directory, "s.db") }),
         NullLogger<SqliteSessionStore>.Instance);
 
-    private static SessionInfo Session(string id) =>
+    internal static SessionInfo Session(string id) =>
         new(id, "u", "e", "g", DateTimeOffset.FromUnixTimeMilliseconds(1_730_000_000_000), null, "{}");
 
     private static SessionFlush Flush(string sessionId, int fromSeq, int toSeq) => new(

@@ -6,6 +6,7 @@ using SessionTracking.TestSupport;
 namespace SessionTracking.Reliability.Tests;
 
 /// <summary>Real gateway processes on a real SQLite file: kill -9 and graceful stops under load.</summary>
+[TestCategory("SlowBVT")]
 public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
 {
     private readonly string _data = RepoPaths.NewTempDirectory("crash-tests");

@@ -9,6 +9,7 @@ namespace SessionTracking.Reliability.Tests;
 /// Throws ≥ 10,000 malformed, oversized, deeply nested, wrong-typed and random bodies and headers at every endpoint of a
 /// real gateway process. Nothing may answer 5xx or hang, and the service must still serve correct requests afterwards.
 /// </summary>
+[TestCategory("SlowBVT")]
 public sealed class FuzzTests(ITestOutputHelper output) : IDisposable
 {
     private const int Cases = 10_500;

@@ -1,8 +1,4 @@
 using System.Collections.Concurrent;
-using System.Globalization;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Mvc.Testing;
-using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using SessionTracking.Storage;
 using SessionTracking.Storage.Sqlite;
@@ -11,31 +7,23 @@ using SessionTracking.TestSupport;
 namespace SessionTracking.Reliability.Tests;
 
 /// <summary>The store fails mid-load (its adapter throws, as SQLite does on a read-only or full disk) and comes back.</summary>
+[TestCategory("BVT")]
 public sealed class StoreOutageTests(ITestOutputHelper output) : IAsyncLifetime
 {
-    private readonly string _data = RepoPaths.NewTempDirectory("outage-tests");
     private readonly OutageSwitch _outage = new();
-    private WebApplicationFactory<Program> _factory = null!;
+    private GatewayHost _factory = null!;
 
     public Task InitializeAsync()
     {
-        _factory = new WebApplicationFactory<Program>().WithWebHostBuilder(builder =>
+        _factory = new GatewayHost
         {
-            builder.UseWebRoot(Path.Combine(RepoPaths.Root, "wwwroot"));
-            builder.UseSetting("Storage:Sqlite:DatabasePath", Path.Combine(_data, "sessions.db"));
-            builder.UseSetting("Cluster:SiloPort", FreePort.Next().ToString(CultureInfo.InvariantCulture));
-            builder.UseSetting("Cluster:GatewayPort", FreePort.Next().ToString(CultureInfo.InvariantCulture));
-            builder.ConfigureTestServices(services =>
-                services.AddSingleton<ISessionStore>(sp => new FailingStore(sp.GetRequiredService<SqliteSessionStore>(), _outage)));
-        });
+            TestServices = services =>
+                services.AddSingleton<ISessionStore>(sp => new FailingStore(sp.GetRequiredService<SqliteSessionStore>(), _outage)),
+        };
         return Task.CompletedTask;
     }
 
-    public async Task DisposeAsync()
-    {
-        await _factory.DisposeAsync();
-        Directory.Delete(_data, recursive: true);
-    }
+    public async Task DisposeAsync() => await _factory.DisposeAsync();
 
     [Fact]
     public async Task During_an_outage_writes_get_503_and_after_it_nothing_acknowledged_is_lost_or_doubled()
@@ -122,8 +110,8 @@ public sealed class StoreOutageTests(ITestOutputHelper output) : IAsyncLifetime
     {
         public Task InitializeAsync(CancellationToken cancellationToken) => inner.InitializeAsync(cancellationToken);
 
-        public Task CreateSessionAsync(SessionInfo session, CancellationToken cancellationToken) =>
-            outage.Failing ? Fail() : inner.CreateSessionAsync(session, cancellationToken);
+        public Task CreateSessionAsync(SessionInfo session, IReadOnlyList<StoredEvent> initialEvents, CancellationToken cancellationToken) =>
+            outage.Failing ? Fail() : inner.CreateSessionAsync(session, initialEvents, cancellationToken);
 
         public Task<SessionSnapshot?> LoadSessionAsync(string sessionId, int recentIdCount, CancellationToken cancellationToken) =>
             inner.LoadSessionAsync(sessionId, recentIdCount, cancellationToken);

@@ -1,9 +1,11 @@
 using System.Text.Json;
 using Microsoft.Playwright;
+using SessionTracking.TestSupport;
 
 namespace SessionTracking.Tracker.Tests;
 
 /// <summary>Every automatically captured event type reaches GET /session/{id} after the real user action.</summary>
+[TestCategory("SlowBVT")]
 [Collection(BrowserCollection.Name)]
 public sealed class CaptureTests(BrowserFixture fixture)
 {

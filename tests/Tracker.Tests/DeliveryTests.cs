@@ -2,10 +2,12 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.Playwright;
+using SessionTracking.TestSupport;
 
 namespace SessionTracking.Tracker.Tests;
 
 /// <summary>Exactly-once delivery: tab closes, server errors with Retry-After, offline periods, the queue cap.</summary>
+[TestCategory("SlowBVT")]
 [Collection(BrowserCollection.Name)]
 public sealed class DeliveryTests(BrowserFixture fixture)
 {

@@ -1,9 +1,11 @@
 using System.Text.RegularExpressions;
 using Microsoft.Playwright;
+using SessionTracking.TestSupport;
 
 namespace SessionTracking.Tracker.Tests;
 
 /// <summary>The demo chat at <c>/</c>: what a newcomer sees after the README's first command.</summary>
+[TestCategory("SlowBVT")]
 [Collection(BrowserCollection.Name)]
 public sealed partial class DemoPageTests(BrowserFixture fixture)
 {

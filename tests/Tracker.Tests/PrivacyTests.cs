@@ -1,9 +1,11 @@
 using System.Collections.Concurrent;
 using Microsoft.Playwright;
+using SessionTracking.TestSupport;
 
 namespace SessionTracking.Tracker.Tests;
 
 /// <summary>Typed text, password values and excluded subtrees never leave the browser.</summary>
+[TestCategory("SlowBVT")]
 [Collection(BrowserCollection.Name)]
 public sealed class PrivacyTests(BrowserFixture fixture)
 {

@@ -8,6 +8,7 @@ namespace SessionTracking.Tracker.Tests;
 /// The guide's page example (react-app/page.tsx: only the import paths changed) bundled with React from npm by
 /// esbuild, mounted in StrictMode in a real page at the gateway's origin.
 /// </summary>
+[TestCategory("SlowBVT")]
 [Collection(BrowserCollection.Name)]
 public sealed class ReactHooksTests(BrowserFixture fixture)
 {

@@ -87,8 +87,11 @@ public sealed partial class MongoSessionStore : ISessionStore
         LogInitialized(_logger, _options.Database);
     }
 
-    /// <summary>The session document with its new summary, and the new session counted in the aggregates, as SQLite's writer does.</summary>
-    public Task CreateSessionAsync(SessionInfo session, CancellationToken cancellationToken) =>
+    /// <summary>
+    /// The session document, counted in the aggregates, and its first events with their summary (the same flush a grain
+    /// would send from a new session's summary), in one transaction, as SQLite's writer does.
+    /// </summary>
+    public Task CreateSessionAsync(SessionInfo session, IReadOnlyList<StoredEvent> initialEvents, CancellationToken cancellationToken) =>
         Guard(() => MongoTransactions.RunAsync(
             _client,
             _options.UseTransactions,
@@ -100,6 +103,13 @@ public sealed partial class MongoSessionStore : ISessionStore
                 var changes = new MongoReadModelChanges(_options.AggregateShards);
                 changes.Apply(session, new ReadModelUpdate(null, SessionSummary.Started(), []));
                 await _readModel.WriteAsync(s, changes, ct);
+                if (initialEvents.Count > 0)
+                {
+                    var samples = new List<MetricSample>();
+                    var summary = SessionSummary.OfNewSession(initialEvents, samples);
+                    await WriteFlushAsync(s, new SessionFlush(session.SessionId, initialEvents, [], [], null, session, new ReadModelUpdate(SessionSummary.Started(), summary, samples)), ct);
+                }
+
                 return true;
             },
             cancellationToken));

@@ -25,6 +25,8 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
     private readonly SqliteClientIdLookup _clientIdLookup;
     private Task? _writerLoop;
     private SqliteCheckpointer? _checkpointer;
+    private int _isolatedCommits;
+    private int _lastIsolatedBatchSize;
 
     public SqliteSessionStore(IOptions<SqliteStoreOptions> options, ILogger<SqliteSessionStore> logger)
     {
@@ -46,6 +48,18 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
 
     public string DatabasePath { get; }
 
+    /// <summary>
+    /// For tests: while this is set and not signalled, the writer waits before it takes the waiting requests, so
+    /// that every request queued meanwhile lands in one transaction.
+    /// </summary>
+    internal ManualResetEventSlim? HoldWrites { get; set; }
+
+    /// <summary>How many transactions were rerun with a savepoint per request because one of them conflicted.</summary>
+    internal int IsolatedCommits => Volatile.Read(ref _isolatedCommits);
+
+    /// <summary>How many requests the last such transaction held.</summary>
+    internal int LastIsolatedBatchSize => Volatile.Read(ref _lastIsolatedBatchSize);
+
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
         await _initLock.WaitAsync(cancellationToken);
@@ -66,7 +80,7 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
             SqliteReadModelBackfill.Run(connection, _logger);
 
             // Its own thread: SQLite calls block (Microsoft.Data.Sqlite's async methods run synchronously), and a thread
-            // pool thread blocked in commits left one of this 2-core machine's two pool threads to everything else.
+            // pool thread blocked in commits leaves a 2-core machine's pool (two threads) one thread for everything else.
             _writerLoop = Task.Factory.StartNew(WriterLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
             if (_options.CheckpointInterval > TimeSpan.Zero)
             {
@@ -82,8 +96,8 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
         }
     }
 
-    public Task CreateSessionAsync(SessionInfo session, CancellationToken cancellationToken) =>
-        EnqueueAsync(new WriteRequest.Create(session), cancellationToken);
+    public Task CreateSessionAsync(SessionInfo session, IReadOnlyList<StoredEvent> initialEvents, CancellationToken cancellationToken) =>
+        EnqueueAsync(new WriteRequest.Create(session, initialEvents), cancellationToken);
 
     public Task AppendAsync(SessionFlush flush, CancellationToken cancellationToken) =>
         EnqueueAsync(new WriteRequest.Flush(flush), cancellationToken);
@@ -305,6 +319,7 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
         {
             while (WaitForWrites())
             {
+                HoldWrites?.Wait();
                 while (batch.Count < MaxRequestsPerTransaction && _writes.Reader.TryRead(out var request))
                 {
                     batch.Add(request);
@@ -313,7 +328,12 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
                 try
                 {
                     writer ??= SqliteWriter.Open(_connectionString, _options.Synchronous, autoCheckpoint: _options.CheckpointInterval == TimeSpan.Zero);
-                    writer.Commit(batch);
+                    if (writer.Commit(batch))
+                    {
+                        Volatile.Write(ref _lastIsolatedBatchSize, batch.Count);
+                        Interlocked.Increment(ref _isolatedCommits);
+                    }
+
                     _checkpointer?.FinishCompletedPass(writer.FinishCheckpoint);
                 }
                 catch (Exception ex) when (ex is SqliteException or InvalidOperationException)

@@ -75,10 +75,11 @@ internal sealed class SqliteWriter : IDisposable
     /// <summary>
     /// Applies every request in one transaction, then completes them. Conflicts are rare (two activations of one
     /// session), so the batch first runs without savepoints; only if a constraint fails is it rolled back and rerun
-    /// with a savepoint per request, so that the conflicting request fails alone.
+    /// with a savepoint per request, so that the conflicting request fails alone. Returns whether it was rerun.
     /// </summary>
-    public void Commit(List<WriteRequest> batch)
+    public bool Commit(List<WriteRequest> batch)
     {
+        var isolated = false;
         var outcomes = new Exception?[batch.Count];
         try
         {
@@ -95,6 +96,7 @@ internal sealed class SqliteWriter : IDisposable
         catch (Exception ex) when (IsConflict(ex))
         {
             CommitIsolated(batch, outcomes);
+            isolated = true;
         }
 
         for (var i = 0; i < batch.Count; i++)
@@ -108,6 +110,8 @@ internal sealed class SqliteWriter : IDisposable
                 batch[i].Completion.TrySetResult();
             }
         }
+
+        return isolated;
     }
 
     /// <summary>
@@ -160,7 +164,13 @@ internal sealed class SqliteWriter : IDisposable
             case WriteRequest.Create create:
                 var s = create.Session;
                 Run(_insertSession, transaction, s.SessionId, s.UserId, s.ExperimentId, s.ModelGroup, s.StartTime.ToUnixTimeMilliseconds(), s.EnvironmentJson);
-                _readModel.Apply(s, new ReadModelUpdate(null, SessionSummary.Started(), []), transaction);
+                foreach (var e in create.InitialEvents)
+                {
+                    _insertEvent.Insert(s.SessionId, e);
+                }
+
+                var samples = new List<MetricSample>();
+                _readModel.Apply(s, new ReadModelUpdate(null, SessionSummary.OfNewSession(create.InitialEvents, samples), samples), transaction);
                 break;
             case WriteRequest.Flush { Batch: var flush }:
                 foreach (var e in flush.Events)

@@ -5,7 +5,7 @@ internal abstract record WriteRequest
 {
     public TaskCompletionSource Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public sealed record Create(SessionInfo Session) : WriteRequest;
+    public sealed record Create(SessionInfo Session, IReadOnlyList<StoredEvent> InitialEvents) : WriteRequest;
 
     public sealed record Flush(SessionFlush Batch) : WriteRequest;
 }

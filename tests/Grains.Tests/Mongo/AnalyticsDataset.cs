@@ -76,7 +76,7 @@ public static class AnalyticsDataset
         async Task Session(string id, string user, string experiment, string group, long start, long? end, params (string Type, string Data)[] events)
         {
             var session = new SessionInfo(id, user, experiment, group, Time(start), null, """{"device":"test, \"quoted\"","viewport":{"width":1920}}""");
-            await store.CreateSessionAsync(session, ct);
+            await store.CreateSessionAsync(session, [], ct);
             var stored = events.Select((e, i) => new StoredEvent(i + 1, start + ((i + 1) * 1000), e.Type, e.Data, $"{id}-e{i + 1}", start + ((i + 1) * 1000))).ToArray();
 
             // Several flushes, so events cross buckets through separate appends as a live session's do; each carries

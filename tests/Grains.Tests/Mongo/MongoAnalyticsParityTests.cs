@@ -17,6 +17,7 @@ namespace SessionTracking.Grains.Tests.Mongo;
 /// the SQLite adapter's answer. The MongoDB half needs a server (MONGODB_URI); the SQLite half always runs, so the
 /// dataset itself is checked against hand computation here.
 /// </summary>
+[TestCategory("BVT")]
 public sealed class MongoAnalyticsParityTests : IAsyncLifetime
 {
     private static readonly AnalyticsFilter[] Filters =

@@ -5,6 +5,7 @@ using MongoDB.Bson;
 using SessionTracking.Analytics;
 using SessionTracking.Storage;
 using SessionTracking.Storage.Mongo;
+using SessionTracking.TestSupport;
 
 namespace SessionTracking.Grains.Tests.Mongo;
 
@@ -13,6 +14,7 @@ namespace SessionTracking.Grains.Tests.Mongo;
 /// documents. Whether the server evaluates the pipelines as intended is what <see cref="MongoAnalyticsParityTests"/>
 /// checks against SQLite.
 /// </summary>
+[TestCategory("BVT")]
 public sealed class MongoAnalyticsPipelineTests
 {
     private static readonly DateTimeOffset From = DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_000);

@@ -3,10 +3,12 @@ using MongoDB.Bson;
 using SessionTracking.ReadModel;
 using SessionTracking.Storage;
 using SessionTracking.Storage.Mongo;
+using SessionTracking.TestSupport;
 
 namespace SessionTracking.Grains.Tests.Mongo;
 
 /// <summary>What the MongoDB adapter writes, checked without a server: bucket arithmetic, document shapes, pipelines.</summary>
+[TestCategory("BVT")]
 public sealed class MongoDocumentTests
 {
     private static StoredEvent Event(long seq, string? id = null, string data = """{"latency_ms":120,"nested":{"a":[1,2.5,"x"]}}""") =>

@@ -5,10 +5,12 @@ using MongoDB.Driver;
 using SessionTracking.ReadModel;
 using SessionTracking.Storage;
 using SessionTracking.Storage.Mongo;
+using SessionTracking.TestSupport;
 
 namespace SessionTracking.Grains.Tests.Mongo;
 
 /// <summary>The adapter against a real server (MONGODB_URI), in a database of its own that is dropped afterwards.</summary>
+[TestCategory("BVT")]
 public sealed class MongoSessionStoreServerTests : IAsyncLifetime
 {
     private readonly string _database = "st_test_" + Guid.NewGuid().ToString("N")[..8];
@@ -40,7 +42,7 @@ public sealed class MongoSessionStoreServerTests : IAsyncLifetime
     [MongoFact]
     public async Task Events_append_across_buckets_read_back_in_pages_and_conflicts_are_refused()
     {
-        await _store.CreateSessionAsync(Session("s1", "g"), CancellationToken.None);
+        await _store.CreateSessionAsync(Session("s1", "g"), [], CancellationToken.None);
         await _store.AppendAsync(Flush("s1", 1, 4), CancellationToken.None);
         await _store.AppendAsync(Flush("s1", 5, 8) with { EndTime = DateTimeOffset.FromUnixTimeMilliseconds(1_730_000_060_000) }, CancellationToken.None);
 
@@ -56,7 +58,7 @@ public sealed class MongoSessionStoreServerTests : IAsyncLifetime
         Assert.Equal(["id-7", "id-8"], snapshot.RecentClientIds.Order());
         Assert.NotNull(snapshot.Session.EndTime);
         Assert.Equal(["id-2"], known);
-        await Assert.ThrowsAsync<StoreConflictException>(() => _store.CreateSessionAsync(Session("s1", "g"), CancellationToken.None));
+        await Assert.ThrowsAsync<StoreConflictException>(() => _store.CreateSessionAsync(Session("s1", "g"), [], CancellationToken.None));
     }
 
     [MongoFact]
@@ -64,9 +66,9 @@ public sealed class MongoSessionStoreServerTests : IAsyncLifetime
     {
         // Group a: latencies 100, 300 (one session, over two buckets), duration 60 s. Group b: latency 50, duration 30 s
         // and one open session (null duration, ignored by $avg).
-        await _store.CreateSessionAsync(Session("a1", "a"), CancellationToken.None);
-        await _store.CreateSessionAsync(Session("b1", "b"), CancellationToken.None);
-        await _store.CreateSessionAsync(Session("b2", "b"), CancellationToken.None);
+        await _store.CreateSessionAsync(Session("a1", "a"), [], CancellationToken.None);
+        await _store.CreateSessionAsync(Session("b1", "b"), [], CancellationToken.None);
+        await _store.CreateSessionAsync(Session("b2", "b"), [], CancellationToken.None);
         await _store.AppendAsync(new SessionFlush("a1", [Response(1, 100), Click(2), Click(3), Response(4, 300)], [], [], Start.AddSeconds(60)), CancellationToken.None);
         await _store.AppendAsync(new SessionFlush("b1", [Response(1, 50)], [], [], Start.AddSeconds(30)), CancellationToken.None);
         var database = new MongoClient(Environment.GetEnvironmentVariable("MONGODB_URI")).GetDatabase(_database);
@@ -84,7 +86,7 @@ public sealed class MongoSessionStoreServerTests : IAsyncLifetime
     public async Task A_new_session_and_its_flushes_count_once_in_the_aggregates_and_a_replayed_flush_is_a_conflict()
     {
         var session = Session("s1", "g");
-        await _store.CreateSessionAsync(session, CancellationToken.None);
+        await _store.CreateSessionAsync(session, [], CancellationToken.None);
         var created = Assert.Single(await _analytics.ReadGroupFiguresAsync(null, null, null, usersAsUnits: true, CancellationToken.None));
         var flush = WithReadModel(session, SessionSummary.Started(), [Response(1, 100), Click(2)], null);
         await _store.AppendAsync(flush, CancellationToken.None);
@@ -104,7 +106,7 @@ public sealed class MongoSessionStoreServerTests : IAsyncLifetime
     public async Task Concurrent_new_sessions_and_flushes_of_one_hour_are_all_counted()
     {
         var sessions = Enumerable.Range(0, 40).Select(i => Session($"c{i}", "g") with { UserId = $"u{i % 7}" }).ToArray();
-        await Task.WhenAll(sessions.Select(s => _store.CreateSessionAsync(s, CancellationToken.None)));
+        await Task.WhenAll(sessions.Select(s => _store.CreateSessionAsync(s, [], CancellationToken.None)));
         await Task.WhenAll(sessions.Select(s => _store.AppendAsync(WithReadModel(s, SessionSummary.Started(), [Response(1, 200), Response(2, 300)], Start.AddSeconds(5)), CancellationToken.None)));
 
         var figures = Assert.Single(await _analytics.ReadGroupFiguresAsync(null, null, null, usersAsUnits: true, CancellationToken.None));

@@ -1,41 +1,8 @@
-using System.Globalization;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Mvc.Testing;
-using SessionTracking.TestSupport;
 
 namespace SessionTracking.Gateway.Tests;
-
-/// <summary>
-/// The real gateway with its co-hosted silo, on a SQLite file in a temp directory and free Orleans ports.
-/// Two factories on the same <see cref="DataDirectory"/> model a restart.
-/// </summary>
-public sealed class GatewayFactory : WebApplicationFactory<Program>
-{
-    public string DataDirectory { get; init; } = RepoPaths.NewTempDirectory("gateway-tests");
-
-    public string DatabasePath => Path.Combine(DataDirectory, "sessions.db");
-
-    /// <summary>Extra configuration for this host (e.g. security settings).</summary>
-    public IReadOnlyDictionary<string, string> Settings { get; init; } = new Dictionary<string, string>();
-
-    protected override void ConfigureWebHost(IWebHostBuilder builder)
-    {
-        builder.UseWebRoot(Path.Combine(RepoPaths.Root, "wwwroot"));
-        builder.UseSetting("Storage:Sqlite:DatabasePath", DatabasePath);
-        builder.UseSetting("Cluster:SiloPort", FreePort.Next().ToString(CultureInfo.InvariantCulture));
-        builder.UseSetting("Cluster:GatewayPort", FreePort.Next().ToString(CultureInfo.InvariantCulture));
-        builder.UseSetting("Gateway:MaxBodyBytes", "65536");
-        builder.UseSetting("Gateway:MaxEventsPerBatch", "50");
-        builder.UseSetting("Gateway:MaxEventDataBytes", "4096");
-        foreach (var (key, value) in Settings)
-        {
-            builder.UseSetting(key, value);
-        }
-    }
-}
 
 /// <summary>Small helpers for calling the API the way clients do.</summary>
 public static class Api

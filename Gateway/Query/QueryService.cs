@@ -1,0 +1,117 @@
+using System.ClientModel;
+using System.Net.ServerSentEvents;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.AI;
+using SessionTracking.Gateway.Http;
+
+namespace SessionTracking.Gateway.Query;
+
+/// <summary>
+/// The steps of a query, for POST /query and POST /query/stream alike: read and limit the request, ask the model,
+/// describe it, record the exchange (prompt, model_response, legacy queries row).
+/// </summary>
+internal sealed class QueryService(
+    IChatClient chat,
+    IGrainFactory grains,
+    JsonBody body,
+    WireLimits limits,
+    TimeProvider clock,
+    ILogger<StreamingQuery> streamLogger)
+{
+    public TimeProvider Clock => clock;
+
+    /// <summary>
+    /// Reads the body; then, before the model runs, the session grain says whether the session exists, still takes
+    /// events and is within its request rate (the grain keeps the limit, so it holds across gateways).
+    /// </summary>
+    public async ValueTask<(QueryRequest? Query, ProblemHttpResult? Problem)> ReadAndAdmitAsync(HttpRequest request, CancellationToken cancellationToken)
+    {
+        var (query, problem) = await QueryRequest.ReadAsync(request, body, limits, cancellationToken);
+        if (query?.SessionId is { } sessionId
+            && Problems.ForSession(await grains.GetGrain<ISessionGrain>(sessionId).GetStatusAsync(), sessionId, request.HttpContext.Response) is { } refused)
+        {
+            return (null, refused);
+        }
+
+        return (query, problem);
+    }
+
+    public async Task<Results<Ok<QueryResponse>, ProblemHttpResult>> AskAsync(QueryRequest query, HttpResponse response, CancellationToken cancellationToken)
+    {
+        var askedAt = clock.GetUtcNow();
+        var started = clock.GetTimestamp();
+        ChatResponse answer;
+        try
+        {
+            answer = await chat.GetResponseAsync(query.Prompt, cancellationToken: cancellationToken);
+        }
+        catch (Exception ex) when (IsModelFailure(ex, cancellationToken))
+        {
+            return ModelUnavailable(response);
+        }
+
+        var (model, provider) = Describe(answer.ModelId);
+        var recorded = new ModelAnswer(answer.Text, model, provider, (long)clock.GetElapsedTime(started).TotalMilliseconds, askedAt, clock.GetUtcNow());
+        return await RecordAsync(recorded, query, response) is { } refused
+            ? refused
+            : TypedResults.Ok(new QueryResponse(recorded.Text, model, provider, recorded.LatencyMs, [], query.SessionId));
+    }
+
+    /// <summary>
+    /// Waits for the model's first update, so that a provider failing at once is still a 503 problem (refusals came
+    /// before, in <see cref="ReadAndAdmitAsync"/>: once the stream has started, a 404 or 409 can no longer be the status).
+    /// </summary>
+    public async Task<Results<ServerSentEventsResult<string>, ProblemHttpResult>> StreamAsync(QueryRequest query, HttpResponse response, CancellationToken aborted)
+    {
+        var streaming = new StreamingQuery(this, streamLogger, query, response, aborted);
+        try
+        {
+            await streaming.StartAsync(chat.GetStreamingResponseAsync(query.Prompt, cancellationToken: aborted));
+        }
+        catch (Exception ex) when (IsModelFailure(ex, aborted))
+        {
+            await streaming.DisposeAsync();
+            return ModelUnavailable(response);
+        }
+
+        return TypedResults.ServerSentEvents(streaming.EventsAsync());
+    }
+
+    /// <summary>The exchange as the earlier system recorded it; the problem to answer when the session refused.</summary>
+    public async Task<ProblemHttpResult?> RecordAsync(ModelAnswer answer, QueryRequest query, HttpResponse response)
+    {
+        var row = new QueryRow(query.SessionId, query.UserId, query.ModelGroup, query.Prompt, answer.Text, answer.Model, answer.Provider, answer.LatencyMs, "[]", answer.AskedAt);
+        if (query.SessionId is null)
+        {
+            await grains.GetGrain<ILegacyLogGrain>(0).WriteQueryAsync(row);
+            return null;
+        }
+
+        var result = await grains.GetGrain<ISessionGrain>(query.SessionId).RecordExchangeAsync(answer.ToExchange(query, row));
+        return Problems.ForSession(result.Status, query.SessionId, response);
+    }
+
+    public (string Model, string Provider) Describe(string? modelId)
+    {
+        var metadata = chat.GetService<ChatClientMetadata>();
+        return (modelId ?? metadata?.DefaultModelId ?? "unknown", metadata?.ProviderName ?? "unknown");
+    }
+
+    /// <summary>
+    /// The provider failed (network, HTTP error, its own timeout), as opposed to the client going away. The OpenAI
+    /// client retries first and then throws an <see cref="AggregateException"/> of the attempts' failures.
+    /// </summary>
+    public static bool IsModelFailure(Exception exception, CancellationToken requestAborted) => exception switch
+    {
+        HttpRequestException or ClientResultException => true,
+        OperationCanceledException => !requestAborted.IsCancellationRequested,
+        AggregateException aggregate => aggregate.InnerExceptions.All(inner => IsModelFailure(inner, requestAborted)),
+        _ => false,
+    };
+
+    private static ProblemHttpResult ModelUnavailable(HttpResponse response)
+    {
+        response.Headers.RetryAfter = "5";
+        return Problems.Create(StatusCodes.Status503ServiceUnavailable, "Model unavailable", "The model provider did not answer; retry later.");
+    }
+}
