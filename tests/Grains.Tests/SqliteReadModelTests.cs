@@ -139,10 +139,12 @@ public sealed class SqliteReadModelTests : IAsyncLifetime
             Assert.Equal(users.ToBytes(), f.Users!.ToBytes());
         }
 
-        // exp-a control had alice's c1 (one latency of 1000 ms) among 4 values: 2000, 3000 and 4000 remain.
+        // exp-a control had alice's c1 (one latency of 1000 ms) among 5 values: 2000, 3000 (c2), 4000 (c4) and 1500 (c5)
+        // remain, in the sessions c2, c3, c4 and c5 of three users.
         var control = figures.Single(f => f is { ExperimentId: "exp-a", ModelGroup: "control" });
-        Assert.Equal(3, control.LatencyMs.Count);
-        Assert.Equal(3, control.Sessions.Units);
+        Assert.Equal(4, control.LatencyMs.Count);
+        Assert.Equal(4, control.Sessions.Units);
+        Assert.Equal(3, control.Users!.Units);
     }
 
     /// <summary>The expected figures, straight from the session summaries: the units summed in C#.</summary>

@@ -2,6 +2,7 @@ using System.Globalization;
 using MongoDB.Bson;
 using SessionTracking.ReadModel;
 using SessionTracking.Storage.Mongo;
+using SessionTracking.TestSupport;
 
 namespace SessionTracking.Grains.Tests.Mongo;
 
@@ -11,6 +12,7 @@ namespace SessionTracking.Grains.Tests.Mongo;
 /// directly from the sessions' final summaries; and the documents, filters and pipelines have the intended shapes.
 /// Whether the server applies them as intended is what <see cref="MongoAnalyticsParityTests"/> checks against SQLite.
 /// </summary>
+[TestCategory("BVT")]
 public sealed class MongoReadModelDocumentTests
 {
     private const long Start = 1_700_000_000_000;
