@@ -32,7 +32,8 @@ if [ "$lane" != fast ]; then
     fi
   fi
 
-  # React and esbuild for the browser tests of the React hooks (package-lock.json pins them).
+  # React and esbuild for the browser tests of the React hooks, oidc-provider for the operator sign-in tests
+  # (package-lock.json pins them).
   if command -v npm >/dev/null 2>&1; then
     npm ci --no-audit --no-fund --loglevel=error
   else
