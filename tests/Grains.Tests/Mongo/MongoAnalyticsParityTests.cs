@@ -14,8 +14,8 @@ namespace SessionTracking.Grains.Tests.Mongo;
 
 /// <summary>
 /// Both analytics adapters on the same dataset, seeded through each session store: every method of the port must give
-/// the SQLite adapter's answer. The MongoDB half needs a server (MONGODB_URI); the SQLite half always runs, so the
-/// dataset itself is checked against hand computation here.
+/// the SQLite adapter's answer. The MongoDB half needs a server (MONGODB_URI, or a Testcontainers MongoDB where Docker
+/// runs); the SQLite half always runs, so the dataset itself is checked against hand computation here.
 /// </summary>
 [TestCategory("BVT")]
 public sealed class MongoAnalyticsParityTests : IAsyncLifetime
@@ -47,13 +47,14 @@ public sealed class MongoAnalyticsParityTests : IAsyncLifetime
         ("none", null, null),
     ];
 
-    private static readonly bool HasServer = !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("MONGODB_URI"));
+    private static readonly bool HasServer = MongoServer.SkipReason is null;
 
     private readonly string _directory = RepoPaths.NewTempDirectory("analytics-parity");
     private readonly string _database = "st_parity_" + Guid.NewGuid().ToString("N")[..8];
     private SqliteSessionStore _sqliteSessions = null!;
     private SqliteAnalyticsStore _sqlite = null!;
     private MongoAnalyticsStore _mongo = null!;
+    private string? _uri;
 
     public async Task InitializeAsync()
     {
@@ -67,6 +68,7 @@ public sealed class MongoAnalyticsParityTests : IAsyncLifetime
             return;
         }
 
+        _uri = await MongoServer.ConnectionStringAsync();
         var mongoSessions = NewMongoSessionStore();
         await mongoSessions.InitializeAsync(CancellationToken.None);
         await AnalyticsDataset.SeedAsync(mongoSessions);
@@ -77,6 +79,7 @@ public sealed class MongoAnalyticsParityTests : IAsyncLifetime
     // shards: the dataset's sessions spread over several shards of one hour, which a read must sum.
     private IOptions<MongoStoreOptions> MongoOptions() => Options.Create(new MongoStoreOptions
     {
+        ConnectionString = _uri!,
         Database = _database,
         BucketSize = 3,
         AggregateShards = 4,
@@ -91,7 +94,7 @@ public sealed class MongoAnalyticsParityTests : IAsyncLifetime
         Directory.Delete(_directory, recursive: true);
         if (HasServer)
         {
-            await new MongoClient(Environment.GetEnvironmentVariable("MONGODB_URI")).DropDatabaseAsync(_database);
+            await new MongoClient(_uri).DropDatabaseAsync(_database);
         }
     }
 
@@ -149,7 +152,7 @@ public sealed class MongoAnalyticsParityTests : IAsyncLifetime
     public async Task The_backfill_rebuilds_the_same_read_model_from_the_events()
     {
         // A database as an older version left it: no summaries, no aggregates, no record of the read model.
-        var database = new MongoClient(Environment.GetEnvironmentVariable("MONGODB_URI")).GetDatabase(_database);
+        var database = new MongoClient(_uri).GetDatabase(_database);
         await database.GetCollection<BsonDocument>(MongoDocuments.Sessions).UpdateManyAsync(FilterDefinition<BsonDocument>.Empty, new BsonDocument("$unset", new BsonDocument("summary", "")));
         foreach (var name in new[] { MongoReadModelDocuments.UserSummaries, MongoReadModelDocuments.ExperimentMoments, MongoReadModelDocuments.ExperimentSketches, MongoReadModelDocuments.Metadata })
         {
