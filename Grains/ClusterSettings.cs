@@ -8,7 +8,7 @@ public sealed class ClusterSettings
     public const string SectionName = "Cluster";
 
     /// <summary>
-    /// <c>Localhost</c> (default: development clustering on this machine) or <c>Redis</c> (membership table in Redis:
+    /// <c>Localhost</c> (default: development clustering on one machine) or <c>Redis</c> (membership table in Redis:
     /// any number of silos on any hosts, and gateways that find them).
     /// </summary>
     [Required]

@@ -2,7 +2,7 @@ using System.ComponentModel.DataAnnotations;
 
 namespace SessionTracking;
 
-/// <summary>When an append is acknowledged. See docs/durability.md.</summary>
+/// <summary>When an append is acknowledged; the trade-off of each mode is in docs/reliability.md (Durability modes).</summary>
 public enum DurabilityMode
 {
     /// <summary>Acknowledge after the store has committed the events (group commit). Default.</summary>

@@ -1,10 +1,13 @@
 using OpenTelemetry.Metrics;
 using Orleans.Dashboard;
 using SessionTracking;
+using SessionTracking.Silo.Health;
 using SessionTracking.Telemetry;
 
-// A standalone silo: gateways connect to it as Orleans clients (Gateway with Orleans:Mode=Client).
-var builder = Host.CreateApplicationBuilder(args);
+// A standalone silo: gateways connect to it as Orleans clients (Gateway with Orleans:Mode=Client). Its only HTTP
+// surface is /healthz and /readyz on Health:Port, for orchestrators.
+var builder = WebApplication.CreateSlimBuilder(args);
+builder.AddSiloHealthEndpoints();
 builder.UseOrleans(silo =>
 {
     silo.UseSessionTrackingClustering(builder.Configuration)
@@ -20,7 +23,7 @@ builder.UseOrleans(silo =>
 });
 
 // Metrics and traces over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set; a Prometheus scrape endpoint (/metrics) when
-// Telemetry:PrometheusPort is (Telemetry:PrometheusHost: localhost by default, * in a container). No other HTTP surface.
+// Telemetry:PrometheusPort is (Telemetry:PrometheusHost: localhost by default, * in a container).
 var prometheusPort = builder.Configuration.GetValue<int>("Telemetry:PrometheusPort");
 builder.Services.AddSessionTrackingTelemetry(builder.Configuration, "sessiontracking-silo", metrics =>
 {
@@ -34,4 +37,6 @@ builder.Services.AddSessionTrackingTelemetry(builder.Configuration, "sessiontrac
     }
 });
 
-await builder.Build().RunAsync();
+var app = builder.Build();
+app.MapSiloHealthEndpoints();
+await app.RunAsync();

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using OpenTelemetry;
+using OpenTelemetry.Logs;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
@@ -44,6 +45,10 @@ public static class ServiceTelemetry
 
             // The OTLP exporter reads the standard OTEL_EXPORTER_OTLP_* settings (endpoint, protocol, headers) itself.
             telemetry.UseOtlpExporter();
+
+            // A log record's body is its message template ("{Listening}") unless the rendered message is included;
+            // the template's arguments travel as attributes either way.
+            services.Configure<OpenTelemetryLoggerOptions>(options => options.IncludeFormattedMessage = true);
         }
 
         return telemetry;

@@ -15,7 +15,7 @@ internal static class InProcessSilo
 {
     public static async Task<int> MemoryPerIdleSessionAsync(int count)
     {
-        using var host = await StartAsync();
+        using var host = await BenchSilo.StartAsync();
         var grains = host.Services.GetRequiredService<IGrainFactory>();
         var before = Measure();
         var next = -1;
@@ -36,7 +36,7 @@ internal static class InProcessSilo
 
     public static async Task<int> AppendCostAsync(int seededEvents, int appends)
     {
-        using var host = await StartAsync();
+        using var host = await BenchSilo.StartAsync();
         var grains = host.Services.GetRequiredService<IGrainFactory>();
         var store = host.Services.GetRequiredService<ISessionStore>();
 
@@ -103,28 +103,42 @@ internal static class InProcessSilo
         return GC.GetTotalMemory(forceFullCollection: true);
     }
 
-    private static async Task<IHost> StartAsync()
-    {
-        var directory = Path.Combine(Path.GetTempPath(), "bench-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(directory);
-        var builder = Host.CreateApplicationBuilder();
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["Storage:Sqlite:DatabasePath"] = Path.Combine(directory, "sessions.db"),
-            ["Cluster:SiloPort"] = FreePort().ToString(CultureInfo.InvariantCulture),
-            ["Cluster:GatewayPort"] = FreePort().ToString(CultureInfo.InvariantCulture),
-        });
-        builder.UseOrleans(silo => silo.UseSessionTrackingClustering(builder.Configuration).AddSessionTracking(builder.Configuration));
-        var host = builder.Build();
-        await host.StartAsync();
-        return host;
-    }
-
     private static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <summary>A silo in this process on a SQLite file in its own temp directory, which disposing it deletes.</summary>
+    private sealed class BenchSilo(IHost host, string directory) : IDisposable
+    {
+        public IServiceProvider Services => host.Services;
+
+        public static async Task<BenchSilo> StartAsync()
+        {
+            var directory = Path.Combine(Path.GetTempPath(), "bench-" + Guid.NewGuid().ToString("N"));
+            Directory.CreateDirectory(directory);
+            var builder = Host.CreateApplicationBuilder();
+            builder.Logging.SetMinimumLevel(LogLevel.Warning);
+            builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["Storage:Sqlite:DatabasePath"] = Path.Combine(directory, "sessions.db"),
+                ["Cluster:SiloPort"] = FreePort().ToString(CultureInfo.InvariantCulture),
+                ["Cluster:GatewayPort"] = FreePort().ToString(CultureInfo.InvariantCulture),
+            });
+            builder.UseOrleans(silo => silo.UseSessionTrackingClustering(builder.Configuration).AddSessionTracking(builder.Configuration));
+            var host = builder.Build();
+            await host.StartAsync();
+            return new BenchSilo(host, directory);
+        }
+
+        public Task StopAsync() => host.StopAsync();
+
+        public void Dispose()
+        {
+            host.Dispose();
+            Directory.Delete(directory, recursive: true); // a million seeded events take 120 MB
+        }
     }
 }

@@ -6,57 +6,29 @@ using SessionTracking.TestSupport;
 
 namespace SessionTracking.Analytics.Tests;
 
-/// <summary>
-/// The real gateway process (co-hosted silo, SQLite in a temp folder, free ports) and headless Debian Chromium:
-/// the analytics page draws the groups the API recorded, links to the timeline, the timeline draws the session,
-/// and the Orleans dashboard answers.
-/// </summary>
-[TestCategory("SlowBVT")]
-public sealed class PagesBrowserTests : IAsyncLifetime
+/// <summary>A gateway process with a 1:1 split for <c>browser-exp</c>, and Chromium.</summary>
+public sealed class PagesGateway : BrowserGateway
 {
-    private const string ChromiumPath = "/usr/bin/chromium";
-
-    private readonly string _dataDirectory = RepoPaths.NewTempDirectory("analytics-browser");
-    private ServiceProcess? _gateway;
-    private Uri _baseAddress = null!;
-    private HttpClient _http = null!;
-    private IPlaywright? _playwright;
-    private IBrowser? _browser;
-
-    public async Task InitializeAsync()
+    public PagesGateway()
     {
-        Assert.True(File.Exists(ChromiumPath), $"{ChromiumPath} is missing: apt-get install -y chromium (./test.sh does it when it may).");
-        (_gateway, _baseAddress) = ServiceProcess.StartGateway(_dataDirectory, new Dictionary<string, string?>
+        Environment = new Dictionary<string, string?>
         {
             ["Analytics__Experiments__browser-exp__Split__fast-model"] = "1",
             ["Analytics__Experiments__browser-exp__Split__slow-model"] = "1",
-        });
-        _http = new HttpClient { BaseAddress = _baseAddress, Timeout = TimeSpan.FromSeconds(30) };
-        var ready = _gateway.WaitUntilReadyAsync(new Uri(_baseAddress, "/readyz"), TimeSpan.FromSeconds(90));
-        _playwright = await Playwright.CreateAsync();
-        _browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = ChromiumPath,
-            Headless = true,
-            Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-        });
-        await ready;
+        };
     }
+}
 
-    public async Task DisposeAsync()
-    {
-        if (_browser is not null)
-        {
-            await _browser.DisposeAsync();
-        }
-
-        _playwright?.Dispose();
-        _http?.Dispose();
-        if (_gateway is not null)
-        {
-            await _gateway.DisposeAsync();
-        }
-    }
+/// <summary>
+/// The real gateway process and headless Chromium: the analytics page draws the groups the API recorded, links to the
+/// timeline, the timeline draws the session, and the Orleans dashboard answers.
+/// </summary>
+[TestCategory("SlowBVT")]
+public sealed class PagesBrowserTests(PagesGateway gateway) : IClassFixture<PagesGateway>
+{
+    private readonly Uri _baseAddress = gateway.BaseAddress;
+    private readonly HttpClient _http = gateway.Http;
+    private readonly IBrowser _browser = gateway.Browser;
 
     [Fact]
     public async Task Analytics_page_draws_groups_and_links_to_a_timeline_that_draws_the_session()
@@ -64,7 +36,7 @@ public sealed class PagesBrowserTests : IAsyncLifetime
         var fast = await RecordSessionAsync("fast-model", latencies: [120, 180], feedback: "up");
         await RecordSessionAsync("slow-model", latencies: [2400], feedback: "down");
 
-        var page = await _browser!.NewPageAsync(new BrowserNewPageOptions { BaseURL = _baseAddress.ToString(), ViewportSize = new ViewportSize { Width = 1300, Height = 900 } });
+        var page = await _browser.NewPageAsync(new BrowserNewPageOptions { BaseURL = _baseAddress.ToString(), ViewportSize = new ViewportSize { Width = 1300, Height = 900 } });
         var errors = new List<string>();
         page.PageError += (_, error) => errors.Add(error);
         await page.GotoAsync("/analytics.html");
@@ -98,7 +70,7 @@ public sealed class PagesBrowserTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Contains("\"hosts\"", await response.Content.ReadAsStringAsync());
 
-        var page = await _browser!.NewPageAsync(new BrowserNewPageOptions { BaseURL = _baseAddress.ToString() });
+        var page = await _browser.NewPageAsync(new BrowserNewPageOptions { BaseURL = _baseAddress.ToString() });
         var answer = await page.GotoAsync("/dashboard/");
         Assert.Equal(200, answer!.Status);
         Assert.Equal("Orleans Dashboard", await page.TitleAsync());

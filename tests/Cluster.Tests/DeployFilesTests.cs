@@ -27,8 +27,8 @@ public sealed partial class DeployFilesTests
         foreach (var gateway in new[] { "gateway1", "gateway2" })
         {
             var environment = (YamlMappingNode)services[gateway]["environment"];
-            Assert.Equal("Client", environment["Orleans__Mode"].ToString());
-            Assert.StartsWith("${OPERATOR_API_KEY", environment["Security__OperatorApiKey"].ToString(), StringComparison.Ordinal);
+            Assert.Equal("Client", Merged(environment, "Orleans__Mode")?.ToString());
+            Assert.StartsWith("${OPERATOR_API_KEY", Merged(environment, "Security__OperatorApiKey")?.ToString(), StringComparison.Ordinal);
         }
 
         var nginx = File.ReadAllText(Path.Combine(Deploy, "nginx.conf"));
@@ -93,6 +93,106 @@ public sealed partial class DeployFilesTests
         Assert.True(File.Exists(Path.Combine(RepoPaths.Root, project)));
     }
 
+    [Fact]
+    public void Every_kubernetes_workload_has_probes_requests_limits_and_a_pinned_image()
+    {
+        var workloads = Directory.GetFiles(Path.Combine(Deploy, "kubernetes"), "*.yaml").SelectMany(Load)
+            .Where(d => d["kind"].ToString() is "Deployment" or "StatefulSet" or "DaemonSet")
+            .ToList();
+
+        Assert.Equal(["Deployment/redis", "Deployment/session-tracking-gateway", "Deployment/session-tracking-silo"], workloads.Select(w => $"{w["kind"]}/{w["metadata"]["name"]}").Order());
+        foreach (var workload in workloads)
+        {
+            foreach (var container in ((YamlSequenceNode)workload["spec"]["template"]["spec"]["containers"]).Cast<YamlMappingNode>())
+            {
+                var name = $"{workload["metadata"]["name"]}/{container["name"]}";
+                Assert.Matches(PinnedImageRegex(), container["image"].ToString());
+                Assert.True(Has(container, "livenessProbe") && Has(container, "readinessProbe"), $"{name} lacks a liveness or readiness probe");
+                foreach (var kind in new[] { "requests", "limits" })
+                {
+                    var resources = (YamlMappingNode)((YamlMappingNode)container["resources"])[kind];
+                    Assert.True(Has(resources, "cpu") && Has(resources, "memory"), $"{name} lacks {kind} for cpu and memory");
+                }
+            }
+        }
+
+        // The silo's probes reach its health endpoints: the probed port is the one Health__Port opens.
+        var silo = (YamlMappingNode)((YamlSequenceNode)workloads.Single(w => w["metadata"]["name"].ToString() == "session-tracking-silo")["spec"]["template"]["spec"]["containers"])[0];
+        var healthPort = ((YamlSequenceNode)silo["ports"]).Cast<YamlMappingNode>().Single(p => p["name"].ToString() == "health")["containerPort"].ToString();
+        var env = ((YamlSequenceNode)silo["env"]).Cast<YamlMappingNode>().Where(e => Has(e, "value")).ToDictionary(e => e["name"].ToString(), e => e["value"].ToString());
+        Assert.Equal(healthPort, env["Health__Port"]);
+        Assert.Equal("*", env["Health__Host"]);
+        Assert.Equal(("/healthz", "health"), (silo["livenessProbe"]["httpGet"]["path"].ToString(), silo["livenessProbe"]["httpGet"]["port"].ToString()));
+        Assert.Equal(("/readyz", "health"), (silo["readinessProbe"]["httpGet"]["path"].ToString(), silo["readinessProbe"]["httpGet"]["port"].ToString()));
+    }
+
+    [Fact]
+    public void Compose_services_have_health_checks_wait_for_healthy_dependencies_and_use_pinned_images()
+    {
+        var services = (YamlMappingNode)Load("docker-compose.yml")[0]["services"];
+
+        foreach (var (key, value) in services.Children)
+        {
+            var service = (YamlMappingNode)value;
+            Assert.True(Merged(service, "healthcheck") is YamlMappingNode, $"{key} has no health check");
+            Assert.Matches(PinnedImageRegex(), Merged(service, "image")!.ToString());
+            if (Merged(service, "depends_on") is { } dependsOn)
+            {
+                var conditions = Assert.IsType<YamlMappingNode>(dependsOn);
+                Assert.All(conditions.Children, d => Assert.Equal("service_healthy", d.Value["condition"].ToString()));
+            }
+        }
+
+        Assert.Equal(["gateway1", "gateway2"], services.Children.Where(s => Merged((YamlMappingNode)s.Value, "depends_on") is YamlMappingNode d && d.Children.ContainsKey("silo1")).Select(s => s.Key.ToString()).Order());
+        foreach (var gateway in new[] { "gateway1", "gateway2" })
+        {
+            var environment = (YamlMappingNode)services[gateway]["environment"];
+            Assert.Equal("true", Merged(environment, "Security__TrustForwardedFor")?.ToString());
+        }
+    }
+
+    [Fact]
+    public void The_entry_proxy_answers_its_own_errors_as_problem_json_and_overwrites_the_forwarded_address()
+    {
+        var nginx = File.ReadAllText(Path.Combine(Deploy, "nginx.conf"));
+
+        Assert.Contains("proxy_set_header X-Forwarded-For $remote_addr;", nginx, StringComparison.Ordinal);
+        foreach (var status in new[] { 413, 400, 502, 503, 504 })
+        {
+            var page = Assert.Single(ErrorPageRegex().Matches(nginx), m => m.Groups["codes"].Value.Split(' ').Contains(status.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            var location = Regex.Match(nginx, $@"location {Regex.Escape(page.Groups["target"].Value)} \{{(?<body>.*?)\n    \}}", RegexOptions.Singleline);
+            Assert.True(location.Success, $"no location {page.Groups["target"].Value}");
+            Assert.Contains("default_type application/problem+json;", location.Groups["body"].Value, StringComparison.Ordinal);
+            var answer = Regex.Match(location.Groups["body"].Value, @"return (?<status>\d{3}) '(?<json>[^']*)';");
+            using var problem = System.Text.Json.JsonDocument.Parse(answer.Groups["json"].Value);
+            Assert.Equal(answer.Groups["status"].Value, problem.RootElement.GetProperty("status").GetInt32().ToString(System.Globalization.CultureInfo.InvariantCulture));
+            Assert.False(string.IsNullOrEmpty(problem.RootElement.GetProperty("title").GetString()));
+            Assert.False(string.IsNullOrEmpty(problem.RootElement.GetProperty("detail").GetString()));
+        }
+    }
+
+    [Fact]
+    public void The_docker_build_context_leaves_out_build_outputs_dependencies_and_history()
+    {
+        var ignored = File.ReadAllLines(Path.Combine(RepoPaths.Root, ".dockerignore")).Select(l => l.Trim()).ToHashSet();
+
+        Assert.Superset(new HashSet<string> { ".git", "**/bin/", "**/obj/", "**/node_modules/", "**/*.db" }, ignored);
+        Assert.All(new[] { "Dockerfile.silo", "Dockerfile.gateway" }, file => Assert.Contains("COPY . .", File.ReadAllText(Path.Combine(Deploy, file)), StringComparison.Ordinal));
+    }
+
+    private static bool Has(YamlMappingNode node, string key) => node.Children.ContainsKey(key);
+
+    /// <summary>A key of a compose mapping, also through YAML merge keys (<c>&lt;&lt;: *anchor</c>).</summary>
+    private static YamlNode? Merged(YamlMappingNode node, string key)
+    {
+        if (node.Children.TryGetValue(key, out var value))
+        {
+            return value;
+        }
+
+        return node.Children.TryGetValue("<<", out var merged) && merged is YamlMappingNode parent ? Merged(parent, key) : null;
+    }
+
     private static List<YamlNode> Load(string relativePath)
     {
         var stream = new YamlStream();
@@ -103,4 +203,11 @@ public sealed partial class DeployFilesTests
 
     [GeneratedRegex(@"\b(Cluster|Sessions|Storage__Sqlite)__([A-Za-z]+)\b")]
     private static partial Regex SettingRegex();
+
+    /// <summary>A release tag (x.y or x.y.z), not <c>latest</c> nor a bare major version that moves.</summary>
+    [GeneratedRegex(@"^[a-z0-9./-]+:\d+\.\d+(\.\d+)?$")]
+    private static partial Regex PinnedImageRegex();
+
+    [GeneratedRegex(@"error_page (?<codes>[\d ]+) (?<target>@[a-z_]+);")]
+    private static partial Regex ErrorPageRegex();
 }

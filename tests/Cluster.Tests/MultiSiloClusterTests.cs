@@ -1,12 +1,8 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Globalization;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using Orleans.Configuration;
 using Orleans.Runtime;
 using SessionTracking.TestSupport;
 
@@ -17,50 +13,38 @@ namespace SessionTracking.Cluster.Tests;
 /// Sessions spread over both silos; one silo is SIGKILLed mid-load; every acknowledged event must survive, once.
 /// </summary>
 [TestCategory("SlowBVT")]
-public sealed class MultiSiloClusterTests(ITestOutputHelper output) : IDisposable
+public sealed class MultiSiloClusterTests(ITestOutputHelper output)
 {
-    private readonly string _data = RepoPaths.NewTempDirectory("cluster-tests");
-    private readonly string _clusterId = "test-" + Guid.NewGuid().ToString("N")[..8];
-    private readonly List<(string Name, ServiceProcess Process)> _processes = [];
-
     [Fact]
     public async Task Sessions_spread_over_two_silos_and_survive_a_silo_kill_with_every_acknowledged_event()
     {
+        // Failure detection tuned for a test that finishes in seconds (the shipped values find a dead silo in ~7 s).
+        await using var cluster = await ProcessCluster.StartAsync(silos: 2, new()
+        {
+            ["Orleans__ClusterMembership__ProbeTimeout"] = "00:00:01",
+            ["Orleans__ClusterMembership__MaxProbeTimeout"] = "00:00:01",
+            ["Orleans__ClusterMembership__NumMissedProbesLimit"] = "2",
+            ["Orleans__ClusterMembership__TableRefreshTimeout"] = "00:00:02",
+            ["Orleans__ClusterMembership__IAmAliveTablePublishTimeout"] = "00:00:05",
+        });
         try
         {
-            await RunClusterScenarioAsync();
+            await RunClusterScenarioAsync(cluster);
         }
         catch
         {
             // The processes' own logs say why a request failed (a crash, a membership problem).
-            foreach (var (name, process) in _processes)
-            {
-                var log = process.Output;
-                output.WriteLine($"--- {name}, last output:\n{log[Math.Max(0, log.Length - 4000)..]}");
-            }
-
+            output.WriteLine(cluster.RecentOutput());
             throw;
         }
     }
 
-    private async Task RunClusterScenarioAsync()
+    private async Task RunClusterScenarioAsync(ProcessCluster cluster)
     {
-        using var redis = await RedisServer.StartAsync();
-        var siloA = StartSilo(redis);
-        var siloB = StartSilo(redis);
-        await using var a = siloA.Process;
-        await using var b = siloB.Process;
-        var (gateway, address) = ServiceProcess.StartGateway(_data, ClusterEnvironment(redis, new()
-        {
-            ["Orleans__Mode"] = "Client",
-            ["Orleans__ClientGateway__GatewayListRefreshPeriod"] = "00:00:02",
-            ["Orleans__ClientMessaging__ResponseTimeout"] = "00:00:05",
-        }));
-        await using var _ = gateway;
-        _processes.AddRange([("silo A", siloA.Process), ("silo B", siloB.Process), ("gateway", gateway)]);
-        await gateway.WaitUntilReadyAsync(new Uri(address, "/readyz"), TimeSpan.FromSeconds(120));
+        var (siloA, siloB) = (cluster.Silos[0], cluster.Silos[1]);
+        var (_, address) = await cluster.StartGatewayAsync();
         using var http = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(40) };
-        using var management = await ManagementClient.ConnectAsync(redis.ConnectionString, _clusterId);
+        using var management = await ManagementClient.ConnectAsync(cluster.RedisConnectionString, cluster.ClusterId);
         await management.WaitForActiveSilosAsync(2, TimeSpan.FromSeconds(90));
 
         // Both silos host session grains. A silo places grains only on silos whose grain manifest it has received,
@@ -180,103 +164,5 @@ public sealed class MultiSiloClusterTests(ITestOutputHelper output) : IDisposabl
         Assert.Equal(201, (int)fresh.StatusCode);
     }
 
-    private (ServiceProcess Process, int SiloPort) StartSilo(RedisServer redis)
-    {
-        var siloPort = FreePort.Next();
-        var environment = ClusterEnvironment(redis, new()
-        {
-            ["Cluster__SiloPort"] = siloPort.ToString(CultureInfo.InvariantCulture),
-            ["Cluster__GatewayPort"] = FreePort.Next().ToString(CultureInfo.InvariantCulture),
-            ["Storage__Sqlite__DatabasePath"] = Path.Combine(_data, "sessions.db"),
-        });
-        return (ServiceProcess.Start(RepoPaths.SiloDll, [], environment), siloPort);
-    }
-
-    /// <summary>Redis membership, with failure detection tuned for a test (seconds, not the production minute).</summary>
-    private Dictionary<string, string?> ClusterEnvironment(RedisServer redis, Dictionary<string, string?> extra)
-    {
-        var environment = new Dictionary<string, string?>
-        {
-            ["Cluster__Provider"] = "Redis",
-            ["Cluster__RedisConnectionString"] = redis.ConnectionString,
-            ["Cluster__ClusterId"] = _clusterId,
-            ["Orleans__ClusterMembership__ProbeTimeout"] = "00:00:01",
-            ["Orleans__ClusterMembership__NumMissedProbesLimit"] = "2",
-            ["Orleans__ClusterMembership__TableRefreshTimeout"] = "00:00:02",
-            ["Orleans__ClusterMembership__IAmAliveTablePublishTimeout"] = "00:00:05",
-        };
-        foreach (var (key, value) in extra)
-        {
-            environment[key] = value;
-        }
-
-        return environment;
-    }
-
     private static StringContent Json(string json) => new(json, Encoding.UTF8, "application/json");
-
-    public void Dispose() => Directory.Delete(_data, recursive: true);
-
-    /// <summary>An Orleans client of the cluster, used only to ask where session grains are activated.</summary>
-    private sealed class ManagementClient(IHost host) : IDisposable
-    {
-        public static async Task<ManagementClient> ConnectAsync(string redis, string clusterId)
-        {
-            var host = new HostBuilder()
-                .UseOrleansClient(client => client
-                    .UseRedisClustering(redis)
-                    .Configure<ClusterOptions>(o =>
-                    {
-                        o.ClusterId = clusterId;
-                        o.ServiceId = "session-tracking";
-                    }))
-                .Build();
-            await host.StartAsync();
-            return new ManagementClient(host);
-        }
-
-        public async Task WaitForActiveSilosAsync(int count, TimeSpan timeout)
-        {
-            var management = host.Services.GetRequiredService<IClusterClient>().GetGrain<IManagementGrain>(0);
-            var deadline = DateTime.UtcNow + timeout;
-            while ((await management.GetHosts(onlyActive: true)).Count < count)
-            {
-                Assert.True(DateTime.UtcNow < deadline, $"{count} silos did not join within {timeout}");
-                await Task.Delay(250);
-            }
-        }
-
-        /// <summary>Retries while the client still holds a connection to the killed silo.</summary>
-        public async Task<Dictionary<SiloAddress, int>> SessionActivationsPerSiloAsync(TimeSpan retryFor)
-        {
-            var deadline = DateTime.UtcNow + retryFor;
-            while (true)
-            {
-                try
-                {
-                    return await SessionActivationsPerSiloAsync();
-                }
-                catch (Exception ex) when (ex is OrleansException or TimeoutException && DateTime.UtcNow < deadline)
-                {
-                    await Task.Delay(500);
-                }
-            }
-        }
-
-        public async Task<Dictionary<SiloAddress, int>> SessionActivationsPerSiloAsync()
-        {
-            var grains = host.Services.GetRequiredService<IClusterClient>();
-            var hosts = await grains.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true);
-            var statistics = await grains.GetGrain<IManagementGrain>(0).GetSimpleGrainStatistics();
-            return hosts.Keys.ToDictionary(
-                silo => silo,
-                silo => statistics.Where(s => s.SiloAddress.Equals(silo) && s.GrainType.Contains("SessionGrain", StringComparison.Ordinal)).Sum(s => s.ActivationCount));
-        }
-
-        public void Dispose()
-        {
-            host.StopAsync().GetAwaiter().GetResult();
-            host.Dispose();
-        }
-    }
 }

@@ -10,6 +10,12 @@ public static class RepoPaths
 
     public static string SiloDll => Output("Silo", "SessionTracking.Silo.dll");
 
+    /// <summary>bench/Baseline: bare Kestrel that parses and echoes an event.</summary>
+    public static string BenchBaselineDll => Output(Path.Combine("bench", "Baseline"), "SessionTracking.Bench.Baseline.dll");
+
+    /// <summary>bench/Tools: the load and in-process measurements of bench/run.sh.</summary>
+    public static string BenchToolsDll => Output(Path.Combine("bench", "Tools"), "SessionTracking.Bench.Tools.dll");
+
     public static string NewTempDirectory(string prefix)
     {
         var path = Path.Combine(Path.GetTempPath(), $"{prefix}-{Guid.NewGuid():N}");

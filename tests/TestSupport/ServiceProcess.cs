@@ -141,6 +141,23 @@ public sealed class ServiceProcess : IAsyncDisposable
         return _process.ExitCode;
     }
 
+    /// <summary>Waits for a process that ends by itself (a command-line tool) and returns its exit code.</summary>
+    public async Task<int> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new TimeoutException($"The process did not exit within {timeout}:\n{Output}");
+        }
+
+        _process.WaitForExit(); // the redirected output is complete only after this
+        return _process.ExitCode;
+    }
+
     public async ValueTask DisposeAsync()
     {
         try

@@ -6,46 +6,16 @@ using SessionTracking.TestSupport;
 namespace SessionTracking.Tracker.Tests;
 
 /// <summary>
-/// One real gateway (co-hosted silo, SQLite in a temp folder, free ports) and one headless Debian Chromium for all
-/// tracker tests. Test pages are served at the gateway's origin by Playwright routing (<c>/__test/…</c>), so the
-/// tracker they load (<c>/tracker.js</c>) and the API it calls are the gateway's own.
+/// One real gateway process and one headless Chromium (<see cref="BrowserGateway"/>) for all tracker tests. Test pages
+/// are served at the gateway's origin by Playwright routing (<c>/__test/…</c>), so the tracker they load
+/// (<c>/tracker.js</c>) and the API it calls are the gateway's own.
 /// </summary>
-public sealed class BrowserFixture : IAsyncLifetime
+public sealed class BrowserFixture : BrowserGateway
 {
-    private const string ChromiumPath = "/usr/bin/chromium";
-
-    private readonly string _dataDirectory = RepoPaths.NewTempDirectory("tracker-tests");
-    private ServiceProcess? _gateway;
-    private IPlaywright? _playwright;
-
-    public Uri BaseAddress { get; private set; } = null!;
-
-    public IBrowser Browser { get; private set; } = null!;
-
-    public HttpClient Http { get; private set; } = null!;
-
-    public string GatewayOutput => _gateway?.Output ?? "";
-
-    public async Task InitializeAsync()
+    public BrowserFixture()
     {
-        if (!File.Exists(ChromiumPath))
-        {
-            throw new InvalidOperationException($"{ChromiumPath} is missing: install Debian's chromium (apt-get install -y chromium); ./test.sh does it when it may.");
-        }
-
         // Slow enough offline "model" that the demo's Stop button has an answer to stop.
-        (_gateway, BaseAddress) = ServiceProcess.StartGateway(_dataDirectory, new Dictionary<string, string?> { ["Query__OfflineTokenDelayMs"] = "60" });
-        Http = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
-        var ready = _gateway.WaitUntilReadyAsync(new Uri(BaseAddress, "/readyz"), TimeSpan.FromSeconds(90));
-
-        _playwright = await Playwright.CreateAsync();
-        Browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = ChromiumPath,
-            Headless = true,
-            Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-        });
-        await ready;
+        Environment = new Dictionary<string, string?> { ["Query__OfflineTokenDelayMs"] = "60" };
     }
 
     /// <summary>A fresh browser profile (own localStorage) whose <c>/__test/*.html</c> pages are <see cref="TestPages"/>.</summary>
@@ -125,29 +95,6 @@ public sealed class BrowserFixture : IAsyncLifetime
         using var response = await Http.PostAsJsonAsync("/session/start", new { user_id = "tests", model_group = "g" });
         response.EnsureSuccessStatusCode();
         return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("session_id").GetString()!;
-    }
-
-    public async Task DisposeAsync()
-    {
-        if (Browser is not null)
-        {
-            await Browser.CloseAsync();
-        }
-
-        _playwright?.Dispose();
-        Http?.Dispose();
-        if (_gateway is not null)
-        {
-            await _gateway.DisposeAsync();
-        }
-
-        try
-        {
-            Directory.Delete(_dataDirectory, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
     }
 }
 

@@ -77,7 +77,7 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
             }
 
             // Its own thread: SQLite calls block (Microsoft.Data.Sqlite's async methods run synchronously), and a thread
-            // pool thread blocked in commits left one of this 2-core machine's two pool threads to everything else.
+            // pool thread blocked in commits leaves a 2-core machine's pool (two threads) one thread for everything else.
             _writerLoop = Task.Factory.StartNew(WriterLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
             if (_options.CheckpointInterval > TimeSpan.Zero)
             {
