@@ -22,6 +22,8 @@ app.UseCors();
 app.UseRateLimiter();
 app.UseDefaultFiles();
 app.UseStaticFiles();
+app.UseAuthentication();
+app.UseAuthorization();
 
 app.MapSessionEndpoints();
 app.MapQueryEndpoints();
@@ -31,6 +33,7 @@ app.MapAnalyticsEndpoints();
 app.MapExportEndpoints();
 app.MapPrivacyEndpoints();
 app.MapAssignmentEndpoints();
+app.MapOperatorSignInEndpoints();
 
 // The Orleans dashboard (co-hosted silo or, in Client mode, the cluster the gateway is a client of): operator only.
 if (OrleansHosting.IsDashboardEnabled(app.Configuration))

@@ -16,6 +16,7 @@ internal static class ApiContract
 {
     public const string OperatorKeyScheme = "operatorKey";
     public const string OperatorBearerScheme = "operatorBearer";
+    public const string OperatorCookieScheme = "operatorCookie";
 
     private static readonly string[] BodyMediaTypes = ["application/json", "text/plain"];
 
@@ -91,6 +92,14 @@ internal static class ApiContract
             Scheme = "bearer",
             Description = "The operator key as a bearer token (what Prometheus sends).",
         };
+        document.Components.SecuritySchemes[OperatorCookieScheme] = new OpenApiSecurityScheme
+        {
+            Type = SecuritySchemeType.ApiKey,
+            In = ParameterLocation.Cookie,
+            Name = Security.OperatorAuthentication.CookieName,
+            Description = "A browser's operator sign-in (POST /auth/signin with the key, or the OpenID Connect provider): HttpOnly, SameSite=Strict, expiring. " +
+                "A state-changing request authenticated by it must also send X-Requested-With from the gateway's own origin.",
+        };
         document.Tags ??= new HashSet<OpenApiTag>();
         foreach (var (name, description) in TagDescriptions)
         {
@@ -124,6 +133,7 @@ internal static class ApiContract
         ("Exports", "Sessions and events as JSONL or CSV, streamed (operator)."),
         ("Privacy", "Deletion of everything stored about a user (operator)."),
         ("Experiments", "Sticky assignment of model groups."),
+        ("Operator sign-in", "A browser's sign-in as operator: the cookie that operator endpoints accept besides the key."),
     ];
 
     private static async Task DescribeOperationAsync(OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken cancellationToken)
@@ -170,6 +180,7 @@ internal static class ApiContract
             [
                 new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(OperatorKeyScheme, document)] = [] },
                 new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(OperatorBearerScheme, document)] = [] },
+                new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(OperatorCookieScheme, document)] = [] },
             ];
         }
 

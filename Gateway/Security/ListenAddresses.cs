@@ -4,7 +4,8 @@ namespace SessionTracking.Gateway.Security;
 
 /// <summary>
 /// Chooses the addresses Kestrel listens on: http://localhost:8000 unless --urls, ASPNETCORE_URLS or
-/// ASPNETCORE_HTTP_PORTS say otherwise; and, while no operator key protects the read endpoints, loopback only.
+/// ASPNETCORE_HTTP_PORTS say otherwise; and, while neither an operator key nor an OpenID Connect provider protects the
+/// operator endpoints, loopback only.
 /// </summary>
 internal static class ListenAddresses
 {
@@ -17,6 +18,7 @@ internal static class ListenAddresses
         var urls = configuration["urls"];
         var ports = configuration["http_ports"];
         var hasKey = !string.IsNullOrEmpty(configuration[$"{SecurityOptions.SectionName}:{nameof(SecurityOptions.OperatorApiKey)}"]);
+        var hasProvider = !string.IsNullOrWhiteSpace(configuration[$"{OperatorOpenIdConnectOptions.SectionName}:{nameof(OperatorOpenIdConnectOptions.Authority)}"]);
         if (string.IsNullOrEmpty(urls))
         {
             urls = string.IsNullOrEmpty(ports)
@@ -24,17 +26,17 @@ internal static class ListenAddresses
                 : string.Join(';', ports.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(p => $"http://*:{p}"));
         }
 
-        if (hasKey)
+        if (hasKey || hasProvider)
         {
             builder.WebHost.UseUrls(urls);
-            return $"Operator API key configured: listening on {urls}.";
+            return $"Operator access configured ({(hasKey ? "key" : "")}{(hasKey && hasProvider ? " and " : "")}{(hasProvider ? "OpenID Connect" : "")}): listening on {urls}.";
         }
 
         var loopback = string.Join(';', urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(ToLoopback));
         builder.WebHost.UseUrls(loopback);
         return loopback == urls
-            ? $"No operator API key configured (Security:OperatorApiKey): listening on loopback only ({loopback})."
-            : $"No operator API key configured (Security:OperatorApiKey): listening on loopback only ({loopback}) instead of {urls}. Set a key to listen on other addresses.";
+            ? $"No operator API key (Security:OperatorApiKey) or OpenID Connect provider configured: listening on loopback only ({loopback})."
+            : $"No operator API key (Security:OperatorApiKey) or OpenID Connect provider configured: listening on loopback only ({loopback}) instead of {urls}. Set one to listen on other addresses.";
     }
 
     internal static string ToLoopback(string url)

@@ -42,7 +42,8 @@ internal static class RateLimits
         response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
     }
 
-    private static string ClientKey(HttpContext context, bool trustForwardedFor)
+    /// <summary>The client a limit applies to: its address, or the first X-Forwarded-For address behind a trusted proxy.</summary>
+    public static string ClientKey(HttpContext context, bool trustForwardedFor)
     {
         if (trustForwardedFor && context.Request.Headers["X-Forwarded-For"].ToString() is { Length: > 0 } forwarded)
         {

@@ -2,7 +2,7 @@ namespace SessionTracking.Gateway.Security;
 
 internal static class SecurityServices
 {
-    /// <summary>Operator key, CORS allowlist for tracker origins, per-client rate limits (the per-session limit is the session grain's).</summary>
+    /// <summary>Operator key and sign-in, CORS allowlist for tracker origins, per-client rate limits (the per-session limit is the session grain's).</summary>
     public static IServiceCollection AddGatewaySecurity(this IServiceCollection services, IConfiguration configuration)
     {
         var section = configuration.GetSection(SecurityOptions.SectionName);
@@ -21,6 +21,7 @@ internal static class SecurityServices
                     .SetPreflightMaxAge(TimeSpan.FromHours(1)));
             }
         });
+        services.AddOperatorAuthentication(configuration);
         services.AddClientRateLimiting(security);
         return services;
     }

@@ -5,10 +5,15 @@ using SessionTracking.TestSupport;
 
 namespace SessionTracking.Cluster.Tests;
 
-/// <summary>Split mode: the dashboard's grains run on a standalone silo, its UI is served by a client-mode gateway.</summary>
+/// <summary>
+/// Split mode: the dashboard's grains run on a standalone silo, its UI is served by a client-mode gateway, behind the
+/// operator key; a browser's sign-in cookie (issued by that gateway, nothing on the silo) opens it like the key does.
+/// </summary>
 [TestCategory("SlowBVT")]
 public sealed class SplitDashboardTests
 {
+    private const string OperatorKey = "split-dashboard-operator-key";
+
     [Fact]
     public async Task A_client_mode_gateway_serves_the_dashboard_of_a_standalone_silo()
     {
@@ -26,10 +31,21 @@ public sealed class SplitDashboardTests
             ["Orleans__Mode"] = "Client",
             ["Cluster__GatewayPorts__0"] = gatewayPort.ToString(CultureInfo.InvariantCulture),
             ["Dashboard__Enabled"] = "true",
+            ["Security__OperatorApiKey"] = OperatorKey,
         });
         await using var _ = gateway;
         await gateway.WaitUntilReadyAsync(new Uri(address, "/readyz"), TimeSpan.FromSeconds(90));
-        using var http = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(30) };
+        // A cookie jar, as a browser keeps: signing in stores the operator cookie, later requests send it.
+        using var http = new HttpClient(new HttpClientHandler { CookieContainer = new CookieContainer() }) { BaseAddress = address, Timeout = TimeSpan.FromSeconds(30) };
+        using (var anonymous = await http.GetAsync("/dashboard/DashboardCounters"))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+        }
+
+        using (var signIn = await http.PostAsync("/auth/signin", new StringContent($$"""{"key":"{{OperatorKey}}"}""", System.Text.Encoding.UTF8, "application/json")))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, signIn.StatusCode);
+        }
 
         // A session goes through the silo, and the silo's dashboard counters (fetched through the gateway) list it.
         using var started = await http.PostAsync("/session/start", new StringContent("""{"user_id":"d","model_group":"g"}""", System.Text.Encoding.UTF8, "application/json"));
