@@ -12,8 +12,8 @@ namespace SessionTracking.Grains.Tests.Mongo;
 
 /// <summary>
 /// Both analytics adapters on the same dataset, seeded through each session store: every method of the port must give
-/// the SQLite adapter's answer. The MongoDB half needs a server (MONGODB_URI); the SQLite half always runs, so the
-/// dataset itself is checked against hand computation here.
+/// the SQLite adapter's answer. The MongoDB half needs a server (MONGODB_URI, or a Testcontainers MongoDB where Docker
+/// runs); the SQLite half always runs, so the dataset itself is checked against hand computation here.
 /// </summary>
 [TestCategory("BVT")]
 public sealed class MongoAnalyticsParityTests : IAsyncLifetime
@@ -31,13 +31,14 @@ public sealed class MongoAnalyticsParityTests : IAsyncLifetime
         new(ExperimentId: "none"),
     ];
 
-    private static readonly bool HasServer = !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("MONGODB_URI"));
+    private static readonly bool HasServer = MongoServer.SkipReason is null;
 
     private readonly string _directory = RepoPaths.NewTempDirectory("analytics-parity");
     private readonly string _database = "st_parity_" + Guid.NewGuid().ToString("N")[..8];
     private SqliteSessionStore _sqliteSessions = null!;
     private SqliteAnalyticsStore _sqlite = null!;
     private MongoAnalyticsStore _mongo = null!;
+    private string? _uri;
 
     public async Task InitializeAsync()
     {
@@ -52,8 +53,10 @@ public sealed class MongoAnalyticsParityTests : IAsyncLifetime
         }
 
         // Buckets of 3 events: most sessions span several buckets, so every join over buckets is exercised.
+        _uri = await MongoServer.ConnectionStringAsync();
         var options = Options.Create(new MongoStoreOptions
         {
+            ConnectionString = _uri,
             Database = _database,
             BucketSize = 3,
             UseTransactions = Environment.GetEnvironmentVariable("MONGODB_TRANSACTIONS") != "false",
@@ -70,7 +73,7 @@ public sealed class MongoAnalyticsParityTests : IAsyncLifetime
         Directory.Delete(_directory, recursive: true);
         if (HasServer)
         {
-            await new MongoClient(Environment.GetEnvironmentVariable("MONGODB_URI")).DropDatabaseAsync(_database);
+            await new MongoClient(_uri).DropDatabaseAsync(_database);
         }
     }
 

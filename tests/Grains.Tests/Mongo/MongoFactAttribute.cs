@@ -1,13 +1,16 @@
 namespace SessionTracking.Grains.Tests.Mongo;
 
-/// <summary>A test against a real MongoDB server: runs when MONGODB_URI is set, skipped with the reason otherwise.</summary>
+/// <summary>
+/// A test against a real MongoDB server (<see cref="MongoServer"/>: MONGODB_URI, else a Testcontainers MongoDB where a
+/// Docker daemon runs), skipped with the reason when there is neither.
+/// </summary>
 public sealed class MongoFactAttribute : FactAttribute
 {
     public MongoFactAttribute()
     {
-        if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable("MONGODB_URI")))
+        if (MongoServer.SkipReason is { } reason)
         {
-            Skip = "MONGODB_URI is not set: no MongoDB server can be installed on these machines. Set it (a replica set for transactions) to run the adapter against a real server.";
+            Skip = reason;
         }
     }
 }

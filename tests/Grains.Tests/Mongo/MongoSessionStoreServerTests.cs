@@ -8,31 +8,33 @@ using SessionTracking.TestSupport;
 
 namespace SessionTracking.Grains.Tests.Mongo;
 
-/// <summary>The adapter against a real server (MONGODB_URI), in a database of its own that is dropped afterwards.</summary>
+/// <summary>The adapter against a real server (<see cref="MongoServer"/>), in a database of its own that is dropped afterwards.</summary>
 [TestCategory("BVT")]
 public sealed class MongoSessionStoreServerTests : IAsyncLifetime
 {
     private readonly string _database = "st_test_" + Guid.NewGuid().ToString("N")[..8];
     private MongoSessionStore _store = null!;
+    private string? _uri;
 
     public async Task InitializeAsync()
     {
-        if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable("MONGODB_URI")))
+        if (MongoServer.SkipReason is not null)
         {
             return;
         }
 
+        _uri = await MongoServer.ConnectionStringAsync();
         _store = new MongoSessionStore(
-            Options.Create(new MongoStoreOptions { Database = _database, BucketSize = 3, UseTransactions = Environment.GetEnvironmentVariable("MONGODB_TRANSACTIONS") != "false" }),
+            Options.Create(new MongoStoreOptions { ConnectionString = _uri, Database = _database, BucketSize = 3, UseTransactions = Environment.GetEnvironmentVariable("MONGODB_TRANSACTIONS") != "false" }),
             NullLogger<MongoSessionStore>.Instance);
         await _store.InitializeAsync(CancellationToken.None);
     }
 
     public async Task DisposeAsync()
     {
-        if (Environment.GetEnvironmentVariable("MONGODB_URI") is { Length: > 0 } uri)
+        if (_uri is not null)
         {
-            await new MongoClient(uri).DropDatabaseAsync(_database);
+            await new MongoClient(_uri).DropDatabaseAsync(_database);
         }
     }
 
@@ -68,7 +70,7 @@ public sealed class MongoSessionStoreServerTests : IAsyncLifetime
         await _store.CreateSessionAsync(Session("b2", "b"), [], CancellationToken.None);
         await _store.AppendAsync(new SessionFlush("a1", [Response(1, 100), Click(2), Click(3), Response(4, 300)], [], [], Start.AddSeconds(60)), CancellationToken.None);
         await _store.AppendAsync(new SessionFlush("b1", [Response(1, 50)], [], [], Start.AddSeconds(30)), CancellationToken.None);
-        var database = new MongoClient(Environment.GetEnvironmentVariable("MONGODB_URI")).GetDatabase(_database);
+        var database = new MongoClient(_uri).GetDatabase(_database);
 
         var latency = await database.GetCollection<BsonDocument>(MongoDocuments.SessionsWithEventsView).Aggregate<BsonDocument>(MongoDocuments.GuideLatencyPipeline()).ToListAsync();
         var duration = await database.GetCollection<BsonDocument>(MongoDocuments.Sessions).Aggregate<BsonDocument>(MongoDocuments.GuideDurationPipeline()).ToListAsync();
