@@ -16,6 +16,7 @@ builder.Services.AddGatewayTelemetry(builder.Configuration);
 
 var app = builder.Build();
 app.Logger.LogInformation("{Listening}", listening);
+app.UseForwardedSchemeWhenTrusted();
 app.UseExceptionHandler();
 app.UseStatusCodePages(); // error statuses without a body (unknown path, wrong method) answer problem+json too
 app.UseCors();

@@ -20,7 +20,10 @@ public sealed class SecurityOptions
     [Range(1, 10_000_000)]
     public int ClientRequestsPerSecond { get; set; } = 50_000;
 
-    /// <summary>Use the first address of <c>X-Forwarded-For</c> as the client (only behind a proxy you trust).</summary>
+    /// <summary>
+    /// Use the first address of <c>X-Forwarded-For</c> as the client, and <c>X-Forwarded-Proto</c> as the request's
+    /// scheme (only behind a proxy you trust, which sets both).
+    /// </summary>
     public bool TrustForwardedFor { get; set; }
 
     public bool HasOperatorKey => !string.IsNullOrEmpty(OperatorApiKey);

@@ -1,3 +1,6 @@
+using Microsoft.AspNetCore.HttpOverrides;
+using Microsoft.Extensions.Options;
+
 namespace SessionTracking.Gateway.Security;
 
 internal static class SecurityServices
@@ -23,6 +26,27 @@ internal static class SecurityServices
         });
         services.AddOperatorAuthentication(configuration);
         services.AddClientRateLimiting(security);
+        services.Configure<ForwardedHeadersOptions>(options =>
+        {
+            options.ForwardedHeaders = ForwardedHeaders.XForwardedProto;
+            options.KnownIPNetworks.Clear();
+            options.KnownProxies.Clear();
+        });
         return services;
+    }
+
+    /// <summary>
+    /// Behind a proxy the operator trusts (<see cref="SecurityOptions.TrustForwardedFor"/>), the scheme the browser used
+    /// is the proxy's <c>X-Forwarded-Proto</c>: a TLS-terminating proxy makes the request HTTPS, which the OpenID Connect
+    /// redirect URI and the Secure cookie rule need to know.
+    /// </summary>
+    public static WebApplication UseForwardedSchemeWhenTrusted(this WebApplication app)
+    {
+        if (app.Services.GetRequiredService<IOptions<SecurityOptions>>().Value.TrustForwardedFor)
+        {
+            app.UseForwardedHeaders();
+        }
+
+        return app;
     }
 }

@@ -1,5 +1,7 @@
 using System.Net;
 using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.Options;
 using SessionTracking.TestSupport;
@@ -170,6 +172,89 @@ public sealed class OperatorSignInTests(SignInGateway gateway) : IClassFixture<S
         Assert.Equal(HttpStatusCode.Unauthorized, second.StatusCode);
         Assert.Equal(HttpStatusCode.TooManyRequests, third.StatusCode);
         Assert.NotNull(third.Headers.RetryAfter);
+    }
+
+    [Fact]
+    public async Task With_only_a_provider_configured_operator_endpoints_are_closed_and_an_unreachable_provider_is_a_503()
+    {
+        await using var proxied = new GatewayHost
+        {
+            Settings = new Dictionary<string, string>
+            {
+                ["Security:TrustForwardedFor"] = "true",
+                ["Security:OpenIdConnect:Authority"] = $"https://127.0.0.1:{FreePort.Next()}",
+                ["Security:OpenIdConnect:ClientId"] = "gateway",
+                ["Security:OpenIdConnect:ClientSecret"] = "secret",
+                ["Security:OpenIdConnect:AllowedGroups:0"] = "operators",
+            },
+        };
+        using var client = NewClient(proxied);
+
+        // No key configured: key sign-in is not offered, the provider is; the operator endpoints are closed.
+        using var me = await SendAsync(client, HttpMethod.Get, "/auth/session", null);
+        var session = JsonDocument.Parse(await me.Content.ReadAsStringAsync()).RootElement;
+        Assert.True(session.GetProperty("protected").GetBoolean());
+        Assert.False(session.GetProperty("key_sign_in").GetBoolean());
+        Assert.Equal("single sign-on", session.GetProperty("single_sign_on").GetString());
+        using var analytics = await SendAsync(client, HttpMethod.Get, "/analytics", null);
+        Assert.Equal(HttpStatusCode.Unauthorized, analytics.StatusCode);
+        using var keySignIn = await SignInAsync(client, "anything");
+        Assert.Equal(HttpStatusCode.NotFound, keySignIn.StatusCode);
+
+        using var unreachable = await SendAsync(client, HttpMethod.Get, "/auth/oidc?return_url=%2Fdashboard%2F", null, ("X-Forwarded-Proto", "https"));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, unreachable.StatusCode);
+        Assert.Equal("application/problem+json", unreachable.Content.Headers.ContentType?.MediaType);
+        Assert.NotNull(unreachable.Headers.RetryAfter);
+    }
+
+    [Fact]
+    public async Task The_provider_is_asked_to_return_to_the_scheme_and_host_the_browser_used_behind_a_trusted_proxy()
+    {
+        // A provider's discovery document on loopback: enough for the gateway to build the authorization request.
+        string provider = "";
+        var (app, address) = await LoopbackApp.StartAsync(app =>
+        {
+            app.MapGet("/.well-known/openid-configuration", () => Results.Json(new Dictionary<string, object>
+            {
+                ["issuer"] = provider,
+                ["authorization_endpoint"] = $"{provider}/authorize",
+                ["token_endpoint"] = $"{provider}/token",
+                ["userinfo_endpoint"] = $"{provider}/userinfo",
+                ["jwks_uri"] = $"{provider}/jwks",
+                ["response_types_supported"] = new[] { "code" },
+                ["subject_types_supported"] = new[] { "public" },
+                ["id_token_signing_alg_values_supported"] = new[] { "RS256" },
+            }));
+            app.MapGet("/jwks", () => Results.Json(new { keys = Array.Empty<object>() }));
+        });
+        await using var _ = app;
+        provider = address;
+        await using var proxied = new GatewayHost
+        {
+            Settings = new Dictionary<string, string>
+            {
+                ["Security:TrustForwardedFor"] = "true",
+                ["Security:OpenIdConnect:Authority"] = provider,
+                ["Security:OpenIdConnect:ClientId"] = "gateway",
+                ["Security:OpenIdConnect:ClientSecret"] = "secret",
+                ["Security:OpenIdConnect:AllowedGroups:0"] = "operators",
+            },
+        };
+        using var client = NewClient(proxied);
+
+        using var challenge = await SendAsync(client, HttpMethod.Get, "/auth/oidc?return_url=%2Fdashboard%2F", null, ("X-Forwarded-Proto", "https"), ("Host", "ops.example.com"));
+        Assert.Equal(HttpStatusCode.Redirect, challenge.StatusCode);
+        var location = challenge.Headers.Location!;
+        Assert.StartsWith($"{provider}/authorize?", location.OriginalString, StringComparison.Ordinal);
+        var query = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(location.Query);
+        Assert.Equal("https://ops.example.com/signin-oidc", query["redirect_uri"].ToString());
+        Assert.Equal("code", query["response_type"].ToString());
+        Assert.False(query.ContainsKey("response_mode")); // the code flow's default, a query: not form_post
+        Assert.Equal("S256", query["code_challenge_method"].ToString());
+        Assert.Contains("openid", query["scope"].ToString(), StringComparison.Ordinal);
+        var callbackCookies = challenge.Headers.GetValues("Set-Cookie").ToList();
+        Assert.All(callbackCookies, c => Assert.Contains("samesite=lax", c, StringComparison.Ordinal));
+        Assert.All(callbackCookies, c => Assert.Contains("secure", c, StringComparison.Ordinal));
     }
 
     [Theory]
