@@ -32,10 +32,12 @@ if [ "$lane" != fast ]; then
     fi
   fi
 
-  # React and esbuild for the browser tests of the React hooks, oidc-provider for the operator sign-in tests
-  # (package-lock.json pins them).
+  # React and esbuild for the browser tests of the React hooks, oidc-provider for the operator sign-in tests, the
+  # tracker package's checks (package-lock.json pins them); the API client generator, TypeScript and the OpenAPI
+  # linters for the contract tests (clients/typescript).
   if command -v npm >/dev/null 2>&1; then
     npm ci --no-audit --no-fund --loglevel=error
+    npm ci --prefix clients/typescript --no-audit --no-fund --loglevel=error
   else
     echo "npm is missing: the React hook tests will fail. Install nodejs and npm with apt-get." >&2
   fi

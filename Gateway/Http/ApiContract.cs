@@ -314,7 +314,13 @@ internal static class ApiContract
     private static Task DescribeSchema(OpenApiSchema schema, OpenApiSchemaTransformerContext context, CancellationToken cancellationToken)
     {
         var type = context.JsonTypeInfo.Type;
-        if (RequestTypes.Contains(type))
+        if (type == typeof(JsonObjectBody))
+        {
+            // Any JSON object: members of any type (the generator's default would allow no member at all).
+            schema.AdditionalPropertiesAllowed = true;
+            schema.AdditionalProperties = new OpenApiSchema();
+        }
+        else if (RequestTypes.Contains(type))
         {
             DescribeRequestLimits(schema, context.ApplicationServices.GetRequiredService<WireLimits>());
         }
@@ -322,10 +328,17 @@ internal static class ApiContract
         {
             // Answers always carry every field (null when there is no value) except those written only when set.
             schema.Required ??= new HashSet<string>();
-            foreach (var property in context.JsonTypeInfo.Properties)
+            var omittedWhenNull = type.GetProperties()
+                .Where(p => p.IsDefined(typeof(JsonIgnoreAttribute), inherit: true))
+                .Select(p => System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(p.Name))
+                .ToHashSet();
+            foreach (var property in context.JsonTypeInfo.Properties.Where(p => properties.ContainsKey(p.Name)))
             {
-                var omittedWhenNull = property.AttributeProvider?.GetCustomAttributes(typeof(JsonIgnoreAttribute), inherit: true).Length > 0;
-                if (!omittedWhenNull && properties.ContainsKey(property.Name))
+                if (omittedWhenNull.Contains(property.Name))
+                {
+                    schema.Required.Remove(property.Name);
+                }
+                else
                 {
                     schema.Required.Add(property.Name);
                 }

@@ -19,10 +19,23 @@ internal static class OperatorSignInEndpoints
     public static IEndpointRouteBuilder MapOperatorSignInEndpoints(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/auth").WithTags("Operator sign-in");
-        group.MapGet("/session", GetSessionAsync).WithName("GetOperatorSession");
-        group.MapPost("/signin", SignInAsync).WithName("OperatorSignIn");
-        group.MapPost("/signout", SignOutAsync).WithName("OperatorSignOut");
-        group.MapGet("/oidc", SignInWithProviderAsync).WithName("OperatorSignInWithProvider");
+        group.MapGet("/session", GetSessionAsync).WithName("GetOperatorSession")
+            .WithSummary("Operator sign-in state")
+            .WithDescription("Whether this browser is signed in (and until when), and which ways of signing in are offered.");
+        group.MapPost("/signin", SignInAsync).WithName("OperatorSignIn")
+            .WithSummary("Sign in with the operator key")
+            .WithDescription("Sets the operator cookie. JSON only: a form or text/plain body could be posted by any site without a preflight.")
+            .Accepts<SignInRequest>("application/json")
+            .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden, StatusCodes.Status404NotFound, StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType);
+        group.MapPost("/signout", SignOutAsync).WithName("OperatorSignOut")
+            .WithSummary("Sign out")
+            .WithDescription("Removes the operator cookie; refused without proof of a same-origin request.")
+            .ProducesProblem(StatusCodes.Status403Forbidden);
+        group.MapGet("/oidc", SignInWithProviderAsync).WithName("OperatorSignInWithProvider")
+            .WithSummary("Sign in through the identity provider")
+            .WithDescription("Redirects the browser to the OpenID Connect provider, which returns to the sign-in page.")
+            .Produces(StatusCodes.Status302Found)
+            .ProducesProblem(StatusCodes.Status404NotFound);
         return app;
     }
 
@@ -134,6 +147,9 @@ internal static class OperatorSignInEndpoints
         }
     }
 }
+
+/// <summary>Body of POST /auth/signin.</summary>
+public sealed record SignInRequest([property: System.ComponentModel.DataAnnotations.Required] string Key);
 
 /// <summary>Answer of GET /auth/session.</summary>
 public sealed record OperatorSessionResponse(
