@@ -35,6 +35,7 @@ internal static class GatewayServices
             options.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower;
             // Numbers are numbers on the wire (and integers in the OpenAPI document, not integer | string).
             options.SerializerOptions.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict;
+            options.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.SnakeCaseLower));
             options.SerializerOptions.TypeInfoResolverChain.Insert(0, WireJsonContext.Default);
         });
         services.AddApiContract();

@@ -17,13 +17,12 @@ public sealed class OperatorFixture : IAsyncLifetime
     public const string AllowedGroup = "session-operators";
     public const string ProviderName = "Test IdP";
     public static readonly TimeSpan ShortLifetime = TimeSpan.FromSeconds(6);
-    private const string ChromiumPath = "/usr/bin/chromium";
 
     private readonly string _dataDirectory = RepoPaths.NewTempDirectory("operator-access");
     private readonly string _shortDataDirectory = RepoPaths.NewTempDirectory("operator-access-short");
     private ServiceProcess? _gateway;
     private ServiceProcess? _shortGateway;
-    private IPlaywright? _playwright;
+    private HeadlessChromium? _chromium;
 
     public OidcProviderProcess Provider { get; private set; } = null!;
 
@@ -33,7 +32,7 @@ public sealed class OperatorFixture : IAsyncLifetime
     /// <summary>A gateway with the same key whose sign-ins expire after <see cref="ShortLifetime"/>.</summary>
     public Uri ShortBaseAddress { get; private set; } = null!;
 
-    public IBrowser Browser { get; private set; } = null!;
+    public IBrowser Browser => _chromium?.Browser ?? throw new InvalidOperationException("The browser is not started.");
 
     /// <summary>A program's client of <see cref="BaseAddress"/>: the key in X-Api-Key.</summary>
     public HttpClient Http { get; private set; } = null!;
@@ -42,7 +41,6 @@ public sealed class OperatorFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Assert.True(File.Exists(ChromiumPath), $"{ChromiumPath} is missing: apt-get install -y chromium (./test.sh does it when it may).");
         var port = FreePort.Next();
         BaseAddress = new Uri($"http://127.0.0.1:{port}");
         Provider = await OidcProviderProcess.StartAsync("session-tracking-gateway", "client-secret-for-tests", $"{BaseAddress}signin-oidc", AllowedGroup);
@@ -72,13 +70,7 @@ public sealed class OperatorFixture : IAsyncLifetime
             _gateway.WaitUntilReadyAsync(new Uri(BaseAddress, "/readyz"), TimeSpan.FromSeconds(120)),
             _shortGateway.WaitUntilReadyAsync(new Uri(ShortBaseAddress, "/readyz"), TimeSpan.FromSeconds(120)));
 
-        _playwright = await Playwright.CreateAsync();
-        Browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = ChromiumPath,
-            Headless = true,
-            Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-        });
+        _chromium = await HeadlessChromium.LaunchAsync();
         await ready;
     }
 
@@ -110,12 +102,11 @@ public sealed class OperatorFixture : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        if (Browser is not null)
+        if (_chromium is not null)
         {
-            await Browser.CloseAsync();
+            await _chromium.DisposeAsync();
         }
 
-        _playwright?.Dispose();
         Http?.Dispose();
         foreach (var process in new[] { _gateway, _shortGateway })
         {

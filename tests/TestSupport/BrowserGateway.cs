@@ -4,24 +4,22 @@ using Xunit;
 namespace SessionTracking.TestSupport;
 
 /// <summary>
-/// A real gateway process (co-hosted silo, SQLite in a temp directory, free ports) and one headless Debian Chromium
-/// (<c>/usr/bin/chromium</c> through Playwright): the base of the browser tests (slow lane). Use it, or a subclass
-/// that sets <see cref="Environment"/> in its constructor, as a class or collection fixture.
+/// A real gateway process (co-hosted silo, SQLite in a temp directory, free ports) and one <see cref="HeadlessChromium"/>:
+/// the base of the browser tests (slow lane). Use it, or a subclass that sets <see cref="Environment"/> in its
+/// constructor, as a class or collection fixture.
 /// </summary>
 public class BrowserGateway : IAsyncLifetime
 {
-    public const string ChromiumPath = "/usr/bin/chromium";
-
     private readonly TempDirectory _data = new("browser-gateway");
     private ServiceProcess? _gateway;
-    private IPlaywright? _playwright;
+    private HeadlessChromium? _chromium;
 
     /// <summary>Environment variables of the gateway process (<c>Section__Key</c> → value).</summary>
     public IReadOnlyDictionary<string, string?> Environment { get; init; } = new Dictionary<string, string?>();
 
     public Uri BaseAddress { get; private set; } = null!;
 
-    public IBrowser Browser { get; private set; } = null!;
+    public IBrowser Browser => _chromium?.Browser ?? throw new InvalidOperationException("The browser is not started.");
 
     /// <summary>A client of the gateway (30 s timeout).</summary>
     public HttpClient Http { get; private set; } = null!;
@@ -31,33 +29,20 @@ public class BrowserGateway : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        if (!File.Exists(ChromiumPath))
-        {
-            throw new InvalidOperationException($"{ChromiumPath} is missing: install Debian's chromium (apt-get install -y chromium); ./test.sh does it when it may.");
-        }
-
         (_gateway, BaseAddress) = ServiceProcess.StartGateway(_data.Path, Environment);
         Http = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
         var ready = _gateway.WaitUntilReadyAsync(new Uri(BaseAddress, "/readyz"), TimeSpan.FromSeconds(90));
-
-        _playwright = await Playwright.CreateAsync();
-        Browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = ChromiumPath,
-            Headless = true,
-            Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-        });
+        _chromium = await HeadlessChromium.LaunchAsync();
         await ready;
     }
 
     public async Task DisposeAsync()
     {
-        if (Browser is not null)
+        if (_chromium is not null)
         {
-            await Browser.CloseAsync();
+            await _chromium.DisposeAsync();
         }
 
-        _playwright?.Dispose();
         Http?.Dispose();
         if (_gateway is not null)
         {
