@@ -1,3 +1,4 @@
+using SessionTracking.ReadModel;
 using SessionTracking.Storage;
 
 namespace SessionTracking;
@@ -11,14 +12,21 @@ internal sealed class PendingFlush
 
     public List<LegacyEvent> LegacyEvents { get; private set; } = [];
 
+    /// <summary>Latency, TTFT and duration values of the pending events, for the read model's percentile sketches.</summary>
+    public List<MetricSample> Samples { get; private set; } = [];
+
     public DateTimeOffset? EndTime { get; set; }
 
     public bool IsEmpty => Events.Count == 0 && Queries.Count == 0 && LegacyEvents.Count == 0 && EndTime is null;
 
-    /// <summary>Hands everything pending to one store write and starts an empty buffer.</summary>
-    public SessionFlush Take(string sessionId)
+    /// <summary>
+    /// Hands everything pending to one store write and starts an empty buffer. The read-model row goes from what the store
+    /// has (<paramref name="durable"/>) to <paramref name="current"/>, which covers every event taken here.
+    /// </summary>
+    public SessionFlush Take(SessionInfo session, SessionSummary durable, SessionSummary current)
     {
-        var flush = new SessionFlush(sessionId, Events, Queries, LegacyEvents, EndTime);
+        var flush = new SessionFlush(session.SessionId, Events, Queries, LegacyEvents, EndTime, session, new ReadModelUpdate(durable, current, Samples));
+        Samples = [];
         Events = [];
         Queries = [];
         LegacyEvents = [];
@@ -32,11 +40,13 @@ internal sealed class PendingFlush
         Events = [.. flush.Events, .. Events];
         Queries = [.. flush.Queries, .. Queries];
         LegacyEvents = [.. flush.LegacyEvents, .. LegacyEvents];
+        Samples = [.. flush.ReadModel?.Samples ?? [], .. Samples];
         EndTime ??= flush.EndTime;
     }
 
     public void Clear()
     {
+        Samples = [];
         Events = [];
         Queries = [];
         LegacyEvents = [];

@@ -2,6 +2,7 @@ using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
+using SessionTracking.ReadModel;
 using SessionTracking.Storage;
 using SessionTracking.Telemetry;
 
@@ -37,6 +38,8 @@ public sealed partial class SessionGrain(
     private bool _forgotten;      // deleted by a privacy request: a tombstone until collected
     private TaskCompletionSource? _inFlight;
     private TaskCompletionSource _nextFlush = NewCompletion();
+    private SessionSummary _durableMetrics = SessionSummary.Started(); // the store's read-model row of this session
+    private SessionSummaryBuilder _metrics = new(SessionSummary.Started()); // the row with every accepted event
 
     private string SessionId => this.GetPrimaryKeyString();
 
@@ -53,6 +56,8 @@ public sealed partial class SessionGrain(
             _endRequested = snapshot.Session.EndTime is not null;
             _recentIds.AddRange(snapshot.RecentClientIds);
             _idsBeyondWindow = snapshot.LastSeq > _options.RecentIdWindow;
+            _durableMetrics = snapshot.Metrics;
+            _metrics = new SessionSummaryBuilder(snapshot.Metrics);
             _lastActivityMs = NowMs();
             StartTimers();
         }
@@ -99,6 +104,8 @@ public sealed partial class SessionGrain(
         _session = session;
         _lastSeq = _durableSeq = initial.Length;
         _recentIds.AddRange(initial.Where(e => e.ClientId is not null).Select(e => e.ClientId!));
+        _durableMetrics = SessionSummary.OfNewSession(initial, []);
+        _metrics = new SessionSummaryBuilder(_durableMetrics);
         _lastActivityMs = NowMs();
         StartTimers();
         return new StartResult(SessionStatus.Ok, session);
@@ -133,8 +140,7 @@ public sealed partial class SessionGrain(
 
         if (!_endRequested)
         {
-            _endRequested = true;
-            _pending.EndTime = clock.GetUtcNow();
+            RequestEnd(clock.GetUtcNow());
         }
 
         await FlushAsync();
@@ -279,6 +285,7 @@ public sealed partial class SessionGrain(
         {
             var numbered = fresh[i] with { Seq = ++_lastSeq };
             _pending.Events.Add(numbered);
+            _metrics.Add(numbered, _pending.Samples);
             if (numbered.ClientId is { } id)
             {
                 _recentIds.Add(id);
@@ -297,8 +304,7 @@ public sealed partial class SessionGrain(
 
         if (end)
         {
-            _endRequested = true;
-            _pending.EndTime = clock.GetUtcNow();
+            RequestEnd(clock.GetUtcNow());
         }
 
         _lastActivityMs = now;
@@ -351,7 +357,7 @@ public sealed partial class SessionGrain(
         {
             while (!_pending.IsEmpty)
             {
-                var flush = _pending.Take(SessionId);
+                var flush = _pending.Take(_session!, _durableMetrics, _metrics.Snapshot());
                 _inFlight = _nextFlush;
                 _nextFlush = NewCompletion();
                 try
@@ -406,6 +412,8 @@ public sealed partial class SessionGrain(
             _session = _session! with { EndTime = end };
         }
 
+        _durableMetrics = flush.ReadModel!.Current;
+
         LogFlushed(logger, SessionId, flush.Events.Count, elapsed.TotalMilliseconds);
     }
 
@@ -439,6 +447,7 @@ public sealed partial class SessionGrain(
         _pending.Clear();
         _lastSeq = _durableSeq;
         _endRequested = _session!.EndTime is not null;
+        _metrics = new SessionSummaryBuilder(_durableMetrics);
     }
 
     /// <summary>
@@ -560,8 +569,7 @@ public sealed partial class SessionGrain(
             return;
         }
 
-        _endRequested = true;
-        _pending.EndTime = DateTimeOffset.FromUnixTimeMilliseconds(_lastActivityMs);
+        RequestEnd(DateTimeOffset.FromUnixTimeMilliseconds(_lastActivityMs));
         LogIdleEnded(logger, SessionId);
         try
         {
@@ -572,6 +580,14 @@ public sealed partial class SessionGrain(
         {
             // The flush failure reset _endRequested (acked) or kept the end pending (buffered): the next tick retries.
         }
+    }
+
+    /// <summary>No new events from here on; the end is written with the next flush.</summary>
+    private void RequestEnd(DateTimeOffset endTime)
+    {
+        _endRequested = true;
+        _pending.EndTime = endTime;
+        _metrics.End(_session!.StartTime, endTime, _pending.Samples);
     }
 
     private long NowMs() => clock.GetUtcNow().ToUnixTimeMilliseconds();

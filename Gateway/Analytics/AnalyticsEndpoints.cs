@@ -29,15 +29,29 @@ internal static class AnalyticsEndpoints
     }
 
     /// <summary>Per experiment × model_group figures, comparisons with the baseline group and the SRM check.</summary>
-    private static async Task<Results<Ok<ReportsResponse>, ProblemHttpResult>> GetReportsAsync(HttpRequest request, IGrainFactory grains, string? baseline = null)
+    private static async Task<Results<Ok<ReportsResponse>, ProblemHttpResult>> GetReportsAsync(HttpRequest request, IGrainFactory grains, string? baseline = null, string? unit = null)
     {
         if (!AnalyticsRequest.TryReadFilter(request, out var filter, out var error))
         {
             return Problems.BadRequest(error);
         }
 
-        var reports = await grains.GetGrain<IAnalyticsGrain>(0).GetReportsAsync(filter, baseline);
-        return TypedResults.Ok(new ReportsResponse(Describe(filter), reports));
+        AnalysisUnit? analysisUnit = unit switch
+        {
+            null => null,
+            "session" => AnalysisUnit.Session,
+            "user" => AnalysisUnit.User,
+            _ => (AnalysisUnit)(-1),
+        };
+        if (analysisUnit is (AnalysisUnit)(-1))
+        {
+            return Problems.BadRequest("'unit' must be 'session' or 'user'.");
+        }
+
+        var result = await grains.GetGrain<IAnalyticsGrain>(0).GetReportsAsync(filter, baseline, analysisUnit);
+        return result.Problem is { } problem
+            ? Problems.BadRequest(problem)
+            : TypedResults.Ok(new ReportsResponse(Describe(filter), result.Experiments));
     }
 
     /// <summary>The guide's two MongoDB pipelines, answered in their output shape (<c>_id</c> = model_group).</summary>

@@ -35,9 +35,21 @@ internal static class GatewayServices
             options.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower;
             // Numbers are numbers on the wire (and integers in the OpenAPI document, not integer | string).
             options.SerializerOptions.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict;
+            options.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.SnakeCaseLower));
             options.SerializerOptions.TypeInfoResolverChain.Insert(0, WireJsonContext.Default);
         });
         services.AddApiContract();
+        // The tracker's TypeScript declarations (.d.ts, .d.mts) are text; the default map reads .ts as an MPEG stream.
+        services.Configure<StaticFileOptions>(options =>
+        {
+            var types = new Microsoft.AspNetCore.StaticFiles.FileExtensionContentTypeProvider();
+            foreach (var extension in new[] { ".ts", ".mts", ".cts" })
+            {
+                types.Mappings[extension] = "text/plain; charset=utf-8";
+            }
+
+            options.ContentTypeProvider = types;
+        });
         return services;
     }
 

@@ -11,15 +11,31 @@ public sealed record AnalyticsFilter(
     [property: Id(2)] DateTimeOffset? To = null,
     [property: Id(3)] string? ModelGroup = null);
 
-/// <summary>Count, mean and percentiles (linear interpolation between order statistics, as numpy's default) of one metric.</summary>
+/// <summary>What each figure of a report counts as one independent observation: a session, or a user (all their sessions).</summary>
+public enum AnalysisUnit
+{
+    Session,
+    User,
+}
+
+/// <summary>
+/// A metric's values: count, mean with its 95 % interval at the report's unit (delta method), standard deviation of the
+/// values, and percentiles from the read model's sketch (relative error ≤ 1 %).
+/// </summary>
 [GenerateSerializer, Immutable, Alias("SessionTracking.Analytics.Distribution")]
 public sealed record Distribution(
     [property: Id(0)] long Count,
     [property: Id(1)] double? Mean,
     [property: Id(2)] double? P50,
-    [property: Id(3)] double? P95);
+    [property: Id(3)] double? P95,
+    [property: Id(4)] double? StandardDeviation = null,
+    [property: Id(5)] double? MeanLow = null,
+    [property: Id(6)] double? MeanHigh = null);
 
-/// <summary>A proportion with its Wilson 95 % score interval; null rate when the denominator is zero.</summary>
+/// <summary>
+/// A rate: successes ÷ trials summed over the units, with a 95 % interval from the delta method at the report's unit
+/// (clipped to [0, 1]); null rate when there are no trials.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("SessionTracking.Analytics.Proportion")]
 public sealed record Proportion(
     [property: Id(0)] long Successes,
@@ -28,6 +44,14 @@ public sealed record Proportion(
     [property: Id(3)] double? Low,
     [property: Id(4)] double? High);
 
+/// <summary>A ratio of sums (e.g. prompts per session) with its 95 % interval at the report's unit.</summary>
+[GenerateSerializer, Immutable, Alias("SessionTracking.Analytics.Estimate")]
+public sealed record Estimate(
+    [property: Id(0)] double? Value,
+    [property: Id(1)] double? Low,
+    [property: Id(2)] double? High);
+
+/// <summary>Feedback events by value. Rates are over every feedback event, <see cref="Other"/> values included.</summary>
 [GenerateSerializer, Immutable, Alias("SessionTracking.Analytics.FeedbackSummary")]
 public sealed record FeedbackSummary(
     [property: Id(0)] long Up,
@@ -35,59 +59,72 @@ public sealed record FeedbackSummary(
     [property: Id(2)] long Neutral,
     [property: Id(3)] Proportion UpRate,
     [property: Id(4)] Proportion DownRate,
-    [property: Id(5)] Proportion NeutralRate);
+    [property: Id(5)] Proportion NeutralRate,
+    [property: Id(6)] long Other,
+    [property: Id(7)] long Total);
 
-/// <summary>Copies and selections: implicit feedback. Rates are per model response and per session.</summary>
+/// <summary>Copies and selections: implicit feedback. Shares are of sessions; copies are per model response.</summary>
 [GenerateSerializer, Immutable, Alias("SessionTracking.Analytics.ImplicitFeedback")]
 public sealed record ImplicitFeedback(
     [property: Id(0)] long Copies,
     [property: Id(1)] long Selections,
     [property: Id(2)] Proportion SessionsWithCopy,
     [property: Id(3)] Proportion SessionsWithSelection,
-    [property: Id(4)] double? CopiesPerResponse);
+    [property: Id(4)] Estimate CopiesPerResponse);
 
-/// <summary>The figures of one experiment × model_group.</summary>
+/// <summary>The figures of one experiment × model_group, computed with <see cref="Unit"/> as the independent unit.</summary>
 [GenerateSerializer, Immutable, Alias("SessionTracking.Analytics.GroupReport")]
 public sealed record GroupReport(
     [property: Id(0)] string ExperimentId,
     [property: Id(1)] string ModelGroup,
-    [property: Id(2)] long Sessions,
-    [property: Id(3)] long EndedSessions,
-    [property: Id(4)] Distribution DurationMs,
-    [property: Id(5)] Distribution LatencyMs,
-    [property: Id(6)] Distribution TimeToFirstTokenMs,
-    [property: Id(7)] long Prompts,
-    [property: Id(8)] long Responses,
-    [property: Id(9)] double? PromptsPerSession,
-    [property: Id(10)] FeedbackSummary Feedback,
-    [property: Id(11)] ImplicitFeedback Implicit);
+    [property: Id(2)] AnalysisUnit Unit,
+    [property: Id(3)] long Units,
+    [property: Id(4)] long Sessions,
+    [property: Id(5)] long EndedSessions,
+    [property: Id(6)] Distribution DurationMs,
+    [property: Id(7)] Distribution LatencyMs,
+    [property: Id(8)] Distribution TimeToFirstTokenMs,
+    [property: Id(9)] long Prompts,
+    [property: Id(10)] long Responses,
+    [property: Id(11)] Estimate PromptsPerSession,
+    [property: Id(12)] FeedbackSummary Feedback,
+    [property: Id(13)] ImplicitFeedback Implicit,
+    [property: Id(14)] long Errors,
+    [property: Id(15)] Estimate ErrorsPerSession,
+    [property: Id(16)] long Stopped,
+    [property: Id(17)] Proportion StoppedRate,
+    [property: Id(18)] Estimate TokensPerResponse);
 
-/// <summary>Difference of two proportions (treatment − baseline) with a pooled two-proportion z-test.</summary>
-[GenerateSerializer, Immutable, Alias("SessionTracking.Analytics.ProportionTest")]
-public sealed record ProportionTest(
-    [property: Id(0)] double? Difference,
-    [property: Id(1)] double? Z,
-    [property: Id(2)] double? PValue);
-
-/// <summary>Difference of means (treatment − baseline) with a seeded percentile bootstrap 95 % interval.</summary>
-[GenerateSerializer, Immutable, Alias("SessionTracking.Analytics.MeanDifference")]
-public sealed record MeanDifference(
-    [property: Id(0)] double? Difference,
-    [property: Id(1)] double? Low,
-    [property: Id(2)] double? High,
-    [property: Id(3)] int Resamples,
-    [property: Id(4)] int Seed);
+/// <summary>
+/// treatment − baseline of one metric, with a 95 % normal interval and two-sided p from the unpooled (Welch) standard error
+/// sqrt(Var_b + Var_t), each variance by the delta method at the report's unit.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("SessionTracking.Analytics.Difference")]
+public sealed record Difference(
+    [property: Id(0)] double? BaselineValue,
+    [property: Id(1)] double? TreatmentValue,
+    [property: Id(2)] double? Value,
+    [property: Id(3)] double? Low,
+    [property: Id(4)] double? High,
+    [property: Id(5)] double? Z,
+    [property: Id(6)] double? PValue);
 
 /// <summary>One model group compared with the experiment's baseline group.</summary>
 [GenerateSerializer, Immutable, Alias("SessionTracking.Analytics.GroupComparison")]
 public sealed record GroupComparison(
     [property: Id(0)] string Baseline,
     [property: Id(1)] string Treatment,
-    [property: Id(2)] ProportionTest UpRate,
-    [property: Id(3)] MeanDifference LatencyMs,
-    [property: Id(4)] MeanDifference DurationMs);
+    [property: Id(2)] AnalysisUnit Unit,
+    [property: Id(3)] Difference UpRate,
+    [property: Id(4)] Difference LatencyMs,
+    [property: Id(5)] Difference DurationMs,
+    [property: Id(6)] Difference PromptsPerSession,
+    [property: Id(7)] Difference ErrorsPerSession);
 
-/// <summary>Sample-ratio-mismatch check: Pearson chi-square of sessions per group against the configured split.</summary>
+/// <summary>
+/// Sample-ratio-mismatch check over every group of the experiment (whatever the report's group filter): Pearson chi-square
+/// of the units per group against the configured split.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("SessionTracking.Analytics.SampleRatioCheck")]
 public sealed record SampleRatioCheck(
     [property: Id(0)] Dictionary<string, double> IntendedSplit,
@@ -96,14 +133,30 @@ public sealed record SampleRatioCheck(
     [property: Id(3)] double ChiSquare,
     [property: Id(4)] int DegreesOfFreedom,
     [property: Id(5)] double PValue,
-    [property: Id(6)] bool Mismatch);
+    [property: Id(6)] bool Mismatch,
+    [property: Id(7)] AnalysisUnit Unit);
+
+/// <summary>How the report's percentiles were computed.</summary>
+[GenerateSerializer, Immutable, Alias("SessionTracking.Analytics.PercentileMethod")]
+public sealed record PercentileMethod(
+    [property: Id(0)] string Method,
+    [property: Id(1)] double RelativeError);
 
 [GenerateSerializer, Immutable, Alias("SessionTracking.Analytics.ExperimentReport")]
 public sealed record ExperimentReport(
     [property: Id(0)] string ExperimentId,
-    [property: Id(1)] IReadOnlyList<GroupReport> Groups,
-    [property: Id(2)] IReadOnlyList<GroupComparison> Comparisons,
-    [property: Id(3)] SampleRatioCheck? SampleRatio);
+    [property: Id(1)] AnalysisUnit Unit,
+    [property: Id(2)] string Baseline,
+    [property: Id(3)] IReadOnlyList<GroupReport> Groups,
+    [property: Id(4)] IReadOnlyList<GroupComparison> Comparisons,
+    [property: Id(5)] SampleRatioCheck? SampleRatio,
+    [property: Id(6)] PercentileMethod Percentiles);
+
+/// <summary>The reports of a request, or why it cannot be answered (a baseline that names no group: 400).</summary>
+[GenerateSerializer, Immutable, Alias("SessionTracking.Analytics.ReportsResult")]
+public sealed record ReportsResult(
+    [property: Id(0)] IReadOnlyList<ExperimentReport> Experiments,
+    [property: Id(1)] string? Problem = null);
 
 /// <summary>The guide's two MongoDB pipelines, by model_group over all experiments: same figures, same shape.</summary>
 [GenerateSerializer, Immutable, Alias("SessionTracking.Analytics.GuideAverages")]

@@ -7,9 +7,13 @@ namespace SessionTracking.Analytics;
 [Alias("SessionTracking.Analytics.IAnalyticsGrain")]
 public interface IAnalyticsGrain : IGrainWithIntegerKey
 {
-    /// <summary>One report per experiment matching the filter, with group comparisons against <paramref name="baseline"/> (or the first group).</summary>
+    /// <summary>
+    /// One report per experiment matching the filter, with group comparisons against <paramref name="baseline"/> (default:
+    /// the first group by name), at <paramref name="unit"/> (default: users when the experiment's split is configured —
+    /// assignment is by user —, else sessions).
+    /// </summary>
     [Alias("Reports")]
-    ValueTask<IReadOnlyList<ExperimentReport>> GetReportsAsync(AnalyticsFilter filter, string? baseline);
+    ValueTask<ReportsResult> GetReportsAsync(AnalyticsFilter filter, string? baseline, AnalysisUnit? unit);
 
     [Alias("Guide")]
     ValueTask<GuideAverages> GetGuideAveragesAsync(AnalyticsFilter filter);

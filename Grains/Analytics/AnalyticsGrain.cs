@@ -1,47 +1,51 @@
 using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
+using SessionTracking.ReadModel;
 using SessionTracking.Storage;
 
 namespace SessionTracking.Analytics;
 
 /// <summary>
-/// Turns the store's aggregates into the experiment report: Wilson intervals, two-proportion tests, bootstrap
-/// intervals and the sample-ratio check. Stateless worker: every silo answers locally, next to its store.
+/// Turns the read model's moments and sketches into the experiment report: figures at the experiment's unit, delta-method
+/// intervals, Welch differences against the baseline and the sample-ratio check (docs/analytics.md). Stateless worker: every silo answers locally, next to its store.
 /// </summary>
 [StatelessWorker]
 public sealed class AnalyticsGrain(IAnalyticsStore store, IOptions<AnalyticsOptions> options) : Grain, IAnalyticsGrain
 {
     private readonly AnalyticsOptions _options = options.Value;
 
-    public async ValueTask<IReadOnlyList<ExperimentReport>> GetReportsAsync(AnalyticsFilter filter, string? baseline)
+    public async ValueTask<ReportsResult> GetReportsAsync(AnalyticsFilter filter, string? baseline, AnalysisUnit? unit)
     {
-        var cancellationToken = CancellationToken.None;
-        var sketch = _options.BootstrapSampleSize;
-
-        // Four independent read queries: SQLite's WAL lets them run at once on separate connections.
-        var aggregatesTask = store.AggregateGroupsAsync(filter, cancellationToken);
-        var durationsTask = store.QuantilesAsync(filter, AnalyticsMetric.DurationMs, sketch, cancellationToken);
-        var latenciesTask = store.QuantilesAsync(filter, AnalyticsMetric.LatencyMs, sketch, cancellationToken);
-        var ttftsTask = store.QuantilesAsync(filter, AnalyticsMetric.TimeToFirstTokenMs, sketch, cancellationToken);
-        await Task.WhenAll(aggregatesTask, durationsTask, latenciesTask, ttftsTask);
-        var aggregates = await aggregatesTask;
-        var durations = Index(await durationsTask);
-        var latencies = Index(await latenciesTask);
-        var ttfts = Index(await ttftsTask);
-
+        var usersAsUnits = unit == AnalysisUnit.User || (unit is null && _options.Experiments.Values.Any(e => e.Unit == AnalysisUnit.User));
+        var figures = await store.ReadGroupFiguresAsync(filter.ExperimentId, filter.From, filter.To, usersAsUnits, CancellationToken.None);
         var reports = new List<ExperimentReport>();
-        foreach (var experiment in aggregates.GroupBy(a => a.ExperimentId))
+        foreach (var experiment in figures.GroupBy(f => f.ExperimentId))
         {
-            var groups = experiment.Select(a => BuildGroup(a, durations, latencies, ttfts)).ToList();
-            var baselineGroup = groups.FirstOrDefault(g => g.ModelGroup == baseline) ?? groups[0];
-            var comparisons = groups
-                .Where(g => g != baselineGroup)
-                .Select(g => Compare(baselineGroup, g, durations, latencies))
-                .ToList();
-            reports.Add(new ExperimentReport(experiment.Key, groups, comparisons, SampleRatio(experiment.Key, groups)));
+            var groups = experiment.ToList(); // every group: the baseline and the SRM check do not depend on the group filter
+            var experimentUnit = unit ?? UnitOf(experiment.Key);
+            var baselineGroup = baseline is null ? groups[0] : groups.FirstOrDefault(g => g.ModelGroup == baseline);
+            if (baselineGroup is null)
+            {
+                return new ReportsResult([], $"baseline '{baseline}' names no group of experiment '{experiment.Key}' (its groups: {string.Join(", ", groups.Select(g => g.ModelGroup))}).");
+            }
+
+            var reported = groups.Where(g => filter.ModelGroup is null || g.ModelGroup == filter.ModelGroup).ToList();
+            if (reported.Count == 0)
+            {
+                continue;
+            }
+
+            reports.Add(new ExperimentReport(
+                experiment.Key,
+                experimentUnit,
+                baselineGroup.ModelGroup,
+                reported.Select(g => BuildGroup(g, experimentUnit)).ToList(),
+                reported.Where(g => g != baselineGroup).Select(g => Compare(baselineGroup, g, experimentUnit)).ToList(),
+                SampleRatio(experiment.Key, groups, experimentUnit),
+                new PercentileMethod("ddsketch", QuantileSketch.RelativeAccuracy)));
         }
 
-        return reports;
+        return new ReportsResult(reports);
     }
 
     public async ValueTask<GuideAverages> GetGuideAveragesAsync(AnalyticsFilter filter) =>
@@ -62,69 +66,90 @@ public sealed class AnalyticsGrain(IAnalyticsStore store, IOptions<AnalyticsOpti
         return await store.DeleteUserAsync(userId, CancellationToken.None);
     }
 
-    private static GroupReport BuildGroup(
-        GroupAggregate a,
-        Dictionary<(string, string), MetricQuantiles> durations,
-        Dictionary<(string, string), MetricQuantiles> latencies,
-        Dictionary<(string, string), MetricQuantiles> ttfts)
+    private AnalysisUnit UnitOf(string experimentId) =>
+        _options.Experiments.TryGetValue(experimentId, out var experiment) ? experiment.Unit : AnalysisUnit.Session;
+
+    private static Moments UnitsOf(GroupFigures g, AnalysisUnit unit) =>
+        unit == AnalysisUnit.User ? g.Users ?? throw new InvalidOperationException("Users as units were not read.") : g.Sessions;
+
+    private static GroupReport BuildGroup(GroupFigures g, AnalysisUnit unit)
     {
-        var feedback = a.FeedbackUp + a.FeedbackDown + a.FeedbackNeutral;
+        var units = UnitsOf(g, unit);
+        var s = g.Sessions; // value-level figures (counts, SDs) do not depend on the unit
+        long Count(MetricField field) => (long)s.Sum(field);
+        Proportion Rate(MetricField successes, MetricField trials)
+        {
+            var (value, variance) = Statistics.Ratio(units, successes, trials);
+            var half = variance is { } v ? Statistics.Z95 * Math.Sqrt(v) : (double?)null;
+            return new Proportion(Count(successes), Count(trials), value, value - half is { } low ? Math.Max(0, low) : null, value + half is { } high ? Math.Min(1, high) : null);
+        }
+
+        Distribution Describe(MetricField count, MetricField sum, double? sumOfSquares, QuantileSketch sketch)
+        {
+            var mean = Statistics.Interval(Statistics.Ratio(units, sum, count));
+            return new Distribution(
+                Count(count),
+                mean.Value,
+                sketch.Quantile(0.5),
+                sketch.Quantile(0.95),
+                sumOfSquares is { } squares ? Statistics.StandardDeviation(s.Sum(count), s.Sum(sum), squares) : null,
+                mean.Low,
+                mean.High);
+        }
+
         return new GroupReport(
-            a.ExperimentId,
-            a.ModelGroup,
-            a.Sessions,
-            a.EndedSessions,
-            Describe(a.EndedSessions, a.MeanDurationMs, durations, a),
-            Describe(a.LatencyCount, a.MeanLatencyMs, latencies, a),
-            Describe(a.TtftCount, a.MeanTtftMs, ttfts, a),
-            a.Prompts,
-            a.Responses,
-            a.Sessions > 0 ? (double)a.Prompts / a.Sessions : null,
+            g.ExperimentId,
+            g.ModelGroup,
+            unit,
+            units.Units,
+            Count(MetricField.Sessions),
+            Count(MetricField.Ended),
+            Describe(MetricField.Ended, MetricField.DurationMs, s.Cross(MetricField.DurationMs, MetricField.DurationMs), g.DurationMs),
+            Describe(MetricField.LatencyCount, MetricField.LatencySum, s.Sum(MetricField.LatencySumSquares), g.LatencyMs),
+            Describe(MetricField.TtftCount, MetricField.TtftSum, s.Sum(MetricField.TtftSumSquares), g.TimeToFirstTokenMs),
+            Count(MetricField.Prompts),
+            Count(MetricField.Responses),
+            Statistics.Interval(Statistics.Ratio(units, MetricField.Prompts, MetricField.Sessions)),
             new FeedbackSummary(
-                a.FeedbackUp,
-                a.FeedbackDown,
-                a.FeedbackNeutral,
-                Statistics.Wilson(a.FeedbackUp, feedback),
-                Statistics.Wilson(a.FeedbackDown, feedback),
-                Statistics.Wilson(a.FeedbackNeutral, feedback)),
+                Count(MetricField.FeedbackUp),
+                Count(MetricField.FeedbackDown),
+                Count(MetricField.FeedbackNeutral),
+                Rate(MetricField.FeedbackUp, MetricField.Feedback),
+                Rate(MetricField.FeedbackDown, MetricField.Feedback),
+                Rate(MetricField.FeedbackNeutral, MetricField.Feedback),
+                Count(MetricField.FeedbackOther),
+                Count(MetricField.Feedback)),
             new ImplicitFeedback(
-                a.Copies,
-                a.Selections,
-                Statistics.Wilson(a.SessionsWithCopy, a.Sessions),
-                Statistics.Wilson(a.SessionsWithSelection, a.Sessions),
-                a.Responses > 0 ? (double)a.Copies / a.Responses : null));
+                Count(MetricField.Copies),
+                Count(MetricField.Selections),
+                Rate(MetricField.SessionsWithCopy, MetricField.Sessions),
+                Rate(MetricField.SessionsWithSelection, MetricField.Sessions),
+                Statistics.Interval(Statistics.Ratio(units, MetricField.Copies, MetricField.Responses))),
+            Count(MetricField.Errors),
+            Statistics.Interval(Statistics.Ratio(units, MetricField.Errors, MetricField.Sessions)),
+            Count(MetricField.Stopped),
+            Rate(MetricField.Stopped, MetricField.Responses),
+            Statistics.Interval(Statistics.Ratio(units, MetricField.TokensSum, MetricField.TokensCount)));
     }
 
-    private static Distribution Describe(long count, double? mean, Dictionary<(string, string), MetricQuantiles> quantiles, GroupAggregate a) =>
-        quantiles.TryGetValue((a.ExperimentId, a.ModelGroup), out var q)
-            ? new Distribution(count, mean, q.P50, q.P95)
-            : new Distribution(count, mean, null, null);
-
-    private GroupComparison Compare(
-        GroupReport baseline,
-        GroupReport treatment,
-        Dictionary<(string, string), MetricQuantiles> durations,
-        Dictionary<(string, string), MetricQuantiles> latencies)
+    private static GroupComparison Compare(GroupFigures baseline, GroupFigures treatment, AnalysisUnit unit)
     {
-        var baseFeedback = baseline.Feedback.Up + baseline.Feedback.Down + baseline.Feedback.Neutral;
-        var treatFeedback = treatment.Feedback.Up + treatment.Feedback.Down + treatment.Feedback.Neutral;
+        Difference Of(MetricField numerator, MetricField denominator) => Statistics.Compare(
+            Statistics.Ratio(UnitsOf(baseline, unit), numerator, denominator),
+            Statistics.Ratio(UnitsOf(treatment, unit), numerator, denominator));
+
         return new GroupComparison(
             baseline.ModelGroup,
             treatment.ModelGroup,
-            Statistics.TwoProportionZ(baseline.Feedback.Up, baseFeedback, treatment.Feedback.Up, treatFeedback),
-            Bootstrap(latencies, baseline, treatment),
-            Bootstrap(durations, baseline, treatment));
+            unit,
+            Of(MetricField.FeedbackUp, MetricField.Feedback),
+            Of(MetricField.LatencySum, MetricField.LatencyCount),
+            Of(MetricField.DurationMs, MetricField.Ended),
+            Of(MetricField.Prompts, MetricField.Sessions),
+            Of(MetricField.Errors, MetricField.Sessions));
     }
 
-    private MeanDifference Bootstrap(Dictionary<(string, string), MetricQuantiles> quantiles, GroupReport baseline, GroupReport treatment)
-    {
-        IReadOnlyList<double> Sample(GroupReport g) =>
-            quantiles.TryGetValue((g.ExperimentId, g.ModelGroup), out var q) ? q.Sketch : [];
-
-        return Statistics.BootstrapMeanDifference(Sample(baseline), Sample(treatment), _options.BootstrapResamples, _options.BootstrapSeed);
-    }
-
-    private SampleRatioCheck? SampleRatio(string experimentId, List<GroupReport> groups)
+    private SampleRatioCheck? SampleRatio(string experimentId, List<GroupFigures> groups, AnalysisUnit unit)
     {
         if (!_options.Experiments.TryGetValue(experimentId, out var experiment) || experiment.Split.Count < 2)
         {
@@ -134,8 +159,8 @@ public sealed class AnalyticsGrain(IAnalyticsStore store, IOptions<AnalyticsOpti
         // Groups outside the intended split are traffic that should not exist: they count in the total and their
         // expected share is zero, which the chi-square cannot express, so they alone flag a mismatch.
         var split = experiment.Split.OrderBy(s => s.Key, StringComparer.Ordinal).ToList();
-        var observed = split.Select(s => groups.FirstOrDefault(g => g.ModelGroup == s.Key)?.Sessions ?? 0).ToList();
-        var stray = groups.Where(g => !experiment.Split.ContainsKey(g.ModelGroup)).Sum(g => g.Sessions);
+        var observed = split.Select(s => groups.FirstOrDefault(g => g.ModelGroup == s.Key) is { } g ? UnitsOf(g, unit).Units : 0).ToList();
+        var stray = groups.Where(g => !experiment.Split.ContainsKey(g.ModelGroup)).Sum(g => UnitsOf(g, unit).Units);
         var (chi, df, p, expected) = Statistics.ChiSquareGoodnessOfFit(observed, split.Select(s => s.Value).ToList());
         return new SampleRatioCheck(
             split.ToDictionary(s => s.Key, s => s.Value),
@@ -144,9 +169,7 @@ public sealed class AnalyticsGrain(IAnalyticsStore store, IOptions<AnalyticsOpti
             chi,
             df,
             p,
-            p < _options.SampleRatioAlpha || stray > 0);
+            p < _options.SampleRatioAlpha || stray > 0,
+            unit);
     }
-
-    private static Dictionary<(string, string), MetricQuantiles> Index(IReadOnlyList<MetricQuantiles> quantiles) =>
-        quantiles.ToDictionary(q => (q.ExperimentId, q.ModelGroup));
 }

@@ -12,17 +12,6 @@ public sealed class AnalyticsOptions : IValidatableObject
 
     public Dictionary<string, ExperimentOptions> Experiments { get; set; } = new(StringComparer.Ordinal);
 
-    /// <summary>Bootstrap resamples for the latency/duration intervals.</summary>
-    [Range(100, 100_000)]
-    public int BootstrapResamples { get; set; } = 2000;
-
-    /// <summary>Seed of the bootstrap generator: the same data always gives the same interval.</summary>
-    public int BootstrapSeed { get; set; } = 20241027;
-
-    /// <summary>Values per group the bootstrap resamples (an evenly spaced sketch of the sorted values when there are more).</summary>
-    [Range(100, 1_000_000)]
-    public int BootstrapSampleSize { get; set; } = 5000;
-
     /// <summary>SRM alarm threshold on the chi-square p-value (0.001 is the usual choice: SRM checks run often).</summary>
     [Range(1e-9, 0.5)]
     public double SampleRatioAlpha { get; set; } = 0.001;
@@ -45,4 +34,10 @@ public sealed class ExperimentOptions
 {
     /// <summary>model_group → relative weight.</summary>
     public Dictionary<string, double> Split { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// The unit the experiment randomises, hence its reports' unit: <c>User</c> (the default: assignment hashes the user id)
+    /// or <c>Session</c> (the client picks a group per session).
+    /// </summary>
+    public AnalysisUnit Unit { get; set; } = AnalysisUnit.User;
 }

@@ -1,53 +1,15 @@
+using SessionTracking.ReadModel;
+
 namespace SessionTracking.Analytics;
 
 /// <summary>
 /// The statistics of the experiment report, written out so they can be checked against textbook values:
-/// Wilson score interval, pooled two-proportion z-test, Pearson chi-square goodness of fit, percentile bootstrap.
+/// delta-method ratios and differences, Pearson chi-square goodness of fit, percentiles.
 /// </summary>
 public static class Statistics
 {
     /// <summary>z of a two-sided 95 % interval.</summary>
     public const double Z95 = 1.959963984540054;
-
-    /// <summary>Wilson score interval (Wilson 1927; Newcombe 1998 method 3). Null when <paramref name="trials"/> is 0.</summary>
-    public static Proportion Wilson(long successes, long trials, double z = Z95)
-    {
-        if (trials <= 0)
-        {
-            return new Proportion(successes, trials, null, null, null);
-        }
-
-        double n = trials;
-        var p = successes / n;
-        var z2 = z * z;
-        var centre = (p + z2 / (2 * n)) / (1 + z2 / n);
-        var half = z / (1 + z2 / n) * Math.Sqrt(p * (1 - p) / n + z2 / (4 * n * n));
-        return new Proportion(successes, trials, p, Math.Max(0, centre - half), Math.Min(1, centre + half));
-    }
-
-    /// <summary>
-    /// Pooled two-proportion z-test of p2 − p1 (treatment minus baseline), two-sided p-value.
-    /// Nulls when a group is empty or the pooled proportion is 0 or 1 (no variance to test against).
-    /// </summary>
-    public static ProportionTest TwoProportionZ(long successes1, long trials1, long successes2, long trials2)
-    {
-        if (trials1 <= 0 || trials2 <= 0)
-        {
-            return new ProportionTest(null, null, null);
-        }
-
-        var p1 = (double)successes1 / trials1;
-        var p2 = (double)successes2 / trials2;
-        var pooled = (double)(successes1 + successes2) / (trials1 + trials2);
-        var se = Math.Sqrt(pooled * (1 - pooled) * (1.0 / trials1 + 1.0 / trials2));
-        if (se == 0)
-        {
-            return new ProportionTest(p2 - p1, null, null);
-        }
-
-        var z = (p2 - p1) / se;
-        return new ProportionTest(p2 - p1, z, Erfc(Math.Abs(z) / Math.Sqrt(2)));
-    }
 
     /// <summary>Pearson chi-square goodness of fit of <paramref name="observed"/> counts against expected proportions (any positive weights).</summary>
     public static (double ChiSquare, int DegreesOfFreedom, double PValue, double[] Expected) ChiSquareGoodnessOfFit(IReadOnlyList<long> observed, IReadOnlyList<double> weights)
@@ -74,27 +36,66 @@ public static class Statistics
     public static double ChiSquareSurvival(double x, int df) => x <= 0 ? 1.0 : UpperRegularizedGamma(df / 2.0, x / 2.0);
 
     /// <summary>
-    /// Percentile bootstrap 95 % interval of mean(treatment) − mean(baseline), resampling each group with replacement
-    /// from a seeded generator, so the same data and seed always give the same interval.
+    /// Ratio of sums R = Σy / Σx over n units with its delta-method variance (Deng, Knoblich and Lu, "Applying the Delta
+    /// Method in Metric Analytics", KDD 2018, eq. 4): Var(R) ≈ (S_yy − 2R·S_xy + R²·S_xx) / (n·x̄²), sample (co)variances
+    /// with n − 1. A mean per unit is the case x = 1 (S_xx = S_xy = 0: the squared standard error s²/n). Nulls: no units or
+    /// Σx = 0 (no value); fewer than two units (no variance).
     /// </summary>
-    public static MeanDifference BootstrapMeanDifference(IReadOnlyList<double> baseline, IReadOnlyList<double> treatment, int resamples = 2000, int seed = 20241027)
+    public static (double? Value, double? Variance) Ratio(Moments units, MetricField numerator, MetricField denominator)
     {
-        if (baseline.Count == 0 || treatment.Count == 0)
+        double n = units.Units;
+        var sx = units.Sum(denominator);
+        var sy = units.Sum(numerator);
+        if (n <= 0 || sx == 0)
         {
-            return new MeanDifference(null, null, null, resamples, seed);
+            return (null, null);
         }
 
-        var observed = treatment.Average() - baseline.Average();
-        var random = new Random(seed);
-        var differences = new double[resamples];
-        for (var r = 0; r < resamples; r++)
+        var r = sy / sx;
+        if (n < 2)
         {
-            differences[r] = ResampledMean(treatment, random) - ResampledMean(baseline, random);
+            return (r, null);
         }
 
-        Array.Sort(differences);
-        return new MeanDifference(observed, Percentile(differences, 0.025), Percentile(differences, 0.975), resamples, seed);
+        var x = sx / n;
+        var y = sy / n;
+        var sxx = (units.Cross(denominator, denominator) - n * x * x) / (n - 1);
+        var syy = (units.Cross(numerator, numerator) - n * y * y) / (n - 1);
+        var sxy = (units.Cross(numerator, denominator) - n * x * y) / (n - 1);
+        return (r, Math.Max(0, (syy - 2 * r * sxy + r * r * sxx) / (n * x * x)));
     }
+
+    /// <summary>A 95 % normal interval value ± z·sqrt(variance); nulls without a variance.</summary>
+    public static Estimate Interval((double? Value, double? Variance) ratio) =>
+        ratio is { Value: { } value, Variance: { } variance }
+            ? new Estimate(value, value - Z95 * Math.Sqrt(variance), value + Z95 * Math.Sqrt(variance))
+            : new Estimate(ratio.Value, null, null);
+
+    /// <summary>
+    /// treatment − baseline with the unpooled (Welch) standard error sqrt(Var_b + Var_t), a 95 % normal interval and the
+    /// two-sided p-value of z = difference / standard error.
+    /// </summary>
+    public static Difference Compare((double? Value, double? Variance) baseline, (double? Value, double? Variance) treatment)
+    {
+        if (baseline.Value is not { } b || treatment.Value is not { } t)
+        {
+            return new Difference(baseline.Value, treatment.Value, null, null, null, null, null);
+        }
+
+        var difference = t - b;
+        if (baseline.Variance is not { } vb || treatment.Variance is not { } vt || vb + vt <= 0)
+        {
+            return new Difference(b, t, difference, null, null, null, null);
+        }
+
+        var se = Math.Sqrt(vb + vt);
+        var z = difference / se;
+        return new Difference(b, t, difference, difference - Z95 * se, difference + Z95 * se, z, Erfc(Math.Abs(z) / Math.Sqrt(2)));
+    }
+
+    /// <summary>Sample standard deviation of n values from their sum and sum of squares; null for fewer than two.</summary>
+    public static double? StandardDeviation(double count, double sum, double sumOfSquares) =>
+        count < 2 ? null : Math.Sqrt(Math.Max(0, (sumOfSquares - sum * sum / count) / (count - 1)));
 
     /// <summary>Percentile of sorted values by linear interpolation between order statistics (numpy's default, R type 7).</summary>
     public static double Percentile(IReadOnlyList<double> sorted, double p)
@@ -103,17 +104,6 @@ public static class Statistics
         var lo = (int)Math.Floor(h);
         var hi = Math.Min(lo + 1, sorted.Count - 1);
         return sorted[lo] + (h - lo) * (sorted[hi] - sorted[lo]);
-    }
-
-    private static double ResampledMean(IReadOnlyList<double> values, Random random)
-    {
-        var sum = 0.0;
-        for (var i = 0; i < values.Count; i++)
-        {
-            sum += values[random.Next(values.Count)];
-        }
-
-        return sum / values.Count;
     }
 
     /// <summary>Complementary error function: erfc(x) = Q(1/2, x²) for x ≥ 0.</summary>

@@ -1,21 +1,20 @@
 using SessionTracking.Analytics;
+using SessionTracking.ReadModel;
 
 namespace SessionTracking.Storage;
 
 /// <summary>
-/// The analytics port: aggregations computed by the database (SQL on SQLite, aggregation pipelines on MongoDB), never
-/// by loading sessions into memory. Adapters return raw figures; the statistics live in <see cref="AnalyticsGrain"/>.
+/// The analytics port. Experiment figures come from the read model the session grains keep (per-session summaries and
+/// the aggregates built from them), never from the events; the statistics live in <see cref="AnalyticsGrain"/>.
 /// </summary>
 public interface IAnalyticsStore
 {
-    /// <summary>Counts and means per experiment × model_group of the sessions the filter selects.</summary>
-    Task<IReadOnlyList<GroupAggregate>> AggregateGroupsAsync(AnalyticsFilter filter, CancellationToken cancellationToken);
-
     /// <summary>
-    /// Per experiment × model_group, the order statistics of one metric: count, p50, p95 and an evenly spaced sketch of at
-    /// most <paramref name="sketchSize"/> sorted values (all of them when fewer) for bootstrap intervals.
+    /// Per experiment × model_group, of the sessions whose start lies in [from, to): the moments with sessions as units,
+    /// with users as units when <paramref name="usersAsUnits"/>, and the percentile sketches. Every group of the selected
+    /// experiment(s): a group filter is the report's business (the sample-ratio check needs every group).
     /// </summary>
-    Task<IReadOnlyList<MetricQuantiles>> QuantilesAsync(AnalyticsFilter filter, AnalyticsMetric metric, int sketchSize, CancellationToken cancellationToken);
+    Task<IReadOnlyList<GroupFigures>> ReadGroupFiguresAsync(string? experimentId, DateTimeOffset? from, DateTimeOffset? to, bool usersAsUnits, CancellationToken cancellationToken);
 
     /// <summary>The guide's two pipelines: mean model_response latency_ms and mean end − start, by model_group.</summary>
     Task<GuideAverages> GuideAveragesAsync(AnalyticsFilter filter, CancellationToken cancellationToken);
@@ -36,37 +35,20 @@ public interface IAnalyticsStore
     Task<UserDeletion> DeleteUserAsync(string userId, CancellationToken cancellationToken);
 }
 
-public enum AnalyticsMetric
-{
-    /// <summary>end_time − start_time of ended sessions.</summary>
-    DurationMs,
-
-    /// <summary>data.latency_ms of model_response events (numbers only, as MongoDB's $avg).</summary>
-    LatencyMs,
-
-    /// <summary>data.ttft_ms of model_response events, when the client or streaming /query recorded it.</summary>
-    TimeToFirstTokenMs,
-}
-
-/// <summary>What one GROUP BY row of the store returns.</summary>
-public sealed record GroupAggregate(
+/// <summary>The read model of one experiment × model_group (see <see cref="IAnalyticsStore.ReadGroupFiguresAsync"/>).</summary>
+public sealed record GroupFigures(
     string ExperimentId,
     string ModelGroup,
-    long Sessions,
-    long EndedSessions,
-    double? MeanDurationMs,
-    long Prompts,
-    long Responses,
-    long LatencyCount,
-    double? MeanLatencyMs,
-    long TtftCount,
-    double? MeanTtftMs,
-    long FeedbackUp,
-    long FeedbackDown,
-    long FeedbackNeutral,
-    long Copies,
-    long Selections,
-    long SessionsWithCopy,
-    long SessionsWithSelection);
-
-public sealed record MetricQuantiles(string ExperimentId, string ModelGroup, long Count, double? P50, double? P95, IReadOnlyList<double> Sketch);
+    Moments Sessions,
+    Moments? Users,
+    QuantileSketch DurationMs,
+    QuantileSketch LatencyMs,
+    QuantileSketch TimeToFirstTokenMs)
+{
+    public QuantileSketch Sketch(QuantileMetric metric) => metric switch
+    {
+        QuantileMetric.DurationMs => DurationMs,
+        QuantileMetric.LatencyMs => LatencyMs,
+        _ => TimeToFirstTokenMs,
+    };
+}

@@ -1,3 +1,5 @@
+using SessionTracking.ReadModel;
+
 namespace SessionTracking.Storage;
 
 /// <summary>
@@ -9,16 +11,20 @@ public interface ISessionStore
     /// <summary>Creates tables/collections and indexes. Called once at start-up.</summary>
     Task InitializeAsync(CancellationToken cancellationToken);
 
-    /// <summary>Creates a session and its first events (numbered from 1) in one atomic write.</summary>
+    /// <summary>
+    /// Creates a session and its first events (numbered from 1) in one atomic write, with its read-model row
+    /// (<see cref="SessionSummary.OfNewSession"/> of those events) and what it adds to the aggregates.
+    /// </summary>
     Task CreateSessionAsync(SessionInfo session, IReadOnlyList<StoredEvent> initialEvents, CancellationToken cancellationToken);
 
     /// <summary>Loads what a grain needs on activation, or null when the session does not exist.</summary>
     Task<SessionSnapshot?> LoadSessionAsync(string sessionId, int recentIdCount, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Writes one flush atomically: events (append-only), legacy rows, and the end time when set.
-    /// Throws <see cref="StoreConflictException"/> when a sequence number is already taken
-    /// (another activation wrote first), so the grain can reload.
+    /// Writes one flush atomically: events (append-only), legacy rows, the end time when set, and the session's read-model
+    /// row with what it changes in the experiment aggregates (docs/architecture.md, "The flush record").
+    /// Throws <see cref="StoreConflictException"/> when a sequence number is already taken or the stored read-model row
+    /// is not the version the flush started from (another activation wrote first), so the grain can reload.
     /// </summary>
     Task AppendAsync(SessionFlush flush, CancellationToken cancellationToken);
 
@@ -35,16 +41,25 @@ public interface ISessionStore
     Task<bool> IsHealthyAsync(CancellationToken cancellationToken);
 }
 
-/// <summary>A session as a grain needs it on activation: metadata, last sequence number, and the client ids of its newest events.</summary>
-public sealed record SessionSnapshot(SessionInfo Session, long LastSeq, IReadOnlyList<string> RecentClientIds);
+/// <summary>
+/// A session as a grain needs it on activation: metadata, last sequence number, the client ids of its newest events,
+/// and its read-model row.
+/// </summary>
+public sealed record SessionSnapshot(SessionInfo Session, long LastSeq, IReadOnlyList<string> RecentClientIds, SessionSummary Metrics);
 
-/// <summary>One group commit of one session (or, with no session id, legacy rows only).</summary>
+/// <summary>
+/// One group commit of one session (or, with no session id, legacy rows only). <paramref name="Session"/> and
+/// <paramref name="ReadModel"/> are set on every flush of a session: the store keys the experiment aggregates by the
+/// session's experiment, group, user and start hour.
+/// </summary>
 public sealed record SessionFlush(
     string? SessionId,
     IReadOnlyList<StoredEvent> Events,
     IReadOnlyList<QueryRow> Queries,
     IReadOnlyList<LegacyEvent> LegacyEvents,
-    DateTimeOffset? EndTime);
+    DateTimeOffset? EndTime,
+    SessionInfo? Session = null,
+    ReadModelUpdate? ReadModel = null);
 
 /// <summary>The store refused a flush because its sequence numbers are already taken.</summary>
 internal sealed class StoreConflictException(string message, Exception? inner = null) : Exception(message, inner);

@@ -14,8 +14,13 @@ public sealed class AnalyticsApiTests(SeededGateway gateway) : IClassFixture<See
     [Fact]
     public async Task Control_group_figures_match_hand_computation()
     {
-        var control = Group(await ReportAsync("exp-a"), "control");
+        var report = await ReportAsync("exp-a");
+        var control = Group(report, "control");
 
+        // exp-a has a configured split: users are the unit (one session each here, so the figures are the sessions').
+        Assert.Equal("user", report.GetProperty("unit").GetString());
+        Assert.Equal("user", control.GetProperty("unit").GetString());
+        Assert.Equal(4, control.GetProperty("units").GetInt64());
         Assert.Equal(4, control.GetProperty("sessions").GetInt64());
         Assert.Equal(3, control.GetProperty("ended_sessions").GetInt64());
 
@@ -27,19 +32,25 @@ public sealed class AnalyticsApiTests(SeededGateway gateway) : IClassFixture<See
         AssertDistribution(control.GetProperty("latency_ms"), 4, 2500, 2500, 3850);
         AssertDistribution(control.GetProperty("time_to_first_token_ms"), 1, 200, 200, 200);
 
+        // Mean latency per unit as a ratio of sums: per user (n, Σ) = (1, 1000), (2, 5000), (0, 0), (1, 4000).
+        // S_xx = 2/3, S_yy = 17e6/3, S_xy = 5000/3, R = 2500: Var = (S_yy − 2R·S_xy + R²·S_xx) / (n·x̄²) = 375 000.
+        var latency = control.GetProperty("latency_ms");
+        Assert.Equal(2500 - (Statistics.Z95 * Math.Sqrt(375_000)), latency.GetProperty("mean_low").GetDouble(), 1e-6);
+        Assert.Equal(2500 + (Statistics.Z95 * Math.Sqrt(375_000)), latency.GetProperty("mean_high").GetDouble(), 1e-6);
+        Assert.Equal(Math.Sqrt(5.0 / 3 * 1e6), latency.GetProperty("standard_deviation").GetDouble(), 1e-6);
+
         Assert.Equal(5, control.GetProperty("prompts").GetInt64());
         Assert.Equal(5, control.GetProperty("responses").GetInt64());
-        Assert.Equal(1.25, control.GetProperty("prompts_per_session").GetDouble(), Tolerance);
+        Assert.Equal(1.25, control.GetProperty("prompts_per_session").GetProperty("value").GetDouble(), Tolerance);
 
-        // Feedback up 2, down 1, neutral 1 of 4; Wilson(2, 4) = [0.150039, 0.849961].
+        // Feedback up 2, down 1, neutral 1 of 4; per user (x, y) = (1, 1), (1, 0), (1, 1), (1, 0): Var = (1/3) / 4, so
+        // 0.5 ± 1.96·0.2887 = [−0.066, 1.066], clipped to [0, 1].
         var feedback = control.GetProperty("feedback");
-        Assert.Equal(2, feedback.GetProperty("up").GetInt64());
-        Assert.Equal(1, feedback.GetProperty("down").GetInt64());
-        Assert.Equal(1, feedback.GetProperty("neutral").GetInt64());
+        Assert.Equal((2L, 1L, 1L, 0L, 4L), (feedback.GetProperty("up").GetInt64(), feedback.GetProperty("down").GetInt64(), feedback.GetProperty("neutral").GetInt64(), feedback.GetProperty("other").GetInt64(), feedback.GetProperty("total").GetInt64()));
         var up = feedback.GetProperty("up_rate");
         Assert.Equal(0.5, up.GetProperty("rate").GetDouble(), Tolerance);
-        Assert.Equal(0.15003898915214953, up.GetProperty("low").GetDouble(), 1e-9);
-        Assert.Equal(0.8499610108478505, up.GetProperty("high").GetDouble(), 1e-9);
+        Assert.Equal(0, up.GetProperty("low").GetDouble());
+        Assert.Equal(1, up.GetProperty("high").GetDouble());
         Assert.Equal(0.25, feedback.GetProperty("down_rate").GetProperty("rate").GetDouble(), Tolerance);
         Assert.Equal(0.25, feedback.GetProperty("neutral_rate").GetProperty("rate").GetDouble(), Tolerance);
 
@@ -49,7 +60,7 @@ public sealed class AnalyticsApiTests(SeededGateway gateway) : IClassFixture<See
         Assert.Equal(1, implicitFeedback.GetProperty("selections").GetInt64());
         Assert.Equal(0.25, implicitFeedback.GetProperty("sessions_with_copy").GetProperty("rate").GetDouble(), Tolerance);
         Assert.Equal(0.25, implicitFeedback.GetProperty("sessions_with_selection").GetProperty("rate").GetDouble(), Tolerance);
-        Assert.Equal(0.2, implicitFeedback.GetProperty("copies_per_response").GetDouble(), Tolerance);
+        Assert.Equal(0.2, implicitFeedback.GetProperty("copies_per_response").GetProperty("value").GetDouble(), Tolerance);
     }
 
     [Fact]
@@ -62,47 +73,57 @@ public sealed class AnalyticsApiTests(SeededGateway gateway) : IClassFixture<See
         AssertDistribution(treatment.GetProperty("duration_ms"), 2, 15_000, 15_000, 19_500);
         AssertDistribution(treatment.GetProperty("latency_ms"), 2, 600, 600, 690);
         AssertDistribution(treatment.GetProperty("time_to_first_token_ms"), 1, 100, 100, 100);
-        Assert.Equal(1.0, treatment.GetProperty("prompts_per_session").GetDouble(), Tolerance);
+        Assert.Equal(1.0, treatment.GetProperty("prompts_per_session").GetProperty("value").GetDouble(), Tolerance);
         var feedback = treatment.GetProperty("feedback");
         Assert.Equal(3, feedback.GetProperty("up").GetInt64());
         Assert.Equal(1.0, feedback.GetProperty("up_rate").GetProperty("rate").GetDouble(), Tolerance);
-        Assert.Equal(0.43850296824495455, feedback.GetProperty("up_rate").GetProperty("low").GetDouble(), 1e-9);
         var implicitFeedback = treatment.GetProperty("implicit");
         Assert.Equal(2, implicitFeedback.GetProperty("copies").GetInt64());
         Assert.Equal(0.5, implicitFeedback.GetProperty("sessions_with_copy").GetProperty("rate").GetDouble(), Tolerance);
-        Assert.Equal(1.0, implicitFeedback.GetProperty("copies_per_response").GetDouble(), Tolerance);
+        Assert.Equal(1.0, implicitFeedback.GetProperty("copies_per_response").GetProperty("value").GetDouble(), Tolerance);
     }
 
     [Fact]
-    public async Task Comparison_tests_the_feedback_difference_and_bootstraps_means()
+    public async Task Comparisons_are_differences_of_the_reports_own_means_with_unit_level_intervals()
     {
         var report = await ReportAsync("exp-a");
         var comparison = Assert.Single(report.GetProperty("comparisons").EnumerateArray());
         Assert.Equal("control", comparison.GetProperty("baseline").GetString());
         Assert.Equal("treatment", comparison.GetProperty("treatment").GetString());
+        Assert.Equal("user", comparison.GetProperty("unit").GetString());
 
-        // Up 2/4 vs 3/3: pooled 5/7, SE = sqrt(5/7 · 2/7 · (1/4 + 1/3)), z = 0.5 / SE = 1.449138, p = 0.147299.
+        // Up-rate 2/4 vs 3/3. Control Var = 1/12 (above); treatment per user (2, 2), (1, 1): R = 1, every unit on the
+        // line y = x, Var = 0. z = 0.5 / sqrt(1/12) = 1.7320508, p = erfc(z/√2) = 0.0832645.
         var upRate = comparison.GetProperty("up_rate");
-        Assert.Equal(0.5, upRate.GetProperty("difference").GetDouble(), Tolerance);
-        Assert.Equal(1.4491376746189437, upRate.GetProperty("z").GetDouble(), 1e-9);
-        Assert.Equal(0.1472991386226761, upRate.GetProperty("p_value").GetDouble(), 1e-6);
+        Assert.Equal(0.5, upRate.GetProperty("value").GetDouble(), Tolerance);
+        Assert.Equal(Math.Sqrt(3), upRate.GetProperty("z").GetDouble(), 1e-9);
+        Assert.Equal(0.08326451666355043, upRate.GetProperty("p_value").GetDouble(), 1e-9);
 
-        // Latency 600 − 2500 = −1900; every resample of treatment is below every resample of control, so the interval
-        // lies within [max(T) − min(C), min(T) − max(C)] = [−500, −3500] ... i.e. it excludes zero.
+        // Latency: the difference of the report's means (600 − 2500); Var 375 000 (control) + 10 000 (treatment).
+        var control = Group(report, "control");
+        var treatment = Group(report, "treatment");
         var latency = comparison.GetProperty("latency_ms");
-        Assert.Equal(-1900, latency.GetProperty("difference").GetDouble(), Tolerance);
-        Assert.InRange(latency.GetProperty("low").GetDouble(), -3500, -1900);
-        Assert.InRange(latency.GetProperty("high").GetDouble(), -1900, -500);
+        var difference = treatment.GetProperty("latency_ms").GetProperty("mean").GetDouble() - control.GetProperty("latency_ms").GetProperty("mean").GetDouble();
+        Assert.Equal(-1900, difference, Tolerance);
+        Assert.Equal(difference, latency.GetProperty("value").GetDouble(), Tolerance);
+        Assert.Equal(-1900 - (Statistics.Z95 * Math.Sqrt(385_000)), latency.GetProperty("low").GetDouble(), 1e-6);
+        Assert.Equal(-1900 + (Statistics.Z95 * Math.Sqrt(385_000)), latency.GetProperty("high").GetDouble(), 1e-6);
         var duration = comparison.GetProperty("duration_ms");
-        Assert.Equal(15_000 - 70_000, duration.GetProperty("difference").GetDouble(), Tolerance);
-
-        // Same data, same seed: the same interval on every call.
-        var again = Assert.Single((await ReportAsync("exp-a")).GetProperty("comparisons").EnumerateArray());
-        Assert.Equal(latency.GetProperty("low").GetDouble(), again.GetProperty("latency_ms").GetProperty("low").GetDouble());
+        Assert.Equal(15_000 - 70_000, duration.GetProperty("value").GetDouble(), Tolerance);
+        Assert.Equal(treatment.GetProperty("duration_ms").GetProperty("mean").GetDouble() - control.GetProperty("duration_ms").GetProperty("mean").GetDouble(), duration.GetProperty("value").GetDouble(), Tolerance);
     }
 
     [Fact]
-    public async Task Sample_ratio_check_uses_the_configured_split()
+    public async Task Sessions_are_the_unit_on_request_and_for_experiments_without_a_split()
+    {
+        var bySession = Assert.Single((await GetJsonAsync("/analytics?experiment_id=exp-a&unit=session")).GetProperty("experiments").EnumerateArray());
+        Assert.Equal("session", bySession.GetProperty("unit").GetString());
+        Assert.Equal(4, Group(bySession, "control").GetProperty("units").GetInt64());
+        Assert.Equal("session", (await ReportAsync("exp-b")).GetProperty("unit").GetString());
+    }
+
+    [Fact]
+    public async Task Sample_ratio_check_uses_the_configured_split_whatever_the_group_filter()
     {
         var srm = (await ReportAsync("exp-a")).GetProperty("sample_ratio");
         // 4 vs 2 against 50/50: expected 3 and 3, chi-square = 1/3 + 1/3, df 1, p = erfc(sqrt(1/3)) = 0.414216.
@@ -110,10 +131,29 @@ public sealed class AnalyticsApiTests(SeededGateway gateway) : IClassFixture<See
         Assert.Equal(1, srm.GetProperty("degrees_of_freedom").GetInt32());
         Assert.Equal(0.41421617824252516, srm.GetProperty("p_value").GetDouble(), 1e-9);
         Assert.Equal(3, srm.GetProperty("expected").GetProperty("control").GetDouble(), Tolerance);
+        Assert.Equal("user", srm.GetProperty("unit").GetString());
         Assert.False(srm.GetProperty("mismatch").GetBoolean());
+
+        // A report of one group still checks the whole split, and still compares with the baseline.
+        var filtered = Assert.Single((await GetJsonAsync("/analytics?experiment_id=exp-a&model_group=treatment")).GetProperty("experiments").EnumerateArray());
+        Assert.Equal(["treatment"], filtered.GetProperty("groups").EnumerateArray().Select(g => g.GetProperty("model_group").GetString()));
+        Assert.Equal(srm.GetRawText(), filtered.GetProperty("sample_ratio").GetRawText());
+        Assert.Equal("control", Assert.Single(filtered.GetProperty("comparisons").EnumerateArray()).GetProperty("baseline").GetString());
 
         // exp-b has no configured split: no check.
         Assert.Equal(JsonValueKind.Null, (await ReportAsync("exp-b")).GetProperty("sample_ratio").ValueKind);
+    }
+
+    [Fact]
+    public async Task A_baseline_that_names_no_group_is_a_400_problem()
+    {
+        using var response = await gateway.Client.GetAsync("/analytics?experiment_id=exp-a&baseline=nope");
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("control, treatment", (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("detail").GetString());
+
+        var chosen = await GetJsonAsync("/analytics?experiment_id=exp-a&baseline=treatment");
+        Assert.Equal("treatment", Assert.Single(chosen.GetProperty("experiments").EnumerateArray()).GetProperty("baseline").GetString());
     }
 
     [Fact]
@@ -154,8 +194,8 @@ public sealed class AnalyticsApiTests(SeededGateway gateway) : IClassFixture<See
         var window = (await GetJsonAsync($"/analytics?from={Uri.EscapeDataString(from)}&to={Dataset.T0 + 2000}")).GetProperty("experiments");
         var groups = Assert.Single(window.EnumerateArray()).GetProperty("groups").EnumerateArray().ToList();
         Assert.All(groups, g => Assert.Equal(1, g.GetProperty("sessions").GetInt64()));
-        // c2 answered in 2000 and 3000 ms: median 2500.
-        Assert.Equal(2500, Group(window[0], "control").GetProperty("latency_ms").GetProperty("p50").GetDouble(), Tolerance);
+        // c2 answered in 2000 and 3000 ms: median 2500 (within the sketch's 1 %).
+        Assert.Equal(2500, Group(window[0], "control").GetProperty("latency_ms").GetProperty("p50").GetDouble(), 2500 * 0.01);
 
         var exp = (await GetJsonAsync("/analytics?experiment_id=exp-b")).GetProperty("experiments");
         Assert.Equal(6000, Group(Assert.Single(exp.EnumerateArray()), "control").GetProperty("latency_ms").GetProperty("mean").GetDouble(), Tolerance);
@@ -176,6 +216,7 @@ public sealed class AnalyticsApiTests(SeededGateway gateway) : IClassFixture<See
     [InlineData("/analytics/sessions?limit=0")]
     [InlineData("/analytics/sessions?limit=abc")]
     [InlineData("/analytics/guide?to=99999999999999999999")]
+    [InlineData("/analytics?unit=team")]
     public async Task Bad_parameters_are_400_problems(string path)
     {
         using var response = await gateway.Client.GetAsync(path);
@@ -199,11 +240,12 @@ public sealed class AnalyticsApiTests(SeededGateway gateway) : IClassFixture<See
     private static double Average(JsonElement guide, string pipeline, string group, string field) =>
         guide.GetProperty(pipeline).EnumerateArray().Single(r => r.GetProperty("_id").GetString() == group).GetProperty(field).GetDouble();
 
+    /// <summary>Counts and means exactly; percentiles within the sketch's documented 1 %.</summary>
     private static void AssertDistribution(JsonElement distribution, long count, double mean, double p50, double p95)
     {
         Assert.Equal(count, distribution.GetProperty("count").GetInt64());
         Assert.Equal(mean, distribution.GetProperty("mean").GetDouble(), Tolerance);
-        Assert.Equal(p50, distribution.GetProperty("p50").GetDouble(), Tolerance);
-        Assert.Equal(p95, distribution.GetProperty("p95").GetDouble(), Tolerance);
+        Assert.InRange(distribution.GetProperty("p50").GetDouble(), p50 * 0.99, p50 * 1.01);
+        Assert.InRange(distribution.GetProperty("p95").GetDouble(), p95 * 0.99, p95 * 1.01);
     }
 }

@@ -4,7 +4,8 @@ namespace SessionTracking.Analytics.Tests;
 
 /// <summary>
 /// A fixed dataset written straight into the store's tables, so that start and end times (and thus durations) are
-/// exact and every figure can be computed by hand. Experiment exp-a: control (4 sessions, one not ended) and treatment
+/// exact and every figure can be computed by hand. It is written as a database from before the read model
+/// (user_version 0): the gateway started on it afterwards builds the read model from these events. Experiment exp-a: control (4 sessions, one not ended) and treatment
 /// (2 sessions); experiment exp-b: control (1 session, a day later). The hand computations are in the tests.
 /// </summary>
 public static class Dataset
@@ -37,6 +38,13 @@ public static class Dataset
             ("prompt", "{}"), ("model_response", """{"latency_ms":700,"ttft_ms":100}"""), ("feedback", """{"feedback":"up"}"""));
         Session("b1", "alice", "exp-b", "control", T0 + Day, T0 + Day + 40_000,
             ("prompt", "{}"), ("model_response", """{"latency_ms":6000}"""));
+        using (var forget = connection.CreateCommand())
+        {
+            forget.Transaction = transaction;
+            forget.CommandText = "DELETE FROM session_summaries; DELETE FROM user_summaries; DELETE FROM experiment_moments; DELETE FROM experiment_sketch_bins; PRAGMA user_version = 0;";
+            forget.ExecuteNonQuery();
+        }
+
         transaction.Commit();
 
         void Session(string id, string user, string experiment, string group, long start, long? end, params (string Type, string Data)[] events)

@@ -29,12 +29,20 @@ public sealed class LargeDatasetTests(ITestOutputHelper output)
 
     private async Task MeasureAsync(GatewayHost factory, int sessions)
     {
-        using var client = factory.CreateClient();
-        client.Timeout = TimeSpan.FromMinutes(5);
+        await using (var schema = new GatewayHost(factory.DataDirectory))
+        {
+            schema.CreateClient().Dispose(); // the silo creates the schema before it takes calls
+        }
 
         var seeding = Stopwatch.StartNew();
         Seed(factory.DatabasePath, sessions);
         output.WriteLine($"seeded {sessions:N0} sessions / {sessions * EventsPerSession:N0} events in {seeding.Elapsed.TotalSeconds:F1} s");
+
+        // Seeded as a database from before the read model: the start-up builds it from the events.
+        var startup = Stopwatch.StartNew();
+        using var client = factory.CreateClient();
+        client.Timeout = TimeSpan.FromMinutes(5);
+        output.WriteLine($"start-up with the read model built from the events: {startup.Elapsed.TotalSeconds:F1} s");
 
         var (report, reportTime) = await TimeAsync(client, "/analytics?experiment_id=perf");
         var (_, guideTime) = await TimeAsync(client, "/analytics/guide");
@@ -126,6 +134,13 @@ public sealed class LargeDatasetTests(ITestOutputHelper output)
                 eData.Value = e.Data;
                 insert.ExecuteNonQuery();
             }
+        }
+
+        using (var forget = connection.CreateCommand())
+        {
+            forget.Transaction = transaction;
+            forget.CommandText = "DELETE FROM session_summaries; DELETE FROM user_summaries; DELETE FROM experiment_moments; DELETE FROM experiment_sketch_bins; PRAGMA user_version = 0;";
+            forget.ExecuteNonQuery();
         }
 
         transaction.Commit();

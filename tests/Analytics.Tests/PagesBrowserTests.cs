@@ -20,8 +20,8 @@ public sealed class PagesGateway : BrowserGateway
 }
 
 /// <summary>
-/// The real gateway process and headless Chromium: the analytics page draws the groups the API recorded, links to the
-/// timeline, the timeline draws the session, and the Orleans dashboard answers.
+/// The real gateway process and headless Chromium: the analytics page shows the figures the API reports, with their
+/// unit, links to the timeline, the timeline draws the session and its figures, and the Orleans dashboard answers.
 /// </summary>
 [TestCategory("SlowBVT")]
 public sealed class PagesBrowserTests(PagesGateway gateway) : IClassFixture<PagesGateway>
@@ -31,35 +31,94 @@ public sealed class PagesBrowserTests(PagesGateway gateway) : IClassFixture<Page
     private readonly IBrowser _browser = gateway.Browser;
 
     [Fact]
-    public async Task Analytics_page_draws_groups_and_links_to_a_timeline_that_draws_the_session()
+    public async Task Analytics_page_shows_the_reports_figures_at_its_unit_and_links_to_a_timeline_that_draws_the_session()
     {
-        var fast = await RecordSessionAsync("fast-model", latencies: [120, 180], feedback: "up");
-        await RecordSessionAsync("slow-model", latencies: [2400], feedback: "down");
+        // fast-model: user a with two sessions and user b with one; slow-model: users c and d. The experiment has a split,
+        // so its unit is the user: 2 units per group, 3 and 2 sessions.
+        var fast = await RecordSessionAsync("fast-model", "browser-a",
+            Prompt, Response(120, tokens: 40), Prompt, Response(180, tokens: 60, stopped: true), Feedback("up"), Copy, Scroll, Error);
+        await RecordSessionAsync("fast-model", "browser-a", Prompt, Response(150, tokens: 30), Feedback("meh"));
+        await RecordSessionAsync("fast-model", "browser-b", Prompt, Response(200, tokens: 50), Feedback("down"));
+        await RecordSessionAsync("slow-model", "browser-c", Prompt, Response(2400, tokens: 80), Feedback("down"), Error);
+        await RecordSessionAsync("slow-model", "browser-d", Prompt, Response(1800, tokens: 90), Prompt, Response(2000, tokens: 70, stopped: true), Feedback("up"), Error);
+        var byUser = await ReportAsync("");
+        Assert.Equal("user", byUser.GetProperty("unit").GetString());
 
         var page = await _browser.NewPageAsync(new BrowserNewPageOptions { BaseURL = _baseAddress.ToString(), ViewportSize = new ViewportSize { Width = 1300, Height = 900 } });
         var errors = new List<string>();
         page.PageError += (_, error) => errors.Add(error);
         await page.GotoAsync("/analytics.html");
 
-        var experiment = page.Locator("section.experiment[data-experiment='browser-exp']");
+        var experiment = page.Locator("section.experiment[data-experiment='browser-exp'][data-unit='user']");
         await experiment.WaitForAsync(new LocatorWaitForOptions { Timeout = 20_000 });
-        Assert.Equal("1", await experiment.Locator("tr[data-group='fast-model'] td.sessions").InnerTextAsync());
-        // Mean / p50 / p95 of 120 and 180 ms: 150 / 150 / 177.
-        Assert.Equal("150 / 150 / 177", await experiment.Locator("tr[data-group='fast-model'] td.latency").InnerTextAsync());
-        Assert.Equal("2,400 / 2,400 / 2,400", await experiment.Locator("tr[data-group='slow-model'] td.latency").InnerTextAsync());
-        Assert.True(await experiment.Locator("svg rect.bar").CountAsync() >= 6, "the charts draw a bar per group");
-        Assert.Contains("Split as intended", await experiment.Locator("p.srm").InnerTextAsync());
-        Assert.Contains("slow-model − fast-model", await experiment.Locator("table.comparisons").InnerTextAsync());
+        await AssertShowsReportAsync(experiment, byUser);
+        Assert.Contains("the experiment's unit", await experiment.Locator("p.unit-line").InnerTextAsync());
+        Assert.Equal("users", await experiment.Locator("table.groups th").Nth(1).InnerTextAsync());
+        Assert.True(await experiment.Locator("svg rect.bar").CountAsync() >= 10, "five charts draw a bar per group");
+        var srm = await experiment.Locator("p.srm").InnerTextAsync();
+        Assert.Contains("Split as intended", srm);
+        Assert.Contains("observed users fast-model 2, slow-model 2", srm);
+        var footnote = await experiment.Locator("p.percentiles").InnerTextAsync();
+        Assert.Contains("p50 and p95 are DDSketch estimates within 1 % relative error", footnote);
+        Assert.Contains("delta method at the user level", footnote);
 
-        // The recent-sessions table links to the timeline of each session.
+        // The unit selector asks for the report per session: units are then the sessions.
+        await page.SelectOptionAsync("#unit", "session");
+        experiment = page.Locator("section.experiment[data-experiment='browser-exp'][data-unit='session']");
+        await experiment.WaitForAsync(new LocatorWaitForOptions { Timeout = 20_000 });
+        var bySession = await ReportAsync("&unit=session");
+        await AssertShowsReportAsync(experiment, bySession);
+        Assert.Equal("3", await experiment.Locator("tr[data-group='fast-model'] td.units").InnerTextAsync());
+        Assert.Equal("sessions", await experiment.Locator("table.groups th").Nth(1).InnerTextAsync());
+        Assert.Contains("chosen above", await experiment.Locator("p.unit-line").InnerTextAsync());
+        Assert.Contains("observed sessions fast-model 3, slow-model 2", await experiment.Locator("p.srm").InnerTextAsync());
+
+        // A baseline that names no group: the server answers 400 problem+json and the page says why instead of a report.
+        using (var refused = await _http.GetAsync("/analytics?experiment_id=browser-exp&baseline=no-such-group"))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+            Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
+            var problem = JsonDocument.Parse(await refused.Content.ReadAsStringAsync()).RootElement;
+            Assert.Contains("no-such-group", problem.GetProperty("detail").GetString());
+            await page.FillAsync("#baseline", "no-such-group");
+            await page.ClickAsync("#filters button[type=submit]");
+            var card = page.Locator("#experiments section.problem[role=alert]");
+            await card.WaitForAsync(new LocatorWaitForOptions { Timeout = 20_000 });
+            var text = await card.InnerTextAsync();
+            Assert.Contains("The server refused this report", text);
+            Assert.Contains($"400 Bad Request — {problem.GetProperty("detail").GetString()}", text);
+            Assert.Equal(0, await page.Locator("section.experiment").CountAsync());
+            Assert.Equal("alarm", await page.Locator("#status").GetAttributeAsync("class"));
+        }
+
+        // The baseline chosen by name: the other group is compared with it.
+        await page.FillAsync("#baseline", "slow-model");
+        await page.ClickAsync("#filters button[type=submit]");
+        experiment = page.Locator("section.experiment[data-experiment='browser-exp']");
+        await experiment.WaitForAsync(new LocatorWaitForOptions { Timeout = 20_000 });
+        Assert.Contains("Against slow-model", await experiment.Locator("h3.comparisons-title").InnerTextAsync());
+        await AssertShowsReportAsync(experiment, await ReportAsync("&unit=session&baseline=slow-model"));
+
+        // The recent-sessions table links to the timeline of each session; the timeline shows the session's figures.
         await page.Locator($"#sessions a[href='/timeline.html?session_id={fast}']").ClickAsync();
         await page.WaitForURLAsync($"**/timeline.html?session_id={fast}");
         await page.Locator("#timeline").WaitForAsync(new LocatorWaitForOptions { Timeout = 20_000 });
-        Assert.Equal("7", await page.Locator("#event-count").InnerTextAsync()); // 2 prompts, 2 responses, feedback, copy, scroll
+        Assert.Equal("8", await page.Locator("#event-count").InnerTextAsync()); // 2 prompts, 2 responses, feedback, copy, scroll, error
         Assert.Equal(2, await page.Locator("#timeline rect.response").CountAsync());
         Assert.Equal(1, await page.Locator("#timeline text.feedback").CountAsync());
         Assert.Contains("fast-model", await page.Locator("#summary").InnerTextAsync());
-        Assert.Equal(7, await page.Locator("#events tbody tr").CountAsync());
+        Assert.Equal(8, await page.Locator("#events tbody tr").CountAsync());
+        Assert.Contains("per session", await page.Locator("#figures-card h3").InnerTextAsync());
+        async Task<string> Figure(string key) => await page.Locator($"#figures tr[data-figure='{key}'] td.value").InnerTextAsync();
+        Assert.Equal("2", await Figure("prompts"));
+        Assert.Equal("2", await Figure("responses"));
+        Assert.Equal("150 ms mean · p50 150 ms · p95 177 ms · n 2", await Figure("latency")); // 120 and 180: p95 = 120 + 0.95 · 60
+        Assert.Equal("50.0", await Figure("tokens-per-response"));
+        Assert.Equal("1", await Figure("errors"));
+        Assert.Equal("1 of 2 (50.0 %)", await Figure("stopped"));
+        Assert.Equal("1 / 0 / 0 / 0 (1)", await Figure("feedback"));
+        Assert.Equal("1 / 0", await Figure("implicit"));
+        Assert.Equal("0.50", await Figure("copies-per-response"));
         Assert.Empty(errors);
     }
 
@@ -76,22 +135,105 @@ public sealed class PagesBrowserTests(PagesGateway gateway) : IClassFixture<Page
         Assert.Equal("Orleans Dashboard", await page.TitleAsync());
     }
 
-    private async Task<string> RecordSessionAsync(string group, int[] latencies, string feedback)
-    {
-        var start = await PostAsync("/session/start", $$"""{"user_id":"browser-{{group}}","model_group":"{{group}}","experiment_id":"browser-exp"}""");
-        var sessionId = start.GetProperty("session_id").GetString()!;
-        var events = new List<string>();
-        foreach (var latency in latencies)
-        {
-            events.Add("""{"type":"prompt","data":{"text":"q"}}""");
-            events.Add($$$"""{"type":"model_response","data":{"text":"a","latency_ms":{{{latency}}}}}""");
-        }
+    private const string Prompt = """{"type":"prompt","data":{"text":"q"}}""";
+    private const string Copy = """{"type":"copy","data":{"selected_text":"a"}}""";
+    private const string Scroll = """{"type":"scroll","data":{"y":10}}""";
+    private const string Error = """{"type":"error","data":{"message":"upstream timeout"}}""";
 
-        events.Add($$$"""{"type":"feedback","data":{"feedback":"{{{feedback}}}"}}""");
-        events.Add("""{"type":"copy","data":{"selected_text":"a"}}""");
-        events.Add("""{"type":"scroll","data":{"y":10}}""");
+    private static string Response(int latency, int tokens, bool stopped = false) =>
+        $$$"""{"type":"model_response","data":{"text":"a","latency_ms":{{{latency}}},"tokens":{{{tokens}}},"stopped":{{{(stopped ? "true" : "false")}}}}}""";
+
+    private static string Feedback(string value) => $$$"""{"type":"feedback","data":{"feedback":"{{{value}}}"}}""";
+
+    private async Task<string> RecordSessionAsync(string group, string user, params string[] events)
+    {
+        var start = await PostAsync("/session/start", $$"""{"user_id":"{{user}}","model_group":"{{group}}","experiment_id":"browser-exp"}""");
+        var sessionId = start.GetProperty("session_id").GetString()!;
         await PostAsync("/session/event", $$"""{"session_id":"{{sessionId}}","events":[{{string.Join(',', events)}}],"end":true}""");
         return sessionId;
+    }
+
+    /// <summary>The experiment's report as the API answers it (the page must show these very figures).</summary>
+    private async Task<JsonElement> ReportAsync(string parameters)
+    {
+        using var response = await _http.GetAsync("/analytics?experiment_id=browser-exp" + parameters);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, text);
+        var report = JsonDocument.Parse(text).RootElement.GetProperty("experiments").EnumerateArray().Single().Clone();
+        Assert.Equal(new[] { "fast-model", "slow-model" }, report.GetProperty("groups").EnumerateArray().Select(g => g.GetProperty("model_group").GetString()).ToArray());
+        return report;
+    }
+
+    /// <summary>Every figure of <paramref name="report"/> appears in the experiment's card as the page formats it, with its unit.</summary>
+    private static async Task AssertShowsReportAsync(ILocator experiment, JsonElement report)
+    {
+        var unit = report.GetProperty("unit").GetString();
+        Assert.Equal($"per {unit}", await experiment.Locator("p.unit-line .unit").InnerTextAsync());
+        var badges = await experiment.Locator("h3 .unit").AllInnerTextsAsync();
+        Assert.Equal(4, badges.Count); // the three tables and the comparisons
+        Assert.All(badges, badge => Assert.Equal($"per {unit}", badge));
+        Assert.Equal(report.GetProperty("baseline").GetString(), await experiment.Locator("b.baseline").InnerTextAsync());
+
+        foreach (var g in report.GetProperty("groups").EnumerateArray())
+        {
+            Assert.Equal(unit, g.GetProperty("unit").GetString());
+            var row = $"tr[data-group='{g.GetProperty("model_group").GetString()}']";
+            async Task<string> Cell(string table, string cell) => await experiment.Locator($"table.{table} {row} td.{cell}").InnerTextAsync();
+            Assert.Equal(PageFormat.Number(g.GetProperty("units")), await Cell("groups", "units"));
+            Assert.Equal(PageFormat.Number(g.GetProperty("sessions")), await Cell("groups", "sessions"));
+            Assert.Equal(PageFormat.Number(g.GetProperty("prompts")), await Cell("groups", "prompts"));
+            Assert.Equal(PageFormat.Estimate(g.GetProperty("prompts_per_session"), PageFormat.Two), await Cell("groups", "prompts-per-session"));
+            Assert.Equal(PageFormat.Estimate(g.GetProperty("tokens_per_response"), v => PageFormat.Number(v, 1)), await Cell("groups", "tokens-per-response"));
+            Assert.Equal(PageFormat.Number(g.GetProperty("errors")), await Cell("groups", "errors"));
+            Assert.Equal(PageFormat.Estimate(g.GetProperty("errors_per_session"), PageFormat.Two), await Cell("groups", "errors-per-session"));
+            Assert.Equal(PageFormat.Number(g.GetProperty("stopped")), await Cell("groups", "stopped"));
+            Assert.Equal(PageFormat.Proportion(g.GetProperty("stopped_rate")), await Cell("groups", "stopped-rate"));
+
+            foreach (var (metric, cell) in new[] { ("duration_ms", "duration"), ("latency_ms", "latency") })
+            {
+                var d = g.GetProperty(metric);
+                var mean = experiment.Locator($"table.timing {row} td.{cell}");
+                Assert.Equal(PageFormat.Number(d.GetProperty("mean")), await mean.Locator(".value").InnerTextAsync());
+                Assert.Equal(PageFormat.Interval(d.GetProperty("mean_low"), d.GetProperty("mean_high"), v => PageFormat.Number(v)), await mean.Locator(".ci").InnerTextAsync());
+                Assert.Equal(
+                    $"sd {PageFormat.Number(d.GetProperty("standard_deviation"))} · p50* {PageFormat.Number(d.GetProperty("p50"))} · p95* {PageFormat.Number(d.GetProperty("p95"))} · n {PageFormat.Number(d.GetProperty("count"))}",
+                    await mean.Locator(".spread").InnerTextAsync());
+            }
+
+            var feedback = g.GetProperty("feedback");
+            Assert.Equal(
+                string.Join(" / ", new[] { "up", "down", "neutral", "other" }.Select(value => PageFormat.Number(feedback.GetProperty(value)))) + $" ({PageFormat.Number(feedback.GetProperty("total"))})",
+                await Cell("feedback", "feedback"));
+            Assert.Equal(PageFormat.Proportion(feedback.GetProperty("up_rate")), await Cell("feedback", "up-rate"));
+            Assert.Equal(PageFormat.Proportion(feedback.GetProperty("down_rate")), await Cell("feedback", "down-rate"));
+            Assert.Equal(PageFormat.Estimate(g.GetProperty("implicit").GetProperty("copies_per_response"), PageFormat.Two), await Cell("feedback", "copies-per-response"));
+        }
+
+        var comparisons = report.GetProperty("comparisons").EnumerateArray().ToList();
+        Assert.Single(comparisons);
+        var comparison = comparisons[0];
+        Assert.Equal(unit, comparison.GetProperty("unit").GetString());
+        Assert.Contains($"{comparison.GetProperty("treatment").GetString()} − {comparison.GetProperty("baseline").GetString()}", await experiment.Locator("table.comparisons").InnerTextAsync());
+        var metrics = new (string Key, Func<double, string> Value, Func<double, string> Difference)[]
+        {
+            ("up_rate", PageFormat.Percent, PageFormat.PercentagePoints),
+            ("latency_ms", v => PageFormat.Number(v), v => PageFormat.Number(v)),
+            ("duration_ms", v => PageFormat.Number(v), v => PageFormat.Number(v)),
+            ("prompts_per_session", PageFormat.Two, PageFormat.Two),
+            ("errors_per_session", PageFormat.Two, PageFormat.Two),
+        };
+        foreach (var (key, value, difference) in metrics)
+        {
+            var d = comparison.GetProperty(key);
+            var row = experiment.Locator($"table.comparisons tr[data-treatment='{comparison.GetProperty("treatment").GetString()}'][data-metric='{key}']");
+            Assert.Equal(PageFormat.Or(d.GetProperty("baseline_value"), value), await row.Locator("td.baseline-value").InnerTextAsync());
+            Assert.Equal(PageFormat.Or(d.GetProperty("treatment_value"), value), await row.Locator("td.treatment-value").InnerTextAsync());
+            Assert.Equal(
+                PageFormat.Join(PageFormat.Or(d.GetProperty("value"), difference), PageFormat.Interval(d.GetProperty("low"), d.GetProperty("high"), difference)),
+                await row.Locator("td.difference").InnerTextAsync());
+            Assert.Equal(PageFormat.Or(d.GetProperty("z"), v => PageFormat.Number(v, 2)), await row.Locator("td.z").InnerTextAsync());
+            Assert.Equal(PageFormat.Or(d.GetProperty("p_value"), PageFormat.PValue), await row.Locator("td.p").InnerTextAsync());
+        }
     }
 
     private async Task<JsonElement> PostAsync(string path, string json)
@@ -100,5 +242,86 @@ public sealed class PagesBrowserTests(PagesGateway gateway) : IClassFixture<Page
         var text = await response.Content.ReadAsStringAsync();
         Assert.True(response.IsSuccessStatusCode, $"{path}: {(int)response.StatusCode} {text}");
         return JsonDocument.Parse(text).RootElement.Clone();
+    }
+}
+
+/// <summary>
+/// The analytics page's number formats, to compare its text with the API's values. The page rounds with JavaScript
+/// (toLocaleString en-US, toFixed): the exact binary value, ties away from zero; .NET's "N"/"F" formats round an exact
+/// tie (162.5) to even, so the digits are computed here exactly.
+/// </summary>
+internal static class PageFormat
+{
+    private static readonly System.Globalization.CultureInfo Invariant = System.Globalization.CultureInfo.InvariantCulture;
+
+    /// <summary>toLocaleString('en-US', {minimumFractionDigits: digits, maximumFractionDigits: digits}).</summary>
+    public static string Number(double value, int digits = 0) => Fixed(value, digits, "N");
+
+    public static string Number(JsonElement value, int digits = 0) => Or(value, v => Number(v, digits));
+
+    public static string Two(double value) => Number(value, 2);
+
+    public static string Percent(double value) => Fixed(100 * value, 1, "F") + " %";
+
+    public static string PercentagePoints(double value) => Fixed(100 * value, 1, "F") + " pp";
+
+    public static string PValue(double value) => value < 0.0001 ? "< 0.0001" : Fixed(value, 4, "F");
+
+    public static string Or(JsonElement value, Func<double, string> format) => value.ValueKind == JsonValueKind.Null ? "–" : format(value.GetDouble());
+
+    public static string Interval(JsonElement low, JsonElement high, Func<double, string> format) =>
+        low.ValueKind == JsonValueKind.Null || high.ValueKind == JsonValueKind.Null ? "" : $"[{format(low.GetDouble())}, {format(high.GetDouble())}]";
+
+    /// <summary>"value [low, high]" of an estimate {value, low, high}.</summary>
+    public static string Estimate(JsonElement estimate, Func<double, string> format) =>
+        Join(Or(estimate.GetProperty("value"), format), Interval(estimate.GetProperty("low"), estimate.GetProperty("high"), format));
+
+    /// <summary>"rate [low, high]" of a proportion {successes, trials, rate, low, high}, in percent.</summary>
+    public static string Proportion(JsonElement proportion) =>
+        Join(Or(proportion.GetProperty("rate"), Percent), Interval(proportion.GetProperty("low"), proportion.GetProperty("high"), Percent));
+
+    public static string Join(string value, string interval) => interval.Length == 0 ? value : value + " " + interval;
+
+    /// <summary>A negative value keeps its sign when it rounds to zero ("-0.00"), as in JavaScript.</summary>
+    private static string Fixed(double value, int digits, string format)
+    {
+        var text = RoundMagnitude(value, digits).ToString(format + digits, Invariant);
+        return value < 0 ? "-" + text : text;
+    }
+
+    /// <summary>|value|, exactly, rounded to <paramref name="digits"/> decimals with ties away from zero.</summary>
+    private static decimal RoundMagnitude(double value, int digits)
+    {
+        var bits = BitConverter.DoubleToInt64Bits(Math.Abs(value));
+        var exponent = (int)((bits >> 52) & 0x7FF);
+        var mantissa = bits & 0xF_FFFF_FFFF_FFFFL;
+        if (exponent == 0)
+        {
+            exponent = 1; // subnormal
+        }
+        else
+        {
+            mantissa |= 1L << 52;
+        }
+
+        exponent -= 1075; // |value| = mantissa · 2^exponent
+        var numerator = new System.Numerics.BigInteger(mantissa) * System.Numerics.BigInteger.Pow(10, digits);
+        var denominator = System.Numerics.BigInteger.One;
+        if (exponent > 0)
+        {
+            numerator <<= exponent;
+        }
+        else
+        {
+            denominator <<= -exponent;
+        }
+
+        var scaled = System.Numerics.BigInteger.DivRem(numerator, denominator, out var remainder);
+        if (remainder * 2 >= denominator)
+        {
+            scaled += 1;
+        }
+
+        return (decimal)scaled / (decimal)Math.Pow(10, digits);
     }
 }

@@ -1,24 +1,31 @@
 namespace SessionTracking.Analytics.Tests;
 
-/// <summary>One gateway over the fixed <see cref="Dataset"/>, shared by the read-only API tests.</summary>
+/// <summary>
+/// One gateway over the fixed <see cref="Dataset"/>, shared by the read-only API tests. A first gateway creates the
+/// schema; the dataset is then written as a database from before the read model, and the gateway the tests use builds
+/// the read model from its events when it starts (the start-up migration).
+/// </summary>
 public sealed class SeededGateway : IAsyncLifetime
 {
-    public GatewayHost Factory { get; } = new()
+    private static readonly Dictionary<string, string> Split = new()
     {
-        Settings = new Dictionary<string, string>
-        {
-            ["Analytics:Experiments:exp-a:Split:control"] = "1",
-            ["Analytics:Experiments:exp-a:Split:treatment"] = "1",
-        },
+        ["Analytics:Experiments:exp-a:Split:control"] = "1",
+        ["Analytics:Experiments:exp-a:Split:treatment"] = "1",
     };
+
+    public GatewayHost Factory { get; } = new() { Settings = Split };
 
     public HttpClient Client { get; private set; } = null!;
 
-    public Task InitializeAsync()
+    public async Task InitializeAsync()
     {
-        Client = Factory.CreateClient(); // starts the host; the silo creates the schema before it takes calls
+        await using (var schema = new GatewayHost(Factory.DataDirectory) { Settings = Split })
+        {
+            schema.CreateClient().Dispose(); // the silo creates the schema before it takes calls
+        }
+
         Dataset.Seed(Factory.DatabasePath);
-        return Task.CompletedTask;
+        Client = Factory.CreateClient();
     }
 
     public async Task DisposeAsync()

@@ -3,13 +3,15 @@ using Microsoft.Extensions.Options;
 using MongoDB.Bson;
 using MongoDB.Driver;
 using SessionTracking.Analytics;
+using SessionTracking.ReadModel;
 
 namespace SessionTracking.Storage.Mongo;
 
 /// <summary>
-/// Analytics on MongoDB: the pipelines of <see cref="MongoAnalyticsPipelines"/>, computed by the server; only group
-/// rows, picked ranks, listed sessions and cursor batches reach this process. Reads use majority read concern as the
-/// session store does, and <c>allowDiskUse</c> so that large sorts and window stages spill instead of failing.
+/// Analytics on MongoDB. Experiment figures come from the read model (<see cref="MongoGroupFigures"/>); the guide's
+/// averages, session lists and exports from the pipelines of <see cref="MongoAnalyticsPipelines"/>, computed by the
+/// server, so only group rows, listed sessions and cursor batches reach this process. Reads use majority read concern
+/// as the session store does, and <c>allowDiskUse</c> so that large sorts spill instead of failing.
 /// </summary>
 public sealed class MongoAnalyticsStore : IAnalyticsStore
 {
@@ -22,6 +24,8 @@ public sealed class MongoAnalyticsStore : IAnalyticsStore
     private readonly MongoStoreOptions _options;
     private readonly WriteConcern _writeConcern;
     private readonly IMongoClient _client;
+    private readonly IMongoDatabase _database;
+    private readonly MongoReadModelWriter _readModel;
     private readonly IMongoCollection<BsonDocument> _sessions;
     private readonly IMongoCollection<BsonDocument> _eventBuckets;
     private readonly IMongoCollection<BsonDocument> _queries;
@@ -37,24 +41,16 @@ public sealed class MongoAnalyticsStore : IAnalyticsStore
         // (connection pools, server monitoring) between clients whose settings are equal.
         _client = new MongoClient(connectionString);
         _writeConcern = new WriteConcern(WriteConcern.WValue.Parse(_options.WriteConcern), journal: _options.Journal);
-        var database = _client.GetDatabase(_options.Database).WithWriteConcern(_writeConcern).WithReadConcern(ReadConcern.Majority);
+        var database = _database = _client.GetDatabase(_options.Database).WithWriteConcern(_writeConcern).WithReadConcern(ReadConcern.Majority);
+        _readModel = new MongoReadModelWriter(database);
         _sessions = database.GetCollection<BsonDocument>(MongoDocuments.Sessions);
         _eventBuckets = database.GetCollection<BsonDocument>(MongoDocuments.EventBucketsCollection);
         _queries = database.GetCollection<BsonDocument>(MongoDocuments.Queries);
         _events = database.GetCollection<BsonDocument>(MongoDocuments.Events);
     }
 
-    public Task<IReadOnlyList<GroupAggregate>> AggregateGroupsAsync(AnalyticsFilter filter, CancellationToken cancellationToken) =>
-        Guard(async () =>
-        {
-            var rows = await AggregateAsync(_sessions, MongoAnalyticsPipelines.AggregateGroups(filter), cancellationToken);
-            return (IReadOnlyList<GroupAggregate>)rows.Select(MongoAnalyticsResults.ToGroupAggregate).ToList();
-        });
-
-    public Task<IReadOnlyList<MetricQuantiles>> QuantilesAsync(AnalyticsFilter filter, AnalyticsMetric metric, int sketchSize, CancellationToken cancellationToken) =>
-        Guard(async () => MongoAnalyticsResults.ToQuantiles(
-            await AggregateAsync(_sessions, MongoAnalyticsPipelines.Quantiles(filter, metric, sketchSize), cancellationToken),
-            sketchSize));
+    public Task<IReadOnlyList<GroupFigures>> ReadGroupFiguresAsync(string? experimentId, DateTimeOffset? from, DateTimeOffset? to, bool usersAsUnits, CancellationToken cancellationToken) =>
+        Guard(() => MongoGroupFigures.ReadAsync(_database, experimentId, from?.ToUnixTimeMilliseconds(), to?.ToUnixTimeMilliseconds(), usersAsUnits, cancellationToken));
 
     public Task<GuideAverages> GuideAveragesAsync(AnalyticsFilter filter, CancellationToken cancellationToken) =>
         Guard(async () =>
@@ -95,35 +91,28 @@ public sealed class MongoAnalyticsStore : IAnalyticsStore
         });
 
     /// <summary>
-    /// One multi-document transaction (snapshot reads, so the counts are of the rows deleted) when
-    /// <see cref="MongoStoreOptions.UseTransactions"/> says the deployment supports it, as the session store decides;
-    /// otherwise the same steps in order, deleting by the session ids read first so no bucket of a counted session
-    /// is left behind.
+    /// One multi-document transaction (snapshot reads, so the counts are of the rows deleted, and the aggregates lose
+    /// exactly what the deleted sessions had added) when <see cref="MongoStoreOptions.UseTransactions"/> says the
+    /// deployment supports it, as the session store decides; otherwise the same steps in order, deleting by the session
+    /// ids read first so no bucket of a counted session is left behind.
     /// </summary>
     public Task<UserDeletion> DeleteUserAsync(string userId, CancellationToken cancellationToken) =>
-        Guard(async () =>
-        {
-            if (!_options.UseTransactions)
-            {
-                return await DeleteUserCoreAsync(null, userId, cancellationToken);
-            }
-
-            using var session = await _client.StartSessionAsync(cancellationToken: cancellationToken);
-            return await session.WithTransactionAsync(
-                (s, ct) => DeleteUserCoreAsync(s, userId, ct),
-                new TransactionOptions(readConcern: ReadConcern.Snapshot, writeConcern: _writeConcern),
-                cancellationToken);
-        });
+        Guard(() => MongoTransactions.RunAsync(
+            _client,
+            _options.UseTransactions,
+            new TransactionOptions(readConcern: ReadConcern.Snapshot, writeConcern: _writeConcern),
+            (s, ct) => DeleteUserCoreAsync(s, userId, ct),
+            cancellationToken));
 
     private async Task<UserDeletion> DeleteUserCoreAsync(IClientSessionHandle? session, string userId, CancellationToken cancellationToken)
     {
         // One user's session ids (not all sessions): the keys of their buckets and legacy rows.
         var userSessions = MongoAnalyticsPipelines.UserSessions(userId);
-        var projection = new BsonDocument("_id", 1);
         var found = await (session is null ? _sessions.Find(userSessions) : _sessions.Find(session, userSessions))
-            .Project(projection)
+            .Project(MongoReadModelDocuments.KeyProjection())
             .ToListAsync(cancellationToken);
         var ids = found.Select(d => d["_id"]).ToList();
+        await RemoveFromReadModelAsync(session, userId, found, cancellationToken);
 
         // SessionEvents counts events, as the SQLite rows are events: the buckets' array sizes, before deleting them.
         var buckets = MongoAnalyticsPipelines.BucketsOf(ids);
@@ -144,6 +133,62 @@ public sealed class MongoAnalyticsStore : IAnalyticsStore
             (await (session is null
                 ? collection.DeleteManyAsync(filter, cancellationToken)
                 : collection.DeleteManyAsync(session, filter, cancellationToken: cancellationToken))).DeletedCount;
+    }
+
+    /// <summary>
+    /// Takes the user's sessions out of the experiment aggregates: each summary leaves the moments, each duration and
+    /// response value leaves the sketch bins it was counted in (read as a report reads them), and the user's rows go.
+    /// </summary>
+    private async Task RemoveFromReadModelAsync(IClientSessionHandle? session, string userId, List<BsonDocument> userSessions, CancellationToken cancellationToken)
+    {
+        var summarised = userSessions.Where(d => d.Contains("summary")).ToList();
+        var samples = summarised.ToDictionary(d => d["_id"].AsString, _ => new List<MetricSample>(), StringComparer.Ordinal);
+        if (summarised.Count > 0)
+        {
+            // No allowDiskUse: one user's responses, read inside the deletion's transaction like its other reads.
+            var pipeline = MongoReadModelDocuments.ResponseValuesPipeline(MongoAnalyticsPipelines.UserSessions(userId));
+            using var cursor = await (session is null
+                ? _sessions.AggregateAsync<BsonDocument>(pipeline, cancellationToken: cancellationToken)
+                : _sessions.AggregateAsync<BsonDocument>(session, pipeline, cancellationToken: cancellationToken));
+            while (await cursor.MoveNextAsync(cancellationToken))
+            {
+                foreach (var d in cursor.Current)
+                {
+                    if (!samples.TryGetValue(d["s"].AsString, out var values))
+                    {
+                        continue;
+                    }
+
+                    if (d.TryGetValue("l", out var latency) && latency.IsNumeric)
+                    {
+                        values.Add(new MetricSample(QuantileMetric.LatencyMs, latency.ToDouble()));
+                    }
+
+                    if (d.TryGetValue("t", out var ttft) && ttft.IsNumeric)
+                    {
+                        values.Add(new MetricSample(QuantileMetric.TimeToFirstTokenMs, ttft.ToDouble()));
+                    }
+                }
+            }
+        }
+
+        var changes = new MongoReadModelChanges(_options.AggregateShards);
+        foreach (var d in summarised)
+        {
+            var summary = MongoDocuments.ToSummary(d);
+            var sessionSamples = samples[d["_id"].AsString];
+            if (summary.Ended)
+            {
+                sessionSamples.Add(new MetricSample(QuantileMetric.DurationMs, summary[MetricField.DurationMs]));
+            }
+
+            changes.Remove(MongoReadModelDocuments.ToSessionKeys(d), summary, sessionSamples);
+        }
+
+        await _readModel.WriteAsync(session, changes, cancellationToken);
+        var users = _database.GetCollection<BsonDocument>(MongoReadModelDocuments.UserSummaries);
+        var filter = new BsonDocument("user_id", userId);
+        await (session is null ? users.DeleteManyAsync(filter, cancellationToken) : users.DeleteManyAsync(session, filter, cancellationToken: cancellationToken));
     }
 
     private async IAsyncEnumerable<T> StreamAsync<T>(BsonDocument[] pipeline, Func<BsonDocument, T> map, [EnumeratorCancellation] CancellationToken cancellationToken)

@@ -1,5 +1,6 @@
 using MongoDB.Bson;
 using MongoDB.Bson.IO;
+using SessionTracking.ReadModel;
 
 namespace SessionTracking.Storage.Mongo;
 
@@ -29,7 +30,58 @@ public static class MongoDocuments
         { "start_time", s.StartTime.UtcDateTime },
         { "end_time", s.EndTime is { } end ? end.UtcDateTime : BsonNull.Value },
         { "environment", BsonDocument.Parse(s.EnvironmentJson) },
+        { "summary", Summary(SessionSummary.Started()) },
     };
+
+    /// <summary>The session's read-model row, kept in its session document: <c>{through_seq, sessions, ended, …}</c>.</summary>
+    public static BsonDocument Summary(SessionSummary summary)
+    {
+        var document = new BsonDocument { { "through_seq", summary.ThroughSeq } };
+        for (var i = 0; i < MetricFields.Count; i++)
+        {
+            document.Add(MetricFields.Columns[i], summary.Values[i]);
+        }
+
+        return document;
+    }
+
+    public static SessionSummary ToSummary(BsonDocument sessionDocument)
+    {
+        if (!sessionDocument.TryGetValue("summary", out var value) || value is not BsonDocument d)
+        {
+            throw new StoreUnavailableException($"Session {sessionDocument["session_id"]} has no read-model summary.");
+        }
+
+        var values = new double[MetricFields.Count];
+        for (var i = 0; i < values.Length; i++)
+        {
+            values[i] = d.TryGetValue(MetricFields.Columns[i], out var v) ? v.ToDouble() : 0;
+        }
+
+        return new SessionSummary(d["through_seq"].ToInt64(), values);
+    }
+
+    /// <summary>
+    /// Filter and update of a flush's session document: the summary is replaced only when the stored one is the version the
+    /// flush started from (no match: another activation wrote first, a conflict); the end time is set with it.
+    /// </summary>
+    public static (BsonDocument Filter, BsonDocument Update) UpdateSummary(string sessionId, ReadModelUpdate update, DateTimeOffset? endTime)
+    {
+        var previous = update.Previous ?? SessionSummary.Started();
+        var filter = new BsonDocument
+        {
+            { "_id", sessionId },
+            { "summary.through_seq", previous.ThroughSeq },
+            { "summary.ended", previous.Ended ? 1.0 : 0.0 },
+        };
+        var set = new BsonDocument("summary", Summary(update.Current));
+        if (endTime is { } end)
+        {
+            set.Add("end_time", end.UtcDateTime);
+        }
+
+        return (filter, new BsonDocument("$set", set));
+    }
 
     public static SessionInfo ToSession(BsonDocument d) => new(
         d["session_id"].AsString,

@@ -2,13 +2,16 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using MongoDB.Bson;
 using MongoDB.Driver;
+using SessionTracking.ReadModel;
 
 namespace SessionTracking.Storage.Mongo;
 
 /// <summary>
 /// MongoDB adapter. Sessions in <c>sessions</c> (the guide's fields), events appended with <c>$push</c>/<c>$each</c>
 /// into bucket documents of <see cref="MongoStoreOptions.BucketSize"/> events in <c>session_events</c>, legacy rows in
-/// <c>queries</c> and <c>events</c>. A flush is one multi-document transaction when the server supports it.
+/// <c>queries</c> and <c>events</c>. Each session document carries its read-model <c>summary</c>, and the experiment
+/// aggregates (<see cref="MongoReadModelDocuments"/>) change with it. A flush, and a new session, is one multi-document
+/// transaction when the server supports it.
 /// </summary>
 public sealed partial class MongoSessionStore : ISessionStore
 {
@@ -23,6 +26,7 @@ public sealed partial class MongoSessionStore : ISessionStore
     private readonly IMongoCollection<BsonDocument> _eventBuckets;
     private readonly IMongoCollection<BsonDocument> _queries;
     private readonly IMongoCollection<BsonDocument> _events;
+    private readonly MongoReadModelWriter _readModel;
 
     public MongoSessionStore(IOptions<MongoStoreOptions> options, ILogger<MongoSessionStore> logger)
     {
@@ -40,6 +44,7 @@ public sealed partial class MongoSessionStore : ISessionStore
         _eventBuckets = _database.GetCollection<BsonDocument>(MongoDocuments.EventBucketsCollection);
         _queries = _database.GetCollection<BsonDocument>(MongoDocuments.Queries);
         _events = _database.GetCollection<BsonDocument>(MongoDocuments.Events);
+        _readModel = new MongoReadModelWriter(_database);
     }
 
     public async Task InitializeAsync(CancellationToken cancellationToken)
@@ -74,37 +79,40 @@ public sealed partial class MongoSessionStore : ISessionStore
                     new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Ascending("session_id")),
                 ],
                 cancellationToken);
+            await CreateReadModelIndexesAsync(cancellationToken);
             await EnsureViewAsync(cancellationToken);
+            await MongoReadModelBackfill.RunAsync(_client, _database, _options, _logger, cancellationToken);
             return true;
         });
         LogInitialized(_logger, _options.Database);
     }
 
+    /// <summary>
+    /// The session document, counted in the aggregates, and its first events with their summary (the same flush a grain
+    /// would send from a new session's summary), in one transaction, as SQLite's writer does.
+    /// </summary>
     public Task CreateSessionAsync(SessionInfo session, IReadOnlyList<StoredEvent> initialEvents, CancellationToken cancellationToken) =>
-        Guard(async () =>
-        {
-            if (initialEvents.Count == 0 || !_options.UseTransactions)
+        Guard(() => MongoTransactions.RunAsync(
+            _client,
+            _options.UseTransactions,
+            null,
+            async (s, ct) =>
             {
-                await _sessions.InsertOneAsync(MongoDocuments.Session(session), cancellationToken: cancellationToken);
+                var document = MongoDocuments.Session(session);
+                await (s is null ? _sessions.InsertOneAsync(document, cancellationToken: ct) : _sessions.InsertOneAsync(s, document, cancellationToken: ct));
+                var changes = new MongoReadModelChanges(_options.AggregateShards);
+                changes.Apply(session, new ReadModelUpdate(null, SessionSummary.Started(), []));
+                await _readModel.WriteAsync(s, changes, ct);
                 if (initialEvents.Count > 0)
                 {
-                    await WriteFlushAsync(null, new SessionFlush(session.SessionId, initialEvents, [], [], null), cancellationToken);
+                    var samples = new List<MetricSample>();
+                    var summary = SessionSummary.OfNewSession(initialEvents, samples);
+                    await WriteFlushAsync(s, new SessionFlush(session.SessionId, initialEvents, [], [], null, session, new ReadModelUpdate(SessionSummary.Started(), summary, samples)), ct);
                 }
 
                 return true;
-            }
-
-            using var transaction = await _client.StartSessionAsync(cancellationToken: cancellationToken);
-            await transaction.WithTransactionAsync(
-                async (s, ct) =>
-                {
-                    await _sessions.InsertOneAsync(s, MongoDocuments.Session(session), cancellationToken: ct);
-                    await WriteFlushAsync(s, new SessionFlush(session.SessionId, initialEvents, [], [], null), ct);
-                    return true;
-                },
-                cancellationToken: cancellationToken);
-            return true;
-        });
+            },
+            cancellationToken));
 
     public Task<SessionSnapshot?> LoadSessionAsync(string sessionId, int recentIdCount, CancellationToken cancellationToken) =>
         Guard(async () =>
@@ -134,28 +142,20 @@ public sealed partial class MongoSessionStore : ISessionStore
                     .Select(e => e["id"].AsString));
             }
 
-            return new SessionSnapshot(MongoDocuments.ToSession(document), lastSeq, ids);
+            return new SessionSnapshot(MongoDocuments.ToSession(document), lastSeq, ids, MongoDocuments.ToSummary(document));
         });
 
     public Task AppendAsync(SessionFlush flush, CancellationToken cancellationToken) =>
-        Guard(async () =>
-        {
-            if (!_options.UseTransactions)
+        Guard(() => MongoTransactions.RunAsync(
+            _client,
+            _options.UseTransactions,
+            null,
+            async (s, ct) =>
             {
-                await WriteFlushAsync(null, flush, cancellationToken);
+                await WriteFlushAsync(s, flush, ct);
                 return true;
-            }
-
-            using var session = await _client.StartSessionAsync(cancellationToken: cancellationToken);
-            await session.WithTransactionAsync(
-                async (s, ct) =>
-                {
-                    await WriteFlushAsync(s, flush, ct);
-                    return true;
-                },
-                cancellationToken: cancellationToken);
-            return true;
-        });
+            },
+            cancellationToken));
 
     public Task<IReadOnlyList<StoredEvent>> ReadEventsAsync(string sessionId, long afterSeq, int limit, CancellationToken cancellationToken) =>
         Guard(async () =>
@@ -235,7 +235,25 @@ public sealed partial class MongoSessionStore : ISessionStore
                     : _eventBuckets.UpdateOneAsync(session, filter, update, options, cancellationToken));
             }
 
-            if (flush.EndTime is { } end)
+            if (flush.ReadModel is { } readModel)
+            {
+                // The stored keys (experiment, group, user, start) come back with the compare-and-set: the aggregates
+                // are keyed by what is stored, whatever the flush carries.
+                var (filter, update) = MongoDocuments.UpdateSummary(sessionId, readModel, flush.EndTime);
+                var options = new FindOneAndUpdateOptions<BsonDocument> { Projection = MongoReadModelDocuments.KeyProjection(), ReturnDocument = ReturnDocument.Before };
+                var stored = await (session is null
+                    ? _sessions.FindOneAndUpdateAsync(filter, update, options, cancellationToken)
+                    : _sessions.FindOneAndUpdateAsync(session, filter, update, options, cancellationToken));
+                if (stored is null)
+                {
+                    throw new StoreConflictException($"The read-model summary of session {sessionId} changed since the flush was prepared.");
+                }
+
+                var changes = new MongoReadModelChanges(_options.AggregateShards);
+                changes.Apply(MongoReadModelDocuments.ToSessionKeys(stored), readModel);
+                await _readModel.WriteAsync(session, changes, cancellationToken);
+            }
+            else if (flush.EndTime is { } end)
             {
                 var filter = new BsonDocument { { "_id", sessionId }, { "end_time", BsonNull.Value } };
                 var update = new BsonDocument("$set", new BsonDocument("end_time", end.UtcDateTime));
@@ -261,6 +279,17 @@ public sealed partial class MongoSessionStore : ISessionStore
             var documents = legacyEvents.Select(MongoDocuments.LegacyEvent);
             await (session is null ? _events.InsertManyAsync(documents, cancellationToken: cancellationToken) : _events.InsertManyAsync(session, documents, cancellationToken: cancellationToken));
         }
+    }
+
+    private async Task CreateReadModelIndexesAsync(CancellationToken cancellationToken)
+    {
+        // The privacy deletion finds a user's rows; reports read moments by unit, experiment and hour, sketches by experiment and hour.
+        await _database.GetCollection<BsonDocument>(MongoReadModelDocuments.UserSummaries).Indexes.CreateOneAsync(
+            new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Ascending("user_id")), cancellationToken: cancellationToken);
+        await _database.GetCollection<BsonDocument>(MongoReadModelDocuments.ExperimentMoments).Indexes.CreateOneAsync(
+            new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Ascending("unit").Ascending("experiment_id").Ascending("hour")), cancellationToken: cancellationToken);
+        await _database.GetCollection<BsonDocument>(MongoReadModelDocuments.ExperimentSketches).Indexes.CreateOneAsync(
+            new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Ascending("experiment_id").Ascending("hour")), cancellationToken: cancellationToken);
     }
 
     private async Task EnsureViewAsync(CancellationToken cancellationToken)

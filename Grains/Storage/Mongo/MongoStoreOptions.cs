@@ -30,4 +30,11 @@ public sealed class MongoStoreOptions
     /// not atomic.
     /// </summary>
     public bool UseTransactions { get; set; } = true;
+
+    /// <summary>
+    /// Documents each experiment aggregate is split into (by a hash of the session or user id), so that concurrent
+    /// flushes of one hour rarely write the same document; a report reads and sums them all. Can be changed at any time.
+    /// </summary>
+    [Range(1, 1024)]
+    public int AggregateShards { get; set; } = 16;
 }

@@ -33,131 +33,12 @@ public sealed class SqliteAnalyticsStore : IAnalyticsStore
         }.ToString();
     }
 
-    public Task<IReadOnlyList<GroupAggregate>> AggregateGroupsAsync(AnalyticsFilter filter, CancellationToken cancellationToken) =>
-        ReadAsync<IReadOnlyList<GroupAggregate>>(async connection =>
+    public Task<IReadOnlyList<GroupFigures>> ReadGroupFiguresAsync(string? experimentId, DateTimeOffset? from, DateTimeOffset? to, bool usersAsUnits, CancellationToken cancellationToken) =>
+        ReadAsync(connection =>
         {
-            await using var command = connection.CreateCommand();
-            command.CommandText = $"""
-                WITH s AS ({SelectSessions(command, filter)}),
-                g AS (
-                    SELECT experiment_id, model_group, COUNT(*) AS sessions, COUNT(end_time) AS ended,
-                           AVG(end_time - start_time) AS mean_duration
-                    FROM s GROUP BY experiment_id, model_group),
-                x AS (
-                    -- Each JSON field is extracted once per event, and only for the event types that carry it.
-                    SELECT s.experiment_id, s.model_group, e.session_id, e.type,
-                           CASE WHEN e.type = 'model_response' THEN {Latency} END AS latency,
-                           CASE WHEN e.type = 'model_response' THEN {Ttft} END AS ttft,
-                           CASE WHEN e.type = 'feedback' THEN json_extract(e.data, '$.feedback') END AS feedback
-                    FROM s JOIN session_events e ON e.session_id = s.session_id),
-                ev AS (
-                    SELECT experiment_id, model_group,
-                           SUM(type = 'prompt') AS prompts,
-                           SUM(type = 'model_response') AS responses,
-                           COUNT(latency) AS latency_n,
-                           AVG(latency) AS latency_mean,
-                           COUNT(ttft) AS ttft_n,
-                           AVG(ttft) AS ttft_mean,
-                           SUM(feedback = 'up') AS up,
-                           SUM(feedback = 'down') AS down,
-                           SUM(feedback = 'neutral') AS neutral,
-                           SUM(type = 'copy') AS copies,
-                           SUM(type = 'selection') AS selections,
-                           COUNT(DISTINCT CASE WHEN type = 'copy' THEN session_id END) AS sessions_copy,
-                           COUNT(DISTINCT CASE WHEN type = 'selection' THEN session_id END) AS sessions_selection
-                    FROM x GROUP BY experiment_id, model_group)
-                SELECT g.experiment_id, g.model_group, g.sessions, g.ended, g.mean_duration,
-                       COALESCE(ev.prompts, 0), COALESCE(ev.responses, 0), COALESCE(ev.latency_n, 0), ev.latency_mean,
-                       COALESCE(ev.ttft_n, 0), ev.ttft_mean, COALESCE(ev.up, 0), COALESCE(ev.down, 0), COALESCE(ev.neutral, 0),
-                       COALESCE(ev.copies, 0), COALESCE(ev.selections, 0), COALESCE(ev.sessions_copy, 0), COALESCE(ev.sessions_selection, 0)
-                FROM g LEFT JOIN ev ON ev.experiment_id = g.experiment_id AND ev.model_group = g.model_group
-                ORDER BY g.experiment_id, g.model_group
-                """;
-            var rows = new List<GroupAggregate>();
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                rows.Add(new GroupAggregate(
-                    reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3), NullableDouble(reader, 4),
-                    reader.GetInt64(5), reader.GetInt64(6), reader.GetInt64(7), NullableDouble(reader, 8),
-                    reader.GetInt64(9), NullableDouble(reader, 10), reader.GetInt64(11), reader.GetInt64(12), reader.GetInt64(13),
-                    reader.GetInt64(14), reader.GetInt64(15), reader.GetInt64(16), reader.GetInt64(17)));
-            }
-
-            return rows;
-        }, cancellationToken);
-
-    public Task<IReadOnlyList<MetricQuantiles>> QuantilesAsync(AnalyticsFilter filter, AnalyticsMetric metric, int sketchSize, CancellationToken cancellationToken) =>
-        ReadAsync<IReadOnlyList<MetricQuantiles>>(async connection =>
-        {
-            await using var command = connection.CreateCommand();
-            var values = metric switch
-            {
-                AnalyticsMetric.DurationMs => "SELECT experiment_id, model_group, end_time - start_time AS v FROM s WHERE end_time IS NOT NULL",
-                AnalyticsMetric.LatencyMs => $"""
-                    SELECT experiment_id, model_group, v FROM (
-                        SELECT s.experiment_id, s.model_group, {Latency} AS v
-                        FROM s JOIN session_events e ON e.session_id = s.session_id
-                        WHERE e.type = 'model_response')
-                    WHERE v IS NOT NULL
-                    """,
-                AnalyticsMetric.TimeToFirstTokenMs => $"""
-                    SELECT experiment_id, model_group, v FROM (
-                        SELECT s.experiment_id, s.model_group, {Ttft} AS v
-                        FROM s JOIN session_events e ON e.session_id = s.session_id
-                        WHERE e.type = 'model_response')
-                    WHERE v IS NOT NULL
-                    """,
-                _ => throw new ArgumentOutOfRangeException(nameof(metric)),
-            };
-
-            // Only the rows around p50 and p95 and an evenly spaced sketch leave the database, not every value.
-            command.CommandText = $"""
-                WITH s AS ({SelectSessions(command, filter)}),
-                v AS ({values}),
-                r AS (
-                    SELECT experiment_id, model_group, v,
-                           ROW_NUMBER() OVER (PARTITION BY experiment_id, model_group ORDER BY v) - 1 AS i,
-                           COUNT(*) OVER (PARTITION BY experiment_id, model_group) AS n
-                    FROM v)
-                SELECT experiment_id, model_group, i, n, v FROM r
-                WHERE i IN (CAST((n - 1) * 0.5 AS INTEGER), CAST((n - 1) * 0.5 AS INTEGER) + 1,
-                            CAST((n - 1) * 0.95 AS INTEGER), CAST((n - 1) * 0.95 AS INTEGER) + 1)
-                   OR i % ((n + $sketch - 1) / $sketch) = 0
-                ORDER BY experiment_id, model_group, i
-                """;
-            command.Parameters.AddWithValue("$sketch", Math.Max(1, sketchSize));
-            var result = new List<MetricQuantiles>();
-            var picked = new Dictionary<long, double>();
-            var sketch = new List<double>();
-            (string Experiment, string Group, long N)? current = null;
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                var key = (reader.GetString(0), reader.GetString(1), reader.GetInt64(3));
-                if (current is { } c && (c.Experiment != key.Item1 || c.Group != key.Item2))
-                {
-                    result.Add(Complete(c, picked, sketch, sketchSize));
-                    picked.Clear();
-                    sketch = [];
-                }
-
-                current = key;
-                var i = reader.GetInt64(2);
-                var value = reader.GetDouble(4);
-                picked[i] = value;
-                if (i % Stride(key.Item3, sketchSize) == 0)
-                {
-                    sketch.Add(value);
-                }
-            }
-
-            if (current is { } last)
-            {
-                result.Add(Complete(last, picked, sketch, sketchSize));
-            }
-
-            return result;
+            // One read transaction: the hourly aggregates and the edge sessions are one snapshot of the database.
+            using var transaction = connection.BeginTransaction(deferred: true);
+            return Task.FromResult(SqliteGroupFigures.Read(connection, experimentId, from?.ToUnixTimeMilliseconds(), to?.ToUnixTimeMilliseconds(), usersAsUnits));
         }, cancellationToken);
 
     public Task<GuideAverages> GuideAveragesAsync(AnalyticsFilter filter, CancellationToken cancellationToken) =>
@@ -289,6 +170,9 @@ public sealed class SqliteAnalyticsStore : IAnalyticsStore
             // BEGIN IMMEDIATE: take the write lock first, so the counts and the deletes see the same rows.
             await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
             const string UserSessions = "SELECT session_id FROM sessions WHERE user_id = $user";
+            RemoveFromReadModel(connection, transaction, userId);
+            await ExecuteAsync($"DELETE FROM session_summaries WHERE session_id IN ({UserSessions})");
+            await ExecuteAsync("DELETE FROM user_summaries WHERE user_id = $user");
             var sessionEvents = await ExecuteAsync($"DELETE FROM session_events WHERE session_id IN ({UserSessions})");
             var queries = await ExecuteAsync($"DELETE FROM queries WHERE user_id = $user OR session_id IN ({UserSessions})");
             var events = await ExecuteAsync($"DELETE FROM events WHERE user_id = $user OR session_id IN ({UserSessions})");
@@ -309,6 +193,59 @@ public sealed class SqliteAnalyticsStore : IAnalyticsStore
         {
             throw new StoreUnavailableException($"SQLite deletion failed: {ex.SqliteErrorCode}", ex);
         }
+    }
+
+    /// <summary>
+    /// Takes the user's sessions out of the experiment aggregates: each session's summary leaves the moments, its durations
+    /// and response values leave the sketches (the same values the grain added, read as SqliteGroupFigures reads them).
+    /// </summary>
+    private static void RemoveFromReadModel(SqliteConnection connection, SqliteTransaction transaction, string userId)
+    {
+        using var readModel = new SqliteReadModel(connection);
+        readModel.BeginTransaction();
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = $"""
+            SELECT s.session_id, s.experiment_id, s.model_group, s.start_time, m.through_seq, {string.Join(", ", ReadModel.MetricFields.Columns.Select(c => "m." + c))},
+                   (SELECT json_group_array(json_array(
+                        CASE WHEN json_type(e.data, '$.latency_ms') IN ('integer', 'real') THEN json_extract(e.data, '$.latency_ms') END,
+                        CASE WHEN json_type(e.data, '$.ttft_ms') IN ('integer', 'real') THEN json_extract(e.data, '$.ttft_ms') END))
+                    FROM session_events e WHERE e.session_id = s.session_id AND e.type = 'model_response')
+            FROM sessions s JOIN session_summaries m ON m.session_id = s.session_id
+            WHERE s.user_id = $user
+            """;
+        command.Parameters.AddWithValue("$user", userId);
+        using var reader = command.ExecuteReader();
+        var valuesColumn = 5 + ReadModel.MetricFields.Count;
+        while (reader.Read())
+        {
+            var session = new SessionInfo(reader.GetString(0), userId, reader.GetString(1), reader.GetString(2), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(3)), null, "{}");
+            var summary = SqliteSessionStore.ReadMetrics(reader, 4, session.SessionId);
+            var samples = new List<ReadModel.MetricSample>();
+            if (summary.Ended)
+            {
+                samples.Add(new(ReadModel.QuantileMetric.DurationMs, summary[ReadModel.MetricField.DurationMs]));
+            }
+
+            using var values = System.Text.Json.JsonDocument.Parse(reader.GetString(valuesColumn));
+            foreach (var pair in values.RootElement.EnumerateArray())
+            {
+                if (pair[0].ValueKind == System.Text.Json.JsonValueKind.Number)
+                {
+                    samples.Add(new(ReadModel.QuantileMetric.LatencyMs, pair[0].GetDouble()));
+                }
+
+                if (pair[1].ValueKind == System.Text.Json.JsonValueKind.Number)
+                {
+                    samples.Add(new(ReadModel.QuantileMetric.TimeToFirstTokenMs, pair[1].GetDouble()));
+                }
+            }
+
+            readModel.Remove(session, summary, samples, transaction);
+        }
+
+        reader.Close();
+        readModel.WriteAggregates(transaction);
     }
 
     /// <summary>The filter as a parameterised SELECT over sessions; only the conditions that apply, so the indexes serve them.</summary>
@@ -342,22 +279,6 @@ public sealed class SqliteAnalyticsStore : IAnalyticsStore
         }
 
         return sql.ToString();
-    }
-
-    private static long Stride(long count, int sketchSize) => Math.Max(1, (count + Math.Max(1, sketchSize) - 1) / Math.Max(1, sketchSize));
-
-    private static MetricQuantiles Complete((string Experiment, string Group, long N) group, Dictionary<long, double> picked, List<double> sketch, int sketchSize)
-    {
-        return new MetricQuantiles(group.Experiment, group.Group, group.N, At(0.5), At(0.95), sketch);
-
-        // Linear interpolation between the order statistics around (n − 1)·p, as numpy's default percentile.
-        double? At(double p)
-        {
-            var h = (group.N - 1) * p;
-            var lo = (long)h;
-            var low = picked[lo];
-            return picked.TryGetValue(lo + 1, out var high) ? low + (h - lo) * (high - low) : low;
-        }
     }
 
     private static double? NullableDouble(SqliteDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetDouble(ordinal);

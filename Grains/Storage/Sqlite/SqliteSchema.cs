@@ -10,7 +10,9 @@ namespace SessionTracking.Storage.Sqlite;
 /// </summary>
 internal static class SqliteSchema
 {
-    public const string Create = """
+    public static readonly string Create = Tables + SqliteReadModel.Schema();
+
+    private const string Tables = """
         PRAGMA journal_mode = WAL;
         CREATE TABLE IF NOT EXISTS sessions (
             session_id    TEXT PRIMARY KEY,
@@ -23,6 +25,7 @@ internal static class SqliteSchema
         );
         CREATE INDEX IF NOT EXISTS ix_sessions_experiment ON sessions (experiment_id, model_group, start_time);
         CREATE INDEX IF NOT EXISTS ix_sessions_user ON sessions (user_id);
+        CREATE INDEX IF NOT EXISTS ix_sessions_start ON sessions (start_time);
         CREATE TABLE IF NOT EXISTS session_events (
             session_id  TEXT NOT NULL,
             seq         INTEGER NOT NULL,

@@ -2,6 +2,7 @@ using System.Threading.Channels;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using SessionTracking.ReadModel;
 
 namespace SessionTracking.Storage.Sqlite;
 
@@ -80,6 +81,8 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
                 await command.ExecuteNonQueryAsync(cancellationToken);
             }
 
+            SqliteReadModelBackfill.Run(connection, _logger);
+
             // Its own thread: SQLite calls block (Microsoft.Data.Sqlite's async methods run synchronously), and a thread
             // pool thread blocked in commits leaves a 2-core machine's pool (two threads) one thread for everything else.
             _writerLoop = Task.Factory.StartNew(WriterLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
@@ -111,14 +114,17 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
         return await ReadAsync(async connection =>
         {
             await using var command = connection.CreateCommand();
-            command.CommandText = """
-                SELECT user_id, experiment_id, model_group, start_time, end_time, environment,
-                       (SELECT COALESCE(MAX(seq), 0) FROM session_events WHERE session_id = $id)
-                FROM sessions WHERE session_id = $id
+            command.CommandText = $"""
+                SELECT s.user_id, s.experiment_id, s.model_group, s.start_time, s.end_time, s.environment,
+                       (SELECT COALESCE(MAX(seq), 0) FROM session_events WHERE session_id = $id),
+                       m.through_seq, {MetricColumns}
+                FROM sessions s LEFT JOIN session_summaries m ON m.session_id = s.session_id
+                WHERE s.session_id = $id
                 """;
             command.Parameters.AddWithValue("$id", sessionId);
             SessionInfo session;
             long lastSeq;
+            SessionSummary metrics;
             await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
             {
                 if (!await reader.ReadAsync(cancellationToken))
@@ -135,6 +141,7 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
                     reader.IsDBNull(4) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(4)),
                     reader.GetString(5));
                 lastSeq = reader.GetInt64(6);
+                metrics = ReadMetrics(reader, 7, sessionId);
             }
 
             var ids = new List<string>();
@@ -154,8 +161,28 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
                 }
             }
 
-            return new SessionSnapshot(session, lastSeq, ids);
+            return new SessionSnapshot(session, lastSeq, ids, metrics);
         }, cancellationToken);
+    }
+
+    private static readonly string MetricColumns = string.Join(", ", MetricFields.Columns.Select(c => "m." + c));
+
+    /// <summary>A session_summaries row read at <paramref name="ordinal"/> (through_seq, then the fields).</summary>
+    internal static SessionSummary ReadMetrics(SqliteDataReader reader, int ordinal, string sessionId)
+    {
+        if (reader.IsDBNull(ordinal))
+        {
+            // Every session gets its row with its creation, and the start-up backfill gave older sessions theirs.
+            throw new StoreUnavailableException($"Session {sessionId} has no read-model row.");
+        }
+
+        var values = new double[MetricFields.Count];
+        for (var i = 0; i < values.Length; i++)
+        {
+            values[i] = reader.GetDouble(ordinal + 1 + i);
+        }
+
+        return new SessionSummary(reader.GetInt64(ordinal), values);
     }
 
     public async Task<IReadOnlyList<StoredEvent>> ReadEventsAsync(string sessionId, long afterSeq, int limit, CancellationToken cancellationToken)

@@ -1,4 +1,5 @@
 using Microsoft.Data.Sqlite;
+using SessionTracking.ReadModel;
 
 namespace SessionTracking.Storage.Sqlite;
 
@@ -20,6 +21,7 @@ internal sealed class SqliteWriter : IDisposable
     private readonly SqliteCommand _insertQuery;
     private readonly SqliteCommand _insertLegacyEvent;
     private readonly SqliteCommand _checkpoint;
+    private readonly SqliteReadModel _readModel;
 
     private SqliteWriter(SqliteConnection connection)
     {
@@ -50,6 +52,7 @@ internal sealed class SqliteWriter : IDisposable
             """,
             "$user_id", "$session_id", "$event_type", "$data", "$timestamp");
         _checkpoint = Prepare("PRAGMA wal_checkpoint(PASSIVE)");
+        _readModel = new SqliteReadModel(connection);
     }
 
     /// <summary>
@@ -81,14 +84,16 @@ internal sealed class SqliteWriter : IDisposable
         try
         {
             using var transaction = _connection.BeginTransaction(deferred: false);
+            _readModel.BeginTransaction();
             foreach (var request in batch)
             {
                 Apply(request, transaction);
             }
 
+            _readModel.WriteAggregates(transaction);
             transaction.Commit();
         }
-        catch (SqliteException ex) when (ex.SqliteErrorCode == SqliteConstraint)
+        catch (Exception ex) when (IsConflict(ex))
         {
             CommitIsolated(batch, outcomes);
             isolated = true;
@@ -118,6 +123,7 @@ internal sealed class SqliteWriter : IDisposable
     private void CommitIsolated(List<WriteRequest> batch, Exception?[] outcomes)
     {
         using var transaction = _connection.BeginTransaction(deferred: false);
+        _readModel.BeginTransaction();
         for (var i = 0; i < batch.Count; i++)
         {
             Run(_savepoint, transaction);
@@ -125,15 +131,16 @@ internal sealed class SqliteWriter : IDisposable
             {
                 Apply(batch[i], transaction);
             }
-            catch (SqliteException ex) when (ex.SqliteErrorCode == SqliteConstraint)
+            catch (Exception ex) when (IsConflict(ex))
             {
                 Run(_rollbackToSavepoint, transaction);
-                outcomes[i] = new StoreConflictException("A row with the same key is already stored.", ex);
+                outcomes[i] = new StoreConflictException(ex is ReadModelConflictException ? ex.Message : "A row with the same key is already stored.", ex);
             }
 
             Run(_releaseSavepoint, transaction);
         }
 
+        _readModel.WriteAggregates(transaction);
         transaction.Commit();
     }
 
@@ -145,6 +152,7 @@ internal sealed class SqliteWriter : IDisposable
         }
 
         _insertEvent.Dispose();
+        _readModel.Dispose();
 
         _connection.Dispose();
     }
@@ -161,6 +169,8 @@ internal sealed class SqliteWriter : IDisposable
                     _insertEvent.Insert(s.SessionId, e);
                 }
 
+                var samples = new List<MetricSample>();
+                _readModel.Apply(s, new ReadModelUpdate(null, SessionSummary.OfNewSession(create.InitialEvents, samples), samples), transaction);
                 break;
             case WriteRequest.Flush { Batch: var flush }:
                 foreach (var e in flush.Events)
@@ -183,9 +193,17 @@ internal sealed class SqliteWriter : IDisposable
                     Run(_endSession, transaction, end.ToUnixTimeMilliseconds(), flush.SessionId);
                 }
 
+                if (flush is { Session: { } session, ReadModel: { } update })
+                {
+                    _readModel.Apply(session, update, transaction);
+                }
+
                 break;
         }
     }
+
+    private static bool IsConflict(Exception ex) =>
+        ex is ReadModelConflictException || ex is SqliteException { SqliteErrorCode: SqliteConstraint };
 
     private void WriteQuery(QueryRow q, SqliteTransaction transaction) =>
         Run(_insertQuery, transaction, q.SessionId, q.UserId, q.ModelGroup, q.Query, q.Response, q.Model, q.Provider, q.LatencyMs, q.CitationsJson, q.Timestamp.ToUnixTimeMilliseconds());

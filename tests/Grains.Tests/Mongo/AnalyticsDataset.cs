@@ -1,4 +1,5 @@
 using System.Globalization;
+using SessionTracking.ReadModel;
 using SessionTracking.Storage;
 
 namespace SessionTracking.Grains.Tests.Mongo;
@@ -8,12 +9,18 @@ namespace SessionTracking.Grains.Tests.Mongo;
 /// exp-a and exp-b are Analytics.Tests' Dataset (hand-computed there); exp-c adds what tells the adapters apart:
 /// many latencies with ties and fractions (percentiles between ranks, a sketch stride above 1), latencies that are not
 /// numbers (string, boolean, array, missing), two sessions with the same start (tie-break by id), a session without
-/// events, group names whose order depends on the collation ("Y" before "x" in binary order), and legacy rows.
+/// events, group names whose order depends on the collation ("Y" before "x" in binary order), and legacy rows; c5 gives
+/// a user two sessions in one group and starts on an hour boundary. Every flush carries the read-model change the grain
+/// would send, so both stores build their read model as in production.
 /// </summary>
 public static class AnalyticsDataset
 {
     public const long T0 = 1_700_000_000_000;
     public const long Day = 86_400_000;
+    public const long Hour = 3_600_000;
+
+    /// <summary>Two whole hours after the first hour boundary following T0.</summary>
+    public const long C5Start = 1_700_010_000_000;
 
     public static async Task SeedAsync(ISessionStore store)
     {
@@ -36,6 +43,11 @@ public static class AnalyticsDataset
             ("prompt", "{}"), ("model_response", """{"latency_ms":700,"ttft_ms":100}"""), ("feedback", """{"feedback":"up"}"""));
         await Session("b1", "alice", "exp-b", "control", T0 + Day, T0 + Day + 40_000,
             ("prompt", "{}"), ("model_response", """{"latency_ms":6000}"""));
+
+        // bob's second session of exp-a/control (users as units add it to c2), starting exactly on an hour, with a
+        // feedback value outside up/down/neutral.
+        await Session("c5", "bob", "exp-a", "control", C5Start, C5Start + 5_000,
+            ("prompt", "{}"), ("model_response", """{"latency_ms":1500,"ttft_ms":300}"""), ("feedback", """{"feedback":"thumbs"}"""));
 
         // exp-c: 41 numeric latencies over d1 and d2 (ties, fractions), four responses whose latency is not a number.
         var d1 = Enumerable.Range(0, 30).Select(i => ("model_response", string.Create(CultureInfo.InvariantCulture, $$"""{"latency_ms":{{(i * 37 % 11 * 100) + (i % 4 == 0 ? 12.5 : 0)}},"ttft_ms":{{i % 5 * 10}}}""")))
@@ -63,19 +75,38 @@ public static class AnalyticsDataset
 
         async Task Session(string id, string user, string experiment, string group, long start, long? end, params (string Type, string Data)[] events)
         {
-            await store.CreateSessionAsync(new SessionInfo(id, user, experiment, group, Time(start), null, """{"device":"test, \"quoted\"","viewport":{"width":1920}}"""), [], ct);
+            var session = new SessionInfo(id, user, experiment, group, Time(start), null, """{"device":"test, \"quoted\"","viewport":{"width":1920}}""");
+            await store.CreateSessionAsync(session, [], ct);
             var stored = events.Select((e, i) => new StoredEvent(i + 1, start + ((i + 1) * 1000), e.Type, e.Data, $"{id}-e{i + 1}", start + ((i + 1) * 1000))).ToArray();
 
-            // Several flushes, so events cross buckets through separate appends as a live session's do.
+            // Several flushes, so events cross buckets through separate appends as a live session's do; each carries
+            // the read-model change the grain would send (SessionGrain folds accepted events with the same builder).
+            var durable = SessionSummary.Started();
+            var builder = new SessionSummaryBuilder(durable);
             foreach (var chunk in stored.Chunk(4))
             {
-                await store.AppendAsync(new SessionFlush(id, chunk, [], [], null), ct);
+                var samples = new List<MetricSample>();
+                foreach (var accepted in chunk)
+                {
+                    builder.Add(accepted, samples);
+                }
+
+                durable = await FlushAsync(new SessionFlush(id, chunk, [], [], null, session), durable, builder, samples);
             }
 
             if (end is { } e)
             {
-                await store.AppendAsync(new SessionFlush(id, [], [], [], Time(e)), ct);
+                var samples = new List<MetricSample>();
+                builder.End(session.StartTime, Time(e), samples);
+                await FlushAsync(new SessionFlush(id, [], [], [], Time(e), session), durable, builder, samples);
             }
+        }
+
+        async Task<SessionSummary> FlushAsync(SessionFlush flush, SessionSummary durable, SessionSummaryBuilder builder, List<MetricSample> samples)
+        {
+            var current = builder.Snapshot();
+            await store.AppendAsync(flush with { ReadModel = new ReadModelUpdate(durable, current, samples) }, ct);
+            return current;
         }
     }
 

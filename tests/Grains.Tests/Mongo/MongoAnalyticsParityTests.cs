@@ -1,8 +1,10 @@
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using MongoDB.Bson;
 using MongoDB.Driver;
 using SessionTracking.Analytics;
+using SessionTracking.ReadModel;
 using SessionTracking.Storage;
 using SessionTracking.Storage.Mongo;
 using SessionTracking.Storage.Sqlite;
@@ -31,6 +33,20 @@ public sealed class MongoAnalyticsParityTests : IAsyncLifetime
         new(ExperimentId: "none"),
     ];
 
+    /// <summary>Report windows: whole hours with partial edges, open bounds, exactly whole hours, one partial hour.</summary>
+    private static readonly (string? Experiment, DateTimeOffset? From, DateTimeOffset? To)[] Windows =
+    [
+        (null, null, null),
+        ("exp-a", null, null),
+        (null, AnalyticsDataset.Time(AnalyticsDataset.T0 + 1000), AnalyticsDataset.Time(AnalyticsDataset.T0 + AnalyticsDataset.Day)),
+        (null, AnalyticsDataset.Time(AnalyticsDataset.T0 + 1000).AddTicks(5_000), null),
+        (null, null, AnalyticsDataset.Time(AnalyticsDataset.T0 + (2 * AnalyticsDataset.Day) + 10)),
+        ("exp-a", AnalyticsDataset.Time(AnalyticsDataset.C5Start), AnalyticsDataset.Time(AnalyticsDataset.C5Start + AnalyticsDataset.Hour)),
+        ("exp-a", AnalyticsDataset.Time(AnalyticsDataset.C5Start), AnalyticsDataset.Time(AnalyticsDataset.C5Start + 1)),
+        ("exp-a", AnalyticsDataset.Time(AnalyticsDataset.T0), AnalyticsDataset.Time(AnalyticsDataset.C5Start)),
+        ("none", null, null),
+    ];
+
     private static readonly bool HasServer = MongoServer.SkipReason is null;
 
     private readonly string _directory = RepoPaths.NewTempDirectory("analytics-parity");
@@ -52,20 +68,25 @@ public sealed class MongoAnalyticsParityTests : IAsyncLifetime
             return;
         }
 
-        // Buckets of 3 events: most sessions span several buckets, so every join over buckets is exercised.
         _uri = await MongoServer.ConnectionStringAsync();
-        var options = Options.Create(new MongoStoreOptions
-        {
-            ConnectionString = _uri,
-            Database = _database,
-            BucketSize = 3,
-            UseTransactions = Environment.GetEnvironmentVariable("MONGODB_TRANSACTIONS") != "false",
-        });
-        var mongoSessions = new MongoSessionStore(options, NullLogger<MongoSessionStore>.Instance);
+        var mongoSessions = NewMongoSessionStore();
         await mongoSessions.InitializeAsync(CancellationToken.None);
         await AnalyticsDataset.SeedAsync(mongoSessions);
-        _mongo = new MongoAnalyticsStore(options);
+        _mongo = new MongoAnalyticsStore(MongoOptions());
     }
+
+    // Buckets of 3 events: most sessions span several buckets, so every join over buckets is exercised. Aggregates in 4
+    // shards: the dataset's sessions spread over several shards of one hour, which a read must sum.
+    private IOptions<MongoStoreOptions> MongoOptions() => Options.Create(new MongoStoreOptions
+    {
+        ConnectionString = _uri!,
+        Database = _database,
+        BucketSize = 3,
+        AggregateShards = 4,
+        UseTransactions = Environment.GetEnvironmentVariable("MONGODB_TRANSACTIONS") != "false",
+    });
+
+    private MongoSessionStore NewMongoSessionStore() => new(MongoOptions(), NullLogger<MongoSessionStore>.Instance);
 
     public async Task DisposeAsync()
     {
@@ -80,65 +101,72 @@ public sealed class MongoAnalyticsParityTests : IAsyncLifetime
     [Fact]
     public async Task The_dataset_gives_the_hand_computed_figures_on_SQLite()
     {
-        var groups = await _sqlite.AggregateGroupsAsync(new AnalyticsFilter(ExperimentId: "exp-c"), CancellationToken.None);
-        var latency = await _sqlite.QuantilesAsync(new AnalyticsFilter(ExperimentId: "exp-c"), AnalyticsMetric.LatencyMs, 5, CancellationToken.None);
+        var expC = await _sqlite.ReadGroupFiguresAsync("exp-c", null, null, usersAsUnits: true, CancellationToken.None);
+        var expA = await _sqlite.ReadGroupFiguresAsync("exp-a", null, null, usersAsUnits: true, CancellationToken.None);
+        var c5Hour = await _sqlite.ReadGroupFiguresAsync("exp-a", AnalyticsDataset.Time(AnalyticsDataset.C5Start), AnalyticsDataset.Time(AnalyticsDataset.C5Start + AnalyticsDataset.Hour), usersAsUnits: true, CancellationToken.None);
 
         // Binary order: "Y" (0x59) before "x" (0x78).
-        Assert.Equal(["Y", "x"], groups.Select(g => g.ModelGroup));
-        var x = groups[1];
-        Assert.Equal((2L, 2L, 7_000.0), (x.Sessions, x.EndedSessions, x.MeanDurationMs!.Value));
-        Assert.Equal((45L, 41L, 2L, 1L), (x.Responses, x.LatencyCount, x.Copies, x.SessionsWithCopy));
-        Assert.Equal(30L, x.TtftCount);
-        Assert.Equal((1L, 0L, 1L), (groups[0].EndedSessions, groups[0].Copies, groups[0].SessionsWithSelection));
+        Assert.Equal(["Y", "x"], expC.Select(g => g.ModelGroup));
+        var x = expC[1].Sessions;
+        Assert.Equal((2L, 2.0, 14_000.0), (x.Units, x.Sum(MetricField.Ended), x.Sum(MetricField.DurationMs)));
+        Assert.Equal((45.0, 41.0, 2.0, 1.0), (x.Sum(MetricField.Responses), x.Sum(MetricField.LatencyCount), x.Sum(MetricField.Copies), x.Sum(MetricField.SessionsWithCopy)));
+        Assert.Equal(30.0, x.Sum(MetricField.TtftCount));
+        Assert.Equal(LatenciesOfExpC().Sum(), x.Sum(MetricField.LatencySum), 9);
+        Assert.Equal((1.0, 0.0, 1.0), (expC[0].Sessions.Sum(MetricField.Ended), expC[0].Sessions.Sum(MetricField.Copies), expC[0].Sessions.Sum(MetricField.SessionsWithSelection)));
+        Assert.Equal(2L, expC[1].Users!.Units);
         var values = LatenciesOfExpC();
-        var quantiles = latency.Single(q => q.ModelGroup == "x");
-        Assert.Equal(41, quantiles.Count);
-        Assert.Equal(Statistics.Percentile(values, 0.5), quantiles.P50);
-        Assert.Equal(Statistics.Percentile(values, 0.95), quantiles.P95);
-        Assert.Equal(values.Where((_, i) => i % 9 == 0), quantiles.Sketch);
+        var sketch = expC[1].LatencyMs;
+        Assert.Equal(41, sketch.Count);
+        foreach (var p in new[] { 0.5, 0.95 })
+        {
+            var exact = Statistics.Percentile(values, p);
+            Assert.InRange(sketch.Quantile(p)!.Value, exact * (1 - QuantileSketch.RelativeAccuracy), exact * (1 + QuantileSketch.RelativeAccuracy));
+        }
+
+        // exp-a/control: five sessions of four users (bob has c2 and c5): Σ sessions² over users = 1 + 4 + 1 + 1.
+        var control = expA.Single(g => g.ModelGroup == "control");
+        Assert.Equal((5L, 4L), (control.Sessions.Units, control.Users!.Units));
+        Assert.Equal(7.0, control.Users.Cross(MetricField.Sessions, MetricField.Sessions));
+        Assert.Equal(1.0, control.Sessions.Sum(MetricField.FeedbackOther));
+
+        // The hour of c5 alone: one session, one user, from the hourly aggregates.
+        Assert.Equal(["control"], c5Hour.Select(g => g.ModelGroup));
+        Assert.Equal((1L, 1L, 1L), (c5Hour[0].Sessions.Units, c5Hour[0].Users!.Units, c5Hour[0].TimeToFirstTokenMs.Count));
     }
 
     [MongoFact]
-    public async Task Group_aggregates_are_the_same()
+    public async Task Group_figures_are_the_same()
     {
-        foreach (var filter in Filters)
+        foreach (var (experiment, from, to) in Windows)
         {
-            var expected = await _sqlite.AggregateGroupsAsync(filter, CancellationToken.None);
-            var actual = await _mongo.AggregateGroupsAsync(filter, CancellationToken.None);
-
-            Assert.Equal(expected.Count, actual.Count);
-            foreach (var (e, a) in expected.Zip(actual))
+            foreach (var usersAsUnits in new[] { false, true })
             {
-                Assert.Equal(WithoutMeans(e), WithoutMeans(a));
-                AssertClose(e.MeanDurationMs, a.MeanDurationMs);
-                AssertClose(e.MeanLatencyMs, a.MeanLatencyMs);
-                AssertClose(e.MeanTtftMs, a.MeanTtftMs);
+                AssertSameFigures(
+                    await _sqlite.ReadGroupFiguresAsync(experiment, from, to, usersAsUnits, CancellationToken.None),
+                    await _mongo.ReadGroupFiguresAsync(experiment, from, to, usersAsUnits, CancellationToken.None));
             }
         }
     }
 
     [MongoFact]
-    public async Task Quantiles_and_sketches_are_the_same()
+    public async Task The_backfill_rebuilds_the_same_read_model_from_the_events()
     {
-        foreach (var filter in Filters)
+        // A database as an older version left it: no summaries, no aggregates, no record of the read model.
+        var database = new MongoClient(_uri).GetDatabase(_database);
+        await database.GetCollection<BsonDocument>(MongoDocuments.Sessions).UpdateManyAsync(FilterDefinition<BsonDocument>.Empty, new BsonDocument("$unset", new BsonDocument("summary", "")));
+        foreach (var name in new[] { MongoReadModelDocuments.UserSummaries, MongoReadModelDocuments.ExperimentMoments, MongoReadModelDocuments.ExperimentSketches, MongoReadModelDocuments.Metadata })
         {
-            foreach (var metric in Enum.GetValues<AnalyticsMetric>())
-            {
-                foreach (var sketch in new[] { 5000, 5, 1 })
-                {
-                    var expected = await _sqlite.QuantilesAsync(filter, metric, sketch, CancellationToken.None);
-                    var actual = await _mongo.QuantilesAsync(filter, metric, sketch, CancellationToken.None);
-
-                    Assert.Equal(expected.Select(q => (q.ExperimentId, q.ModelGroup, q.Count)), actual.Select(q => (q.ExperimentId, q.ModelGroup, q.Count)));
-                    foreach (var (e, a) in expected.Zip(actual))
-                    {
-                        AssertClose(e.P50, a.P50);
-                        AssertClose(e.P95, a.P95);
-                        Assert.Equal(e.Sketch, a.Sketch);
-                    }
-                }
-            }
+            await database.DropCollectionAsync(name);
         }
+
+        // Twice: the second start finds the read model recorded and leaves it as it is.
+        await NewMongoSessionStore().InitializeAsync(CancellationToken.None);
+        await NewMongoSessionStore().InitializeAsync(CancellationToken.None);
+
+        await Group_figures_are_the_same();
+        var snapshot = await NewMongoSessionStore().LoadSessionAsync("d1", 0, CancellationToken.None);
+        Assert.Equal(35, snapshot!.Metrics.ThroughSeq);
+        Assert.True(snapshot.Metrics.Ended);
     }
 
     [MongoFact]
@@ -198,14 +226,44 @@ public sealed class MongoAnalyticsParityTests : IAsyncLifetime
         Assert.Equal(expected, actual);
         Assert.Equal(new UserDeletion("alice", 0, 0, 0, 0), again);
         Assert.DoesNotContain(await _mongo.ListSessionsAsync(new AnalyticsFilter(), 100, CancellationToken.None), s => s.UserId == "alice");
-        await Group_aggregates_are_the_same();
+        await Group_figures_are_the_same();
         await Exports_are_the_same_rows_in_the_same_order();
     }
 
     private static List<double> LatenciesOfExpC() =>
         [.. Enumerable.Range(0, 30).Select(i => (i * 37 % 11 * 100) + (i % 4 == 0 ? 12.5 : 0)).Concat(Enumerable.Range(0, 11).Select(i => 950.0 - (i * 90))).Order()];
 
-    private static GroupAggregate WithoutMeans(GroupAggregate g) => g with { MeanDurationMs = null, MeanLatencyMs = null, MeanTtftMs = null };
+    private static void AssertSameFigures(IReadOnlyList<GroupFigures> expected, IReadOnlyList<GroupFigures> actual)
+    {
+        Assert.Equal(expected.Select(f => (f.ExperimentId, f.ModelGroup)), actual.Select(f => (f.ExperimentId, f.ModelGroup)));
+        foreach (var (e, a) in expected.Zip(actual))
+        {
+            AssertSameMoments(e.Sessions, a.Sessions);
+            Assert.Equal(e.Users is null, a.Users is null);
+            if (e.Users is not null)
+            {
+                AssertSameMoments(e.Users, a.Users!);
+            }
+
+            foreach (var metric in Enum.GetValues<QuantileMetric>())
+            {
+                Assert.Equal(e.Sketch(metric).Bins, a.Sketch(metric).Bins);
+            }
+        }
+    }
+
+    private static void AssertSameMoments(Moments expected, Moments actual)
+    {
+        Assert.Equal(expected.Units, actual.Units);
+        foreach (var a in Enum.GetValues<MetricField>())
+        {
+            AssertClose(expected.Sum(a), actual.Sum(a));
+            foreach (var b in Enum.GetValues<MetricField>().Where(b => b >= a))
+            {
+                AssertClose(expected.Cross(a, b), actual.Cross(a, b));
+            }
+        }
+    }
 
     private static void AssertSameAverages(IReadOnlyList<GroupAverage> expected, IReadOnlyList<GroupAverage> actual)
     {

@@ -1,5 +1,7 @@
 using System.Text.Json.Nodes;
 using MongoDB.Bson;
+using SessionTracking.ReadModel;
+using SessionTracking.Storage;
 using SessionTracking.Storage.Mongo;
 using SessionTracking.TestSupport;
 
@@ -74,7 +76,7 @@ public sealed class MongoDocumentTests
         var eventDocument = MongoDocuments.Event(stored);
         var back = MongoDocuments.ToEvent(eventDocument);
 
-        Assert.Equal(["_id", "session_id", "user_id", "experiment_id", "model_group", "start_time", "end_time", "environment"], sessionDocument.Names);
+        Assert.Equal(["_id", "session_id", "user_id", "experiment_id", "model_group", "start_time", "end_time", "environment", "summary"], sessionDocument.Names);
         Assert.Equal(BsonType.DateTime, sessionDocument["start_time"].BsonType);
         Assert.Equal(session with { EnvironmentJson = "" }, MongoDocuments.ToSession(sessionDocument) with { EnvironmentJson = "" });
         Assert.True(JsonNode.DeepEquals(JsonNode.Parse(session.EnvironmentJson), JsonNode.Parse(MongoDocuments.ToSession(sessionDocument).EnvironmentJson)));
@@ -82,6 +84,28 @@ public sealed class MongoDocumentTests
         Assert.Equal(120, eventDocument["data"]["latency_ms"].ToInt32());
         Assert.Equal(stored with { DataJson = "" }, back with { DataJson = "" });
         Assert.True(JsonNode.DeepEquals(JsonNode.Parse(stored.DataJson), JsonNode.Parse(back.DataJson)));
+    }
+
+    [Fact]
+    public void A_sessions_summary_round_trips_and_is_replaced_only_at_the_version_the_flush_started_from()
+    {
+        var values = Enumerable.Range(0, MetricFields.Count).Select(i => i * 1.5).ToArray();
+        values[(int)MetricField.Ended] = 0;
+        var previous = new SessionSummary(4, values);
+        var current = new SessionSummary(9, [.. values.Select(v => v + 1)]);
+        var end = DateTimeOffset.FromUnixTimeMilliseconds(1_730_000_060_000);
+
+        var (filter, update) = MongoDocuments.UpdateSummary("s1", new ReadModelUpdate(previous, current, []), end);
+        var stored = new BsonDocument { { "session_id", "s1" }, { "summary", update["$set"]["summary"] } };
+        var back = MongoDocuments.ToSummary(stored);
+
+        Assert.Equal(BsonDocument.Parse("""{ _id: "s1", "summary.through_seq": NumberLong(4), "summary.ended": 0.0 }"""), filter);
+        Assert.Equal(new DateTime(2024, 10, 27, 3, 34, 20, DateTimeKind.Utc), update["$set"]["end_time"].ToUniversalTime());
+        Assert.Equal((9L, true), (back.ThroughSeq, back.Ended));
+        Assert.Equal(current.Values.ToArray(), back.Values.ToArray());
+        Assert.Equal(0L, MongoDocuments.UpdateSummary("s1", new ReadModelUpdate(null, current, []), null).Filter["summary.through_seq"].ToInt64());
+        Assert.DoesNotContain("end_time", MongoDocuments.UpdateSummary("s1", new ReadModelUpdate(previous, current, []), null).Update["$set"].AsBsonDocument.Names);
+        Assert.Throws<StoreUnavailableException>(() => MongoDocuments.ToSummary(new BsonDocument("session_id", "s1")));
     }
 
     [Fact]

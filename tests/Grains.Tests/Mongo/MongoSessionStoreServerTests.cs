@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using MongoDB.Bson;
 using MongoDB.Driver;
+using SessionTracking.ReadModel;
 using SessionTracking.Storage;
 using SessionTracking.Storage.Mongo;
 using SessionTracking.TestSupport;
@@ -14,6 +15,7 @@ public sealed class MongoSessionStoreServerTests : IAsyncLifetime
 {
     private readonly string _database = "st_test_" + Guid.NewGuid().ToString("N")[..8];
     private MongoSessionStore _store = null!;
+    private MongoAnalyticsStore _analytics = null!;
     private string? _uri;
 
     public async Task InitializeAsync()
@@ -23,11 +25,12 @@ public sealed class MongoSessionStoreServerTests : IAsyncLifetime
             return;
         }
 
+        // Two aggregate shards: concurrent writers of one hour meet on the same documents.
         _uri = await MongoServer.ConnectionStringAsync();
-        _store = new MongoSessionStore(
-            Options.Create(new MongoStoreOptions { ConnectionString = _uri, Database = _database, BucketSize = 3, UseTransactions = Environment.GetEnvironmentVariable("MONGODB_TRANSACTIONS") != "false" }),
-            NullLogger<MongoSessionStore>.Instance);
+        var options = Options.Create(new MongoStoreOptions { ConnectionString = _uri, Database = _database, BucketSize = 3, AggregateShards = 2, UseTransactions = Environment.GetEnvironmentVariable("MONGODB_TRANSACTIONS") != "false" });
+        _store = new MongoSessionStore(options, NullLogger<MongoSessionStore>.Instance);
         await _store.InitializeAsync(CancellationToken.None);
+        _analytics = new MongoAnalyticsStore(options);
     }
 
     public async Task DisposeAsync()
@@ -79,6 +82,57 @@ public sealed class MongoSessionStoreServerTests : IAsyncLifetime
         Assert.Equal(50.0, latency.Single(d => d["_id"] == "b")["avg_latency"].ToDouble());
         Assert.Equal(60_000.0, duration.Single(d => d["_id"] == "a")["avg_duration_ms"].ToDouble());
         Assert.Equal(30_000.0, duration.Single(d => d["_id"] == "b")["avg_duration_ms"].ToDouble());
+    }
+
+    [MongoFact]
+    public async Task A_new_session_and_its_flushes_count_once_in_the_aggregates_and_a_replayed_flush_is_a_conflict()
+    {
+        var session = Session("s1", "g");
+        await _store.CreateSessionAsync(session, [], CancellationToken.None);
+        var created = Assert.Single(await _analytics.ReadGroupFiguresAsync(null, null, null, usersAsUnits: true, CancellationToken.None));
+        var flush = WithReadModel(session, SessionSummary.Started(), [Response(1, 100), Click(2)], null);
+        await _store.AppendAsync(flush, CancellationToken.None);
+
+        await Assert.ThrowsAsync<StoreConflictException>(() => _store.AppendAsync(flush with { Events = [] }, CancellationToken.None));
+        var figures = Assert.Single(await _analytics.ReadGroupFiguresAsync(null, null, null, usersAsUnits: true, CancellationToken.None));
+        var snapshot = await _store.LoadSessionAsync("s1", 0, CancellationToken.None);
+
+        Assert.Equal((1L, 1.0, 0.0), (created.Sessions.Units, created.Sessions.Sum(MetricField.Sessions), created.Sessions.Sum(MetricField.Events)));
+        Assert.Equal((1L, 2.0, 100.0), (figures.Sessions.Units, figures.Sessions.Sum(MetricField.Events), figures.Sessions.Sum(MetricField.LatencySum)));
+        Assert.Equal((1L, 2.0), (figures.Users!.Units, figures.Users.Sum(MetricField.Events)));
+        Assert.Equal(1, figures.LatencyMs.Count);
+        Assert.Equal(2, snapshot!.Metrics.ThroughSeq);
+    }
+
+    [MongoFact]
+    public async Task Concurrent_new_sessions_and_flushes_of_one_hour_are_all_counted()
+    {
+        var sessions = Enumerable.Range(0, 40).Select(i => Session($"c{i}", "g") with { UserId = $"u{i % 7}" }).ToArray();
+        await Task.WhenAll(sessions.Select(s => _store.CreateSessionAsync(s, [], CancellationToken.None)));
+        await Task.WhenAll(sessions.Select(s => _store.AppendAsync(WithReadModel(s, SessionSummary.Started(), [Response(1, 200), Response(2, 300)], Start.AddSeconds(5)), CancellationToken.None)));
+
+        var figures = Assert.Single(await _analytics.ReadGroupFiguresAsync(null, null, null, usersAsUnits: true, CancellationToken.None));
+
+        Assert.Equal((40L, 40.0, 80.0), (figures.Sessions.Units, figures.Sessions.Sum(MetricField.Ended), figures.Sessions.Sum(MetricField.Responses)));
+        Assert.Equal((7L, 40.0), (figures.Users!.Units, figures.Users.Sum(MetricField.Sessions)));
+        Assert.Equal((80L, 40L), (figures.LatencyMs.Count, figures.DurationMs.Count));
+    }
+
+    private static SessionFlush WithReadModel(SessionInfo session, SessionSummary durable, StoredEvent[] events, DateTimeOffset? end)
+    {
+        var builder = new SessionSummaryBuilder(durable);
+        var samples = new List<MetricSample>();
+        foreach (var e in events)
+        {
+            builder.Add(e, samples);
+        }
+
+        if (end is { } endTime)
+        {
+            builder.End(session.StartTime, endTime, samples);
+        }
+
+        return new SessionFlush(session.SessionId, events, [], [], end, session, new ReadModelUpdate(durable, builder.Snapshot(), samples));
     }
 
     private static readonly DateTimeOffset Start = DateTimeOffset.FromUnixTimeMilliseconds(1_730_000_000_000);

@@ -1,0 +1,157 @@
+using System.Text.Json;
+
+namespace SessionTracking.ReadModel;
+
+/// <summary>
+/// Folds events into a session's figures. The one definition of every per-session figure: the grain runs it on each
+/// accepted event, and the stores' backfill runs it over stored events, so both can only agree.
+/// </summary>
+public sealed class SessionSummaryBuilder
+{
+    private readonly double[] _values;
+
+    public SessionSummaryBuilder(SessionSummary from)
+    {
+        _values = from.Values.ToArray();
+        ThroughSeq = from.ThroughSeq;
+    }
+
+    public long ThroughSeq { get; private set; }
+
+    public bool Ended => _values[(int)MetricField.Ended] > 0;
+
+    /// <summary>Counts the event; its latency and TTFT values go to <paramref name="samples"/> for the percentile sketches.</summary>
+    public void Add(StoredEvent e, List<MetricSample> samples)
+    {
+        ThroughSeq = e.Seq;
+        Increment(MetricField.Events);
+        switch (e.Type)
+        {
+            case "prompt":
+                Increment(MetricField.Prompts);
+                break;
+            case "model_response":
+                Increment(MetricField.Responses);
+                AddResponse(e.DataJson, samples);
+                break;
+            case "feedback":
+                Increment(MetricField.Feedback);
+                Increment(FeedbackField(e.DataJson));
+                break;
+            case "copy":
+                Increment(MetricField.Copies);
+                _values[(int)MetricField.SessionsWithCopy] = 1;
+                break;
+            case "selection":
+                Increment(MetricField.Selections);
+                _values[(int)MetricField.SessionsWithSelection] = 1;
+                break;
+            case "error":
+                Increment(MetricField.Errors);
+                break;
+        }
+    }
+
+    public void End(DateTimeOffset startTime, DateTimeOffset endTime, List<MetricSample> samples)
+    {
+        if (Ended)
+        {
+            return;
+        }
+
+        var duration = (double)(endTime.ToUnixTimeMilliseconds() - startTime.ToUnixTimeMilliseconds());
+        _values[(int)MetricField.Ended] = 1;
+        _values[(int)MetricField.DurationMs] = duration;
+        samples.Add(new MetricSample(QuantileMetric.DurationMs, duration));
+    }
+
+    public SessionSummary Snapshot() => new(ThroughSeq, _values.ToArray());
+
+    private void AddResponse(string dataJson, List<MetricSample> samples)
+    {
+        // Fields count only when they are JSON numbers (true is not 1), as SQLite's json_type and MongoDB's $isNumber.
+        using var document = Parse(dataJson);
+        if (document is null || document.RootElement.ValueKind != JsonValueKind.Object)
+        {
+            return;
+        }
+
+        var data = document.RootElement;
+        if (TryNumber(data, "latency_ms", out var latency))
+        {
+            AddValue(MetricField.LatencyCount, MetricField.LatencySum, MetricField.LatencySumSquares, latency);
+            samples.Add(new MetricSample(QuantileMetric.LatencyMs, latency));
+        }
+
+        if (TryNumber(data, "ttft_ms", out var ttft))
+        {
+            AddValue(MetricField.TtftCount, MetricField.TtftSum, MetricField.TtftSumSquares, ttft);
+            samples.Add(new MetricSample(QuantileMetric.TimeToFirstTokenMs, ttft));
+        }
+
+        if (TryNumber(data, "tokens", out var tokens))
+        {
+            Increment(MetricField.TokensCount);
+            _values[(int)MetricField.TokensSum] += tokens;
+        }
+
+        if (data.TryGetProperty("stopped", out var stopped) && stopped.ValueKind == JsonValueKind.True)
+        {
+            Increment(MetricField.Stopped);
+        }
+    }
+
+    private void AddValue(MetricField count, MetricField sum, MetricField squares, double value)
+    {
+        _values[(int)count] += 1;
+        _values[(int)sum] += value;
+        _values[(int)squares] += value * value;
+    }
+
+    private static MetricField FeedbackField(string dataJson)
+    {
+        using var document = Parse(dataJson);
+        if (document is not null
+            && document.RootElement.ValueKind == JsonValueKind.Object
+            && document.RootElement.TryGetProperty("feedback", out var value)
+            && value.ValueKind == JsonValueKind.String)
+        {
+            switch (value.GetString())
+            {
+                case "up":
+                    return MetricField.FeedbackUp;
+                case "down":
+                    return MetricField.FeedbackDown;
+                case "neutral":
+                    return MetricField.FeedbackNeutral;
+            }
+        }
+
+        return MetricField.FeedbackOther;
+    }
+
+    private static bool TryNumber(JsonElement data, string name, out double value)
+    {
+        if (data.TryGetProperty(name, out var element) && element.ValueKind == JsonValueKind.Number && element.TryGetDouble(out value) && double.IsFinite(value))
+        {
+            return true;
+        }
+
+        value = 0;
+        return false;
+    }
+
+    private static JsonDocument? Parse(string json)
+    {
+        try
+        {
+            return JsonDocument.Parse(json);
+        }
+        catch (JsonException)
+        {
+            return null; // stored data is validated JSON; an unreadable legacy row counts as an event without fields
+        }
+    }
+
+    private void Increment(MetricField field) => _values[(int)field] += 1;
+}

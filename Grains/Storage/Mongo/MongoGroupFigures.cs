@@ -1,0 +1,186 @@
+using System.Globalization;
+using MongoDB.Bson;
+using MongoDB.Driver;
+using SessionTracking.ReadModel;
+
+namespace SessionTracking.Storage.Mongo;
+
+/// <summary>
+/// Reads the read model for a report, as <see cref="Sqlite.SqliteGroupFigures"/> does. Whole start hours inside
+/// [from, to) come from the hourly aggregates (their shards summed: moments here, sketch bins by the server); the
+/// sessions of a partial hour at either edge are read one by one from their summaries, and their latency/TTFT values
+/// from their model_response events, so any time filter is exact. Users as units: their aggregates when the report
+/// covers all time, else the summaries of the window summed per user by the server.
+/// </summary>
+internal sealed class MongoGroupFigures
+{
+    private static readonly AggregateOptions ReadOptions = new() { AllowDiskUse = true };
+
+    private readonly Dictionary<(string Experiment, string Group), Entry> _groups = [];
+    private readonly string? _experimentId;
+    private readonly IMongoCollection<BsonDocument> _sessions;
+    private readonly IMongoCollection<BsonDocument> _moments;
+    private readonly IMongoCollection<BsonDocument> _sketches;
+
+    private MongoGroupFigures(IMongoDatabase database, string? experimentId)
+    {
+        _experimentId = experimentId;
+        _sessions = database.GetCollection<BsonDocument>(MongoDocuments.Sessions);
+        _moments = database.GetCollection<BsonDocument>(MongoReadModelDocuments.ExperimentMoments);
+        _sketches = database.GetCollection<BsonDocument>(MongoReadModelDocuments.ExperimentSketches);
+    }
+
+    /// <summary>
+    /// The reads are majority reads one after the other, not one snapshot as SQLite's read transaction: a flush that lands
+    /// between them can be seen by one read (an hour's aggregates) and not by another (an edge hour's sessions).
+    /// </summary>
+    public static async Task<IReadOnlyList<GroupFigures>> ReadAsync(IMongoDatabase database, string? experimentId, long? fromMs, long? toMs, bool usersAsUnits, CancellationToken cancellationToken)
+    {
+        var figures = new MongoGroupFigures(database, experimentId);
+        var hour = MongoReadModelDocuments.HourMs;
+        var firstHour = fromMs is { } f ? MongoReadModelDocuments.CeilDiv(f, hour) : long.MinValue;
+        var endHour = toMs is { } t ? MongoReadModelDocuments.FloorDiv(t, hour) : long.MaxValue;
+        if (firstHour < endHour)
+        {
+            await figures.ReadHoursAsync(firstHour, endHour, cancellationToken);
+            if (fromMs is { } from && from < firstHour * hour)
+            {
+                await figures.ReadSessionsAsync(from, firstHour * hour, cancellationToken);
+            }
+
+            if (toMs is { } to && endHour * hour < to)
+            {
+                await figures.ReadSessionsAsync(endHour * hour, to, cancellationToken);
+            }
+        }
+        else
+        {
+            await figures.ReadSessionsAsync(fromMs, toMs, cancellationToken);
+        }
+
+        if (usersAsUnits)
+        {
+            if (fromMs is null && toMs is null)
+            {
+                await figures.ReadUserAggregatesAsync(cancellationToken);
+            }
+            else
+            {
+                await figures.ReadUsersAsync(fromMs, toMs, cancellationToken);
+            }
+        }
+
+        return figures._groups
+            .OrderBy(g => g.Key.Experiment, StringComparer.Ordinal)
+            .ThenBy(g => g.Key.Group, StringComparer.Ordinal)
+            .Select(g => new GroupFigures(g.Key.Experiment, g.Key.Group, g.Value.Sessions, usersAsUnits ? g.Value.Users : null, g.Value.Sketches[0], g.Value.Sketches[1], g.Value.Sketches[2]))
+            .ToList();
+    }
+
+    private async Task ReadHoursAsync(long firstHour, long endHour, CancellationToken cancellationToken)
+    {
+        var filter = MongoReadModelDocuments.MomentsFilter(_experimentId, MongoReadModelDocuments.SessionUnit, firstHour, endHour);
+        await ForEachAsync(Find(_moments, filter), d => EntryOf(d).Sessions.Add(MongoReadModelDocuments.ToMoments(d)), cancellationToken);
+        await ForEachAsync(
+            Aggregate(_sketches, MongoReadModelDocuments.SketchBinsPipeline(_experimentId, firstHour, endHour)),
+            d =>
+            {
+                var key = d["_id"].AsBsonDocument;
+                EntryFor(key["e"].AsString, key["g"].AsString).Sketches[key["m"].ToInt32()]
+                    .AddBin(int.Parse(key["b"].AsString, CultureInfo.InvariantCulture), d["n"].ToInt64());
+            },
+            cancellationToken);
+    }
+
+    /// <summary>Sessions starting in [from, to), one by one: their summaries, durations and response values.</summary>
+    private async Task ReadSessionsAsync(long? from, long? to, CancellationToken cancellationToken)
+    {
+        var sessions = MongoReadModelDocuments.SessionsStarting(_experimentId, from, to);
+        var withSummary = new BsonDocument(sessions).Add("summary", new BsonDocument("$exists", true));
+        await ForEachAsync(
+            Find(_sessions, withSummary, MongoReadModelDocuments.SummaryProjection()),
+            d =>
+            {
+                var values = MongoReadModelDocuments.ToValues(d["summary"].AsBsonDocument);
+                var entry = EntryOf(d);
+                entry.Sessions.Add(values);
+                if (values[(int)MetricField.Ended] > 0)
+                {
+                    entry.Sketches[(int)QuantileMetric.DurationMs].Add(values[(int)MetricField.DurationMs]);
+                }
+            },
+            cancellationToken);
+        await ForEachAsync(
+            Aggregate(_sessions, MongoReadModelDocuments.ResponseValuesPipeline(sessions)),
+            d =>
+            {
+                var entry = EntryFor(d["e"].AsString, d["g"].AsString);
+                if (d.TryGetValue("l", out var latency) && latency.IsNumeric)
+                {
+                    entry.Sketches[(int)QuantileMetric.LatencyMs].Add(latency.ToDouble());
+                }
+
+                if (d.TryGetValue("t", out var ttft) && ttft.IsNumeric)
+                {
+                    entry.Sketches[(int)QuantileMetric.TimeToFirstTokenMs].Add(ttft.ToDouble());
+                }
+            },
+            cancellationToken);
+    }
+
+    private Task ReadUserAggregatesAsync(CancellationToken cancellationToken) =>
+        ForEachAsync(
+            Find(_moments, MongoReadModelDocuments.MomentsFilter(_experimentId, MongoReadModelDocuments.UserUnit, MongoReadModelDocuments.AllHours, MongoReadModelDocuments.AllHours + 1)),
+            d => EntryOf(d).Users.Add(MongoReadModelDocuments.ToMoments(d)),
+            cancellationToken);
+
+    /// <summary>Users as units within a window: each user's sessions in it, summed.</summary>
+    private Task ReadUsersAsync(long? from, long? to, CancellationToken cancellationToken) =>
+        ForEachAsync(
+            Aggregate(_sessions, MongoReadModelDocuments.UsersInWindowPipeline(MongoReadModelDocuments.SessionsStarting(_experimentId, from, to))),
+            d =>
+            {
+                var key = d["_id"].AsBsonDocument;
+                EntryFor(key["e"].AsString, key["g"].AsString).Users.Add(MongoReadModelDocuments.ToValues(d));
+            },
+            cancellationToken);
+
+    private static Func<CancellationToken, Task<IAsyncCursor<BsonDocument>>> Find(IMongoCollection<BsonDocument> collection, BsonDocument filter, BsonDocument? projection = null) =>
+        ct => (projection is null ? collection.Find(filter) : collection.Find(filter).Project(projection)).ToCursorAsync(ct);
+
+    private static Func<CancellationToken, Task<IAsyncCursor<BsonDocument>>> Aggregate(IMongoCollection<BsonDocument> collection, BsonDocument[] pipeline) =>
+        ct => collection.AggregateAsync<BsonDocument>(pipeline, ReadOptions, ct);
+
+    private static async Task ForEachAsync(Func<CancellationToken, Task<IAsyncCursor<BsonDocument>>> open, Action<BsonDocument> read, CancellationToken cancellationToken)
+    {
+        using var cursor = await open(cancellationToken);
+        while (await cursor.MoveNextAsync(cancellationToken))
+        {
+            foreach (var document in cursor.Current)
+            {
+                read(document);
+            }
+        }
+    }
+
+    private Entry EntryOf(BsonDocument d) => EntryFor(d["experiment_id"].AsString, d["model_group"].AsString);
+
+    private Entry EntryFor(string experiment, string group)
+    {
+        if (!_groups.TryGetValue((experiment, group), out var entry))
+        {
+            _groups[(experiment, group)] = entry = new Entry();
+        }
+
+        return entry;
+    }
+
+    private sealed class Entry
+    {
+        public Moments Sessions { get; } = new();
+
+        public Moments Users { get; } = new();
+
+        public QuantileSketch[] Sketches { get; } = [new(), new(), new()];
+    }
+}

@@ -1,0 +1,147 @@
+using MongoDB.Bson;
+using MongoDB.Driver;
+using SessionTracking.ReadModel;
+
+namespace SessionTracking.Storage.Mongo;
+
+/// <summary>
+/// Writes a <see cref="MongoReadModelChanges"/> to the aggregate collections, inside its caller's transaction when there
+/// is one: each user's <c>$inc</c> (returning the new sums, from which the user-unit moments change follows), each
+/// moments document read, added to and replaced at the version read, and each sketch document's bins <c>$inc</c>ed.
+/// Concurrent transactions on one document fail with a write conflict, which the driver retries with the whole
+/// transaction. Two first writers of one aggregate document may instead meet on its unique <c>_id</c>: inside a
+/// transaction that aborts it with <see cref="AggregateWriteRaceException"/>, for the caller to run the transaction
+/// again; outside one the write is simply repeated.
+/// </summary>
+internal sealed class MongoReadModelWriter(IMongoDatabase database)
+{
+    private const int DuplicateKey = 11000;
+    private const int AttemptsOutsideTransaction = 5;
+
+    private static readonly FindOneAndUpdateOptions<BsonDocument> ReturnAfterUpsert = new() { IsUpsert = true, ReturnDocument = ReturnDocument.After };
+    private static readonly UpdateOptions Upsert = new() { IsUpsert = true };
+
+    private readonly IMongoCollection<BsonDocument> _users = database.GetCollection<BsonDocument>(MongoReadModelDocuments.UserSummaries);
+    private readonly IMongoCollection<BsonDocument> _moments = database.GetCollection<BsonDocument>(MongoReadModelDocuments.ExperimentMoments);
+    private readonly IMongoCollection<BsonDocument> _sketches = database.GetCollection<BsonDocument>(MongoReadModelDocuments.ExperimentSketches);
+
+    public async Task WriteAsync(IClientSessionHandle? session, MongoReadModelChanges changes, CancellationToken cancellationToken)
+    {
+        foreach (var (key, change) in changes.UserChanges)
+        {
+            var (filter, update) = MongoReadModelDocuments.IncrementUser(key, change);
+            var after = await Retry(session, () => session is null
+                ? _users.FindOneAndUpdateAsync(filter, update, ReturnAfterUpsert, cancellationToken)
+                : _users.FindOneAndUpdateAsync(session, filter, update, ReturnAfterUpsert, cancellationToken));
+            changes.ApplyUser(key, MongoReadModelDocuments.ToValues(after));
+        }
+
+        foreach (var (key, delta) in changes.MomentsChanges)
+        {
+            await AddMomentsAsync(session, key, delta, cancellationToken);
+        }
+
+        foreach (var (key, bins) in changes.BinChanges)
+        {
+            var (filter, update) = MongoReadModelDocuments.IncrementBins(key, bins);
+            await Retry(session, () => session is null
+                ? _sketches.UpdateOneAsync(filter, update, Upsert, cancellationToken)
+                : _sketches.UpdateOneAsync(session, filter, update, Upsert, cancellationToken));
+        }
+    }
+
+    /// <summary>Read, add, replace at the version read (insert when there is none): a compare-and-set on the document.</summary>
+    private async Task AddMomentsAsync(IClientSessionHandle? session, MomentsKey key, Moments delta, CancellationToken cancellationToken)
+    {
+        var id = new BsonDocument("_id", MongoReadModelDocuments.MomentsId(key));
+        for (var attempt = 1; ; attempt++)
+        {
+            var stored = await (session is null ? _moments.Find(id) : _moments.Find(session, id)).FirstOrDefaultAsync(cancellationToken);
+            var moments = stored is null ? new Moments() : MongoReadModelDocuments.ToMoments(stored);
+            moments.Add(delta);
+            bool written;
+            if (stored is null)
+            {
+                written = await TryInsertAsync(session, MongoReadModelDocuments.NewMoments(key, moments), cancellationToken);
+            }
+            else
+            {
+                var (filter, update) = MongoReadModelDocuments.ReplaceMoments(key, stored["version"].ToInt64(), moments);
+                var result = await (session is null
+                    ? _moments.UpdateOneAsync(filter, update, cancellationToken: cancellationToken)
+                    : _moments.UpdateOneAsync(session, filter, update, cancellationToken: cancellationToken));
+                written = result.MatchedCount == 1;
+            }
+
+            if (written)
+            {
+                return;
+            }
+
+            // Another writer got there first. A transaction reads the same snapshot again: only a new one can succeed.
+            if (session is not null)
+            {
+                throw new AggregateWriteRaceException();
+            }
+
+            if (attempt >= AttemptsOutsideTransaction)
+            {
+                throw new StoreUnavailableException($"The experiment moments {id} kept changing under concurrent writers.");
+            }
+        }
+    }
+
+    private async Task<bool> TryInsertAsync(IClientSessionHandle? session, BsonDocument document, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await (session is null
+                ? _moments.InsertOneAsync(document, cancellationToken: cancellationToken)
+                : _moments.InsertOneAsync(session, document, cancellationToken: cancellationToken));
+            return true;
+        }
+        catch (MongoWriteException ex) when (ex.WriteError?.Code == DuplicateKey)
+        {
+            if (session is not null)
+            {
+                throw new AggregateWriteRaceException(ex);
+            }
+
+            return false;
+        }
+    }
+
+    /// <summary>An upsert that met another first insert of its document: a new transaction, or outside one the same write again.</summary>
+    private static async Task<T> Retry<T>(IClientSessionHandle? session, Func<Task<T>> write)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await write();
+            }
+            catch (Exception ex) when (IsDuplicateKey(ex))
+            {
+                if (session is not null)
+                {
+                    throw new AggregateWriteRaceException(ex);
+                }
+
+                if (attempt >= AttemptsOutsideTransaction)
+                {
+                    throw new StoreUnavailableException("An experiment aggregate kept changing under concurrent writers.", ex);
+                }
+            }
+        }
+    }
+
+    private static bool IsDuplicateKey(Exception ex) =>
+        ex is MongoWriteException { WriteError.Code: DuplicateKey } || ex is MongoCommandException { Code: DuplicateKey };
+}
+
+/// <summary>
+/// Two transactions inserted the same aggregate document: this one must run again (with a new snapshot, where the
+/// document exists). Not a conflict of the session: the caller retries the transaction.
+/// </summary>
+internal sealed class AggregateWriteRaceException(Exception? inner = null)
+    : Exception("Another transaction created the same experiment aggregate first.", inner);

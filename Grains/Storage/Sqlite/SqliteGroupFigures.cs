@@ -1,0 +1,217 @@
+using Microsoft.Data.Sqlite;
+using SessionTracking.ReadModel;
+
+namespace SessionTracking.Storage.Sqlite;
+
+/// <summary>
+/// Reads the read model for a report. Whole start hours inside [from, to) come from the hourly aggregates (a few rows per
+/// group and hour, whatever the number of sessions); the sessions of a partial hour at either edge are read one by one
+/// from their summaries (and their latency/TTFT values from their model_response events), so any time filter is exact.
+/// Users as units: their aggregates when the report covers all time, else the summaries of the window summed per user.
+/// </summary>
+internal sealed class SqliteGroupFigures
+{
+    private static readonly string SummaryColumns = string.Join(", ", MetricFields.Columns.Select(c => "m." + c));
+    private static readonly string SummedColumns = string.Join(", ", MetricFields.Columns.Select(c => $"SUM(m.{c})"));
+
+    private readonly Dictionary<(string Experiment, string Group), Entry> _groups = [];
+    private readonly string? _experimentId;
+
+    private SqliteGroupFigures(string? experimentId) => _experimentId = experimentId;
+
+    public static IReadOnlyList<GroupFigures> Read(SqliteConnection connection, string? experimentId, long? fromMs, long? toMs, bool usersAsUnits)
+    {
+        var figures = new SqliteGroupFigures(experimentId);
+        var firstHour = fromMs is { } f ? CeilDiv(f, SqliteReadModel.HourMs) : long.MinValue;
+        var endHour = toMs is { } t ? FloorDiv(t, SqliteReadModel.HourMs) : long.MaxValue;
+        if (firstHour < endHour)
+        {
+            figures.ReadHours(connection, firstHour, endHour);
+            if (fromMs is { } from && from < firstHour * SqliteReadModel.HourMs)
+            {
+                figures.ReadSessions(connection, from, firstHour * SqliteReadModel.HourMs);
+            }
+
+            if (toMs is { } to && endHour * SqliteReadModel.HourMs < to)
+            {
+                figures.ReadSessions(connection, endHour * SqliteReadModel.HourMs, to);
+            }
+        }
+        else
+        {
+            figures.ReadSessions(connection, fromMs ?? long.MinValue, toMs ?? long.MaxValue);
+        }
+
+        if (usersAsUnits)
+        {
+            if (fromMs is null && toMs is null)
+            {
+                figures.ReadUserAggregates(connection);
+            }
+            else
+            {
+                figures.ReadUsers(connection, fromMs ?? long.MinValue, toMs ?? long.MaxValue);
+            }
+        }
+
+        return figures._groups
+            .OrderBy(g => g.Key.Experiment, StringComparer.Ordinal)
+            .ThenBy(g => g.Key.Group, StringComparer.Ordinal)
+            .Select(g => new GroupFigures(g.Key.Experiment, g.Key.Group, g.Value.Sessions, usersAsUnits ? g.Value.Users : null, g.Value.Sketches[0], g.Value.Sketches[1], g.Value.Sketches[2]))
+            .ToList();
+    }
+
+    private void ReadHours(SqliteConnection connection, long firstHour, long endHour)
+    {
+        using (var command = Command(connection, "SELECT experiment_id, model_group, moments FROM experiment_moments WHERE unit = 0 AND hour >= $first AND hour < $end"))
+        {
+            command.Parameters.AddWithValue("$first", firstHour);
+            command.Parameters.AddWithValue("$end", endHour);
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                EntryOf(reader).Sessions.Add(Moments.FromBytes((byte[])reader.GetValue(2)));
+            }
+        }
+
+        using (var command = Command(connection, "SELECT experiment_id, model_group, metric, bin, SUM(count) FROM experiment_sketch_bins WHERE hour >= $first AND hour < $end", "GROUP BY experiment_id, model_group, metric, bin"))
+        {
+            command.Parameters.AddWithValue("$first", firstHour);
+            command.Parameters.AddWithValue("$end", endHour);
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                EntryOf(reader).Sketches[reader.GetInt32(2)].AddBin(reader.GetInt32(3), reader.GetInt64(4));
+            }
+        }
+    }
+
+    /// <summary>Sessions starting in [from, to), one by one: their summaries, durations and response values.</summary>
+    private void ReadSessions(SqliteConnection connection, long from, long to)
+    {
+        using (var command = Command(
+            connection,
+            $"SELECT s.experiment_id, s.model_group, {SummaryColumns} FROM sessions s JOIN session_summaries m ON m.session_id = s.session_id WHERE s.start_time >= $from AND s.start_time < $to",
+            prefix: "s."))
+        {
+            command.Parameters.AddWithValue("$from", from);
+            command.Parameters.AddWithValue("$to", to);
+            using var reader = command.ExecuteReader();
+            var values = new double[MetricFields.Count];
+            while (reader.Read())
+            {
+                for (var i = 0; i < values.Length; i++)
+                {
+                    values[i] = reader.GetDouble(2 + i);
+                }
+
+                var entry = EntryOf(reader);
+                entry.Sessions.Add(values);
+                if (values[(int)MetricField.Ended] > 0)
+                {
+                    entry.Sketches[(int)QuantileMetric.DurationMs].Add(values[(int)MetricField.DurationMs]);
+                }
+            }
+        }
+
+        // The values of the responses, as the grain reads them: JSON numbers only.
+        using (var command = Command(
+            connection,
+            """
+            SELECT s.experiment_id, s.model_group,
+                   CASE WHEN json_type(e.data, '$.latency_ms') IN ('integer', 'real') THEN json_extract(e.data, '$.latency_ms') END,
+                   CASE WHEN json_type(e.data, '$.ttft_ms') IN ('integer', 'real') THEN json_extract(e.data, '$.ttft_ms') END
+            FROM sessions s JOIN session_events e ON e.session_id = s.session_id AND e.type = 'model_response'
+            WHERE s.start_time >= $from AND s.start_time < $to
+            """,
+            prefix: "s."))
+        {
+            command.Parameters.AddWithValue("$from", from);
+            command.Parameters.AddWithValue("$to", to);
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                var entry = EntryOf(reader);
+                if (!reader.IsDBNull(2))
+                {
+                    entry.Sketches[(int)QuantileMetric.LatencyMs].Add(reader.GetDouble(2));
+                }
+
+                if (!reader.IsDBNull(3))
+                {
+                    entry.Sketches[(int)QuantileMetric.TimeToFirstTokenMs].Add(reader.GetDouble(3));
+                }
+            }
+        }
+    }
+
+    private void ReadUserAggregates(SqliteConnection connection)
+    {
+        using var command = Command(connection, $"SELECT experiment_id, model_group, moments FROM experiment_moments WHERE unit = 1 AND hour = {SqliteReadModel.AllHours}");
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            EntryOf(reader).Users.Add(Moments.FromBytes((byte[])reader.GetValue(2)));
+        }
+    }
+
+    /// <summary>Users as units within a window: each user's sessions in it, summed.</summary>
+    private void ReadUsers(SqliteConnection connection, long from, long to)
+    {
+        using var command = Command(
+            connection,
+            $"SELECT s.experiment_id, s.model_group, {SummedColumns} FROM sessions s JOIN session_summaries m ON m.session_id = s.session_id WHERE s.start_time >= $from AND s.start_time < $to",
+            "GROUP BY s.experiment_id, s.model_group, s.user_id",
+            prefix: "s.");
+        command.Parameters.AddWithValue("$from", from);
+        command.Parameters.AddWithValue("$to", to);
+        using var reader = command.ExecuteReader();
+        var values = new double[MetricFields.Count];
+        while (reader.Read())
+        {
+            for (var i = 0; i < values.Length; i++)
+            {
+                values[i] = reader.GetDouble(2 + i);
+            }
+
+            EntryOf(reader).Users.Add(values);
+        }
+    }
+
+    private SqliteCommand Command(SqliteConnection connection, string sql, string? suffix = null, string prefix = "")
+    {
+        var command = connection.CreateCommand();
+        if (_experimentId is not null)
+        {
+            sql += $" AND {prefix}experiment_id = $experiment";
+            command.Parameters.AddWithValue("$experiment", _experimentId);
+        }
+
+        command.CommandText = suffix is null ? sql : sql + " " + suffix;
+        return command;
+    }
+
+    private Entry EntryOf(SqliteDataReader reader)
+    {
+        var key = (reader.GetString(0), reader.GetString(1));
+        if (!_groups.TryGetValue(key, out var entry))
+        {
+            _groups[key] = entry = new Entry();
+        }
+
+        return entry;
+    }
+
+    private static long FloorDiv(long a, long b) => a / b - (a % b < 0 ? 1 : 0);
+
+    private static long CeilDiv(long a, long b) => -FloorDiv(-a, b);
+
+    private sealed class Entry
+    {
+        public Moments Sessions { get; } = new();
+
+        public Moments Users { get; } = new();
+
+        public QuantileSketch[] Sketches { get; } = [new(), new(), new()];
+    }
+}

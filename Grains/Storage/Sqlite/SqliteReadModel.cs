@@ -1,0 +1,274 @@
+using System.Text;
+using Microsoft.Data.Sqlite;
+using SessionTracking.ReadModel;
+
+namespace SessionTracking.Storage.Sqlite;
+
+/// <summary>
+/// The read model's writes on one connection, inside its caller's transaction: the session's row (replaced only when the
+/// stored version is the one the flush started from), the user's row (sums of its sessions), and the changes to the
+/// experiment aggregates — moments per experiment × group × start hour (sessions as units) and per experiment × group
+/// (users as units), and sketch bins per experiment × group × start hour. Aggregate changes are summed in memory while the
+/// transaction runs and written once per aggregate row by <see cref="WriteAggregates"/>, just before the commit.
+/// </summary>
+internal sealed class SqliteReadModel : IDisposable
+{
+    public const int SessionUnit = 0;
+    public const int UserUnit = 1;
+
+    /// <summary>The hour key of user-unit moments, which cover the whole experiment.</summary>
+    public const long AllHours = -1;
+
+    public const long HourMs = 3_600_000;
+
+    private static readonly string ColumnList = string.Join(", ", MetricFields.Columns);
+    private static readonly string ParameterList = string.Join(", ", MetricFields.Columns.Select((_, i) => $"$v{i}"));
+
+    private readonly SqliteConnection _connection;
+    private readonly SqliteCommand _insertSession;
+    private readonly SqliteCommand _updateSession;
+    private readonly SqliteCommand _upsertUser;
+    private readonly SqliteCommand _readMoments;
+    private readonly SqliteCommand _writeMoments;
+    private readonly SqliteCommand _addBin;
+    private readonly Dictionary<(string Experiment, string Group, int Unit, long Hour), Moments> _moments = [];
+    private readonly Dictionary<(string Experiment, string Group, long Hour, int Metric, int Bin), long> _bins = [];
+
+    public SqliteReadModel(SqliteConnection connection)
+    {
+        _connection = connection;
+        _insertSession = Prepare($"INSERT INTO session_summaries (session_id, through_seq, {ColumnList}) VALUES ($id, $seq, {ParameterList})", "$id", "$seq");
+        _updateSession = Prepare(
+            $"UPDATE session_summaries SET through_seq = $seq, {string.Join(", ", MetricFields.Columns.Select((c, i) => $"{c} = $v{i}"))} WHERE session_id = $id AND through_seq = $prev_seq AND ended = $prev_ended",
+            "$id", "$seq", "$prev_seq", "$prev_ended");
+        _upsertUser = Prepare(
+            $"""
+            INSERT INTO user_summaries (experiment_id, model_group, user_id, {ColumnList}) VALUES ($experiment, $group, $user, {ParameterList})
+            ON CONFLICT (experiment_id, model_group, user_id) DO UPDATE SET {string.Join(", ", MetricFields.Columns.Select(c => $"{c} = {c} + excluded.{c}"))}
+            RETURNING {ColumnList}
+            """,
+            "$experiment", "$group", "$user");
+        _readMoments = Prepare(
+            "SELECT moments FROM experiment_moments WHERE experiment_id = $experiment AND model_group = $group AND unit = $unit AND hour = $hour",
+            "$experiment", "$group", "$unit", "$hour");
+        _writeMoments = Prepare(
+            """
+            INSERT INTO experiment_moments (experiment_id, model_group, unit, hour, moments) VALUES ($experiment, $group, $unit, $hour, $moments)
+            ON CONFLICT (experiment_id, model_group, unit, hour) DO UPDATE SET moments = excluded.moments
+            """,
+            "$experiment", "$group", "$unit", "$hour", "$moments");
+        _addBin = Prepare(
+            """
+            INSERT INTO experiment_sketch_bins (experiment_id, model_group, hour, metric, bin, count) VALUES ($experiment, $group, $hour, $metric, $bin, $count)
+            ON CONFLICT (experiment_id, model_group, hour, metric, bin) DO UPDATE SET count = count + excluded.count
+            """,
+            "$experiment", "$group", "$hour", "$metric", "$bin", "$count");
+    }
+
+    public static long HourOf(DateTimeOffset startTime) => Math.DivRem(startTime.ToUnixTimeMilliseconds(), HourMs, out var rem) - (rem < 0 ? 1 : 0);
+
+    /// <summary>Forgets aggregate changes of a transaction that was rolled back.</summary>
+    public void BeginTransaction()
+    {
+        _moments.Clear();
+        _bins.Clear();
+    }
+
+    /// <summary>
+    /// Writes the session's new row and records what it changes. Throws <see cref="ReadModelConflictException"/> when the
+    /// stored row is not <see cref="ReadModelUpdate.Previous"/>: another activation, or this very flush, was applied already.
+    /// </summary>
+    public void Apply(SessionInfo session, ReadModelUpdate update, SqliteTransaction transaction)
+    {
+        var current = update.Current;
+        if (update.Previous is not { } previous)
+        {
+            Bind(_insertSession, transaction, current.Values, session.SessionId, current.ThroughSeq);
+            _insertSession.ExecuteNonQuery();
+        }
+        else
+        {
+            Bind(_updateSession, transaction, current.Values, session.SessionId, current.ThroughSeq, previous.ThroughSeq, previous.Ended ? 1.0 : 0.0);
+            if (_updateSession.ExecuteNonQuery() != 1)
+            {
+                throw new ReadModelConflictException(session.SessionId);
+            }
+        }
+
+        Record(session, update.Previous is null ? null : update.Previous.Values.ToArray(), current.Values.ToArray(), update.Samples, transaction, sign: +1);
+    }
+
+    /// <summary>Records the removal of a session (privacy deletion); the caller deletes its rows.</summary>
+    public void Remove(SessionInfo session, SessionSummary stored, IReadOnlyList<MetricSample> samples, SqliteTransaction transaction) =>
+        Record(session, stored.Values.ToArray(), null, samples, transaction, sign: -1);
+
+    /// <summary>Writes the summed aggregate changes of the transaction: one read and one write per aggregate row.</summary>
+    public void WriteAggregates(SqliteTransaction transaction)
+    {
+        foreach (var ((experiment, group, unit, hour), delta) in _moments)
+        {
+            Set(_readMoments, transaction, experiment, group, unit, hour);
+            var stored = _readMoments.ExecuteScalar() is byte[] bytes ? Moments.FromBytes(bytes) : new Moments();
+            stored.Add(delta);
+            Set(_writeMoments, transaction, experiment, group, unit, hour, stored.ToBytes());
+            _writeMoments.ExecuteNonQuery();
+        }
+
+        foreach (var ((experiment, group, hour, metric, bin), count) in _bins)
+        {
+            if (count != 0)
+            {
+                Set(_addBin, transaction, experiment, group, hour, metric, bin, count);
+                _addBin.ExecuteNonQuery();
+            }
+        }
+
+        _moments.Clear();
+        _bins.Clear();
+    }
+
+    public void Dispose()
+    {
+        foreach (var command in new[] { _insertSession, _updateSession, _upsertUser, _readMoments, _writeMoments, _addBin })
+        {
+            command.Dispose();
+        }
+    }
+
+    private void Record(SessionInfo session, double[]? before, double[]? after, IReadOnlyList<MetricSample> samples, SqliteTransaction transaction, int sign)
+    {
+        // The user's row moves by the session's change; RETURNING gives its new sums, and the old ones are new − change.
+        var change = new double[MetricFields.Count];
+        for (var i = 0; i < change.Length; i++)
+        {
+            change[i] = (after?[i] ?? 0) - (before?[i] ?? 0);
+        }
+
+        Bind(_upsertUser, transaction, change, session.ExperimentId, session.ModelGroup, session.UserId);
+        var userAfter = new double[MetricFields.Count];
+        using (var reader = _upsertUser.ExecuteReader())
+        {
+            reader.Read();
+            for (var i = 0; i < userAfter.Length; i++)
+            {
+                userAfter[i] = reader.GetDouble(i);
+            }
+        }
+
+        var userBefore = new double[MetricFields.Count];
+        for (var i = 0; i < userBefore.Length; i++)
+        {
+            userBefore[i] = userAfter[i] - change[i];
+        }
+
+        var hour = HourOf(session.StartTime);
+        MomentsOf(session, SessionUnit, hour).Apply(before, before is not null, after, after is not null);
+        const int sessions = (int)MetricField.Sessions;
+        MomentsOf(session, UserUnit, AllHours).Apply(userBefore, userBefore[sessions] > 0, userAfter, userAfter[sessions] > 0);
+        foreach (var sample in samples)
+        {
+            var key = (session.ExperimentId, session.ModelGroup, hour, (int)sample.Metric, QuantileSketch.BinOf(sample.Value));
+            _bins[key] = (_bins.TryGetValue(key, out var count) ? count : 0) + sign;
+        }
+    }
+
+    private Moments MomentsOf(SessionInfo session, int unit, long hour)
+    {
+        var key = (session.ExperimentId, session.ModelGroup, unit, hour);
+        if (!_moments.TryGetValue(key, out var moments))
+        {
+            _moments[key] = moments = new Moments();
+        }
+
+        return moments;
+    }
+
+    /// <summary>Binds the leading named parameters, then the metric values as $v0…</summary>
+    private static void Bind(SqliteCommand command, SqliteTransaction transaction, ReadOnlySpan<double> values, params object[] leading)
+    {
+        command.Transaction = transaction;
+        var p = 0;
+        foreach (var value in leading)
+        {
+            command.Parameters[p++].Value = value;
+        }
+
+        foreach (var value in values)
+        {
+            command.Parameters[p++].Value = value;
+        }
+    }
+
+    private static void Set(SqliteCommand command, SqliteTransaction transaction, params object[] values)
+    {
+        command.Transaction = transaction;
+        for (var i = 0; i < values.Length; i++)
+        {
+            command.Parameters[i].Value = values[i];
+        }
+    }
+
+    private SqliteCommand Prepare(string sql, params string[] leadingParameters)
+    {
+        var command = _connection.CreateCommand();
+        command.CommandText = sql;
+        foreach (var name in leadingParameters)
+        {
+            command.Parameters.Add(new SqliteParameter { ParameterName = name });
+        }
+
+        if (sql.Contains("$v0", StringComparison.Ordinal))
+        {
+            for (var i = 0; i < MetricFields.Count; i++)
+            {
+                command.Parameters.Add(new SqliteParameter { ParameterName = $"$v{i}" });
+            }
+        }
+
+        return command;
+    }
+
+    /// <summary>The schema of the read model (created with the store's schema).</summary>
+    public static string Schema()
+    {
+        var columns = new StringBuilder();
+        foreach (var column in MetricFields.Columns)
+        {
+            columns.Append($",\n    {column} REAL NOT NULL DEFAULT 0");
+        }
+
+        return $"""
+            CREATE TABLE IF NOT EXISTS session_summaries (
+                session_id  TEXT PRIMARY KEY,
+                through_seq INTEGER NOT NULL{columns}
+            ) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS user_summaries (
+                experiment_id TEXT NOT NULL,
+                model_group   TEXT NOT NULL,
+                user_id       TEXT NOT NULL{columns},
+                PRIMARY KEY (experiment_id, model_group, user_id)
+            ) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS experiment_moments (
+                experiment_id TEXT NOT NULL,
+                model_group   TEXT NOT NULL,
+                unit          INTEGER NOT NULL,
+                hour          INTEGER NOT NULL,
+                moments       BLOB NOT NULL,
+                PRIMARY KEY (experiment_id, model_group, unit, hour)
+            ) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS experiment_sketch_bins (
+                experiment_id TEXT NOT NULL,
+                model_group   TEXT NOT NULL,
+                hour          INTEGER NOT NULL,
+                metric        INTEGER NOT NULL,
+                bin           INTEGER NOT NULL,
+                count         INTEGER NOT NULL,
+                PRIMARY KEY (experiment_id, model_group, hour, metric, bin)
+            ) WITHOUT ROWID;
+            """;
+    }
+}
+
+/// <summary>The stored read-model row is not the version a flush started from.</summary>
+internal sealed class ReadModelConflictException(string sessionId)
+    : Exception($"The read-model row of session {sessionId} changed since the flush was prepared.");
