@@ -136,6 +136,29 @@ public sealed class EventTimeTests(SmallLimitsGateway gateway)
         Assert.Equal(first, await EventsAsync(id));
     }
 
+    [Fact]
+    public async Task The_event_exports_carry_corrected_t_beside_t()
+    {
+        var experiment = "event-time-" + Guid.NewGuid().ToString("N");
+        var (_, started, _) = await _client.PostAsync("/session/start", $$"""{"user_id":"u","model_group":"g","experiment_id":"{{experiment}}"}""");
+        var id = started.GetProperty("session_id").GetString()!;
+        var sent = Now() + (10 * Minute);
+        await _client.PostAsync("/session/event", $$"""{"session_id":"{{id}}","sent_at":{{sent}},"events":[{"type":"click","t":{{sent - 2_000}}}]}""");
+        var stored = (await EventsAsync(id))[0];
+
+        var jsonl = await _client.GetStringAsync($"/exports/events.jsonl?experiment_id={experiment}");
+        var csv = (await _client.GetStringAsync($"/exports/events.csv?experiment_id={experiment}")).Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
+        var sessions = await _client.GetStringAsync($"/exports/sessions.jsonl?experiment_id={experiment}");
+
+        var row = JsonDocument.Parse(jsonl).RootElement;
+        Assert.Equal((sent - 2_000, stored.ReceivedAt - 2_000), (row.GetProperty("t").GetInt64(), row.GetProperty("corrected_t").GetInt64()));
+        Assert.EndsWith(",corrected_t", csv[0]);
+        Assert.EndsWith($",{stored.ReceivedAt - 2_000}", csv[1]);
+        Assert.Contains($",{sent - 2_000},", csv[1]);
+        var exported = JsonDocument.Parse(sessions).RootElement.GetProperty("events")[0];
+        Assert.Equal(stored.ReceivedAt - 2_000, exported.GetProperty("corrected_t").GetInt64());
+    }
+
     private static long Now() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
 
     private async Task<List<(long T, long ReceivedAt, long CorrectedT)>> EventsAsync(string id)
