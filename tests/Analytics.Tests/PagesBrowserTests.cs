@@ -138,12 +138,13 @@ public sealed class PagesBrowserTests(PagesGateway gateway) : IClassFixture<Page
     public async Task Analytics_page_shows_the_readout_sequential_and_adjusted_p_values_and_plans_a_sample_size()
     {
         // decide-exp, per session (its groups are named as browser-exp's: the other test's "all experiments" view asks for
-        // baseline slow-model): an error in 3 of 24 baseline sessions and in 21 of 24 treatment sessions, far beyond the
-        // 10 % guardrail and significant from the start; no stopped answers (that guardrail has no data to compare).
-        var sessions = Enumerable.Range(0, 24).SelectMany(i => new[]
+        // baseline slow-model): an error in 4 of 32 baseline sessions and in 28 of 32 treatment sessions, far beyond the
+        // 10 % guardrail and significant from the start (sequential p ≈ 0.004; with 24 per group it is ≈ 0.045, too near α
+        // for a test); no stopped answers (that guardrail has no data to compare).
+        var sessions = Enumerable.Range(0, 32).SelectMany(i => new[]
         {
-            RecordSessionAsync("fast-model", $"decide-f{i}", "decide-exp", i < 3 ? [Prompt, Response(300, tokens: 20), Error] : [Prompt, Response(300, tokens: 20)]),
-            RecordSessionAsync("slow-model", $"decide-s{i}", "decide-exp", i < 21 ? [Prompt, Response(900, tokens: 20), Error] : [Prompt, Response(900, tokens: 20)]),
+            RecordSessionAsync("fast-model", $"decide-f{i}", "decide-exp", i < 4 ? [Prompt, Response(300, tokens: 20), Error] : [Prompt, Response(300, tokens: 20)]),
+            RecordSessionAsync("slow-model", $"decide-s{i}", "decide-exp", i < 28 ? [Prompt, Response(900, tokens: 20), Error] : [Prompt, Response(900, tokens: 20)]),
         });
         await Task.WhenAll(sessions);
         var report = await ReportAsync("", "decide-exp");
@@ -178,7 +179,7 @@ public sealed class PagesBrowserTests(PagesGateway gateway) : IClassFixture<Page
         await shown.WaitForAsync(new LocatorWaitForOptions { Timeout = 20_000 });
         Assert.Equal("686", await shown.Locator(".units-per-group").InnerTextAsync());
         Assert.Contains("sessions per group", await shown.InnerTextAsync());
-        // Within the experiment's first hour its traffic counts over one hour (24 sessions per group → 576 a day), so the
+        // Within the experiment's first hour its traffic counts over one hour (32 sessions per group → 768 a day), so the
         // two requests agree on the days.
         Assert.Equal(PageFormat.Number(plan.GetProperty("days"), 1) + " days", await shown.Locator(".days").InnerTextAsync());
         Assert.Equal(PageFormat.Number(plan.GetProperty("units_per_day_per_group"), 1), await shown.Locator(".units-per-day").InnerTextAsync());
