@@ -23,8 +23,8 @@ app.UseCors();
 app.UseRateLimiter();
 app.UseDefaultFiles();
 app.UseStaticFiles();
-app.UseAuthentication();
-app.UseAuthorization();
+app.UseAuthentication(); // the OpenID Connect callback (/signin-oidc); no default scheme, see OperatorAuthentication
+app.UseAuthorization(); // operator endpoints: their policy authenticates by key header or sign-in cookie
 
 app.MapSessionEndpoints();
 app.MapQueryEndpoints();

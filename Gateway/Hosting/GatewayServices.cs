@@ -39,6 +39,17 @@ internal static class GatewayServices
             options.SerializerOptions.TypeInfoResolverChain.Insert(0, WireJsonContext.Default);
         });
         services.AddApiContract();
+        // The tracker's TypeScript declarations (.d.ts, .d.mts) are text; the default map reads .ts as an MPEG stream.
+        services.Configure<StaticFileOptions>(options =>
+        {
+            var types = new Microsoft.AspNetCore.StaticFiles.FileExtensionContentTypeProvider();
+            foreach (var extension in new[] { ".ts", ".mts", ".cts" })
+            {
+                types.Mappings[extension] = "text/plain; charset=utf-8";
+            }
+
+            options.ContentTypeProvider = types;
+        });
         return services;
     }
 

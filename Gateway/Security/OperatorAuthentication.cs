@@ -14,7 +14,7 @@ namespace SessionTracking.Gateway.Security;
 /// </summary>
 internal static class OperatorAuthentication
 {
-    /// <summary>The default scheme: forwards to the key handler when a key is presented, else to the cookie.</summary>
+    /// <summary>The operator policy's scheme: forwards to the key handler when a key is presented, else to the cookie.</summary>
     public const string Scheme = "Operator";
     public const string KeyScheme = "OperatorKey";
     public const string CookieScheme = "OperatorCookie";
@@ -27,8 +27,10 @@ internal static class OperatorAuthentication
         services.AddOptions<OperatorOpenIdConnectOptions>().Bind(configuration.GetSection(OperatorOpenIdConnectOptions.SectionName)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<OperatorOpenIdConnectOptions>, OperatorOpenIdConnectOptionsValidator>();
 
+        // No default scheme: the authentication middleware then only serves the OpenID Connect callback, and only operator
+        // endpoints authenticate (their policy names the scheme), so the tracking API's requests never read a cookie.
         var authentication = services
-            .AddAuthentication(Scheme)
+            .AddAuthentication()
             .AddPolicyScheme(Scheme, "Operator key or sign-in cookie", options =>
                 options.ForwardDefaultSelector = context => OperatorKeyHandler.PresentsKey(context.Request) ? KeyScheme : CookieScheme)
             .AddScheme<AuthenticationSchemeOptions, OperatorKeyHandler>(KeyScheme, displayName: null, _ => { })
@@ -42,7 +44,9 @@ internal static class OperatorAuthentication
             authentication.AddOpenIdConnect(OpenIdConnectScheme, openIdConnect.DisplayName, options => OperatorOpenIdConnect.Configure(options, openIdConnect));
         }
 
-        services.AddAuthorizationBuilder().AddPolicy(OperatorAccess.PolicyName, policy => policy.AddRequirements(new OperatorRequirement()));
+        services.AddAuthorizationBuilder().AddPolicy(OperatorAccess.PolicyName, policy => policy
+            .AddAuthenticationSchemes(Scheme)
+            .AddRequirements(new OperatorRequirement()));
         services.AddSingleton<IAuthorizationHandler, OperatorRequirementHandler>();
         services.AddSingleton<IAuthorizationMiddlewareResultHandler, OperatorChallenge>();
         services.AddSingleton<SignInRateLimiter>();

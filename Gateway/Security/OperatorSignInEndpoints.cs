@@ -45,14 +45,15 @@ internal static class OperatorSignInEndpoints
     {
         context.Response.Headers.CacheControl = "no-store";
         var oidc = openIdConnect.CurrentValue;
-        var signedIn = OperatorPrincipal.IsOperator(context.User);
-        var expires = signedIn ? (await context.AuthenticateAsync()).Properties?.ExpiresUtc : null;
+        var authentication = await context.AuthenticateAsync(OperatorAuthentication.Scheme);
+        var user = authentication.Principal;
+        var signedIn = user is not null && OperatorPrincipal.IsOperator(user);
         return TypedResults.Ok(new OperatorSessionResponse(
             Protected: OperatorAccess.IsProtected(security.CurrentValue, oidc),
             SignedIn: signedIn,
-            Name: signedIn ? context.User.Identity?.Name : null,
-            Method: signedIn ? OperatorPrincipal.Method(context.User) : null,
-            ExpiresAt: Timestamps.Format(expires),
+            Name: signedIn ? user!.Identity?.Name : null,
+            Method: signedIn ? OperatorPrincipal.Method(user!) : null,
+            ExpiresAt: signedIn ? Timestamps.Format(authentication.Properties?.ExpiresUtc) : null,
             KeySignIn: security.CurrentValue.HasOperatorKey,
             SingleSignOn: oidc.IsEnabled ? oidc.DisplayName : null));
     }

@@ -181,6 +181,21 @@ public sealed class SessionApiTests(SmallLimitsGateway gateway)
     }
 
     [Theory]
+    [InlineData("/tracker.js", "text/javascript", "SessionTracker")]
+    [InlineData("/tracker.mjs", "text/javascript", "SessionTracker")]
+    [InlineData("/tracker.d.ts", "text/plain", "SessionTracker")]
+    [InlineData("/tracker.d.mts", "text/plain", "SessionTracker")]
+    [InlineData("/react/index.d.mts", "text/plain", "useSession")]
+    public async Task The_tracker_and_its_declarations_are_served_as_text(string path, string mediaType, string content)
+    {
+        using var response = await _client.GetAsync(path);
+
+        Assert.Equal(200, (int)response.StatusCode);
+        Assert.Equal(mediaType, response.Content.Headers.ContentType?.MediaType);
+        Assert.Contains(content, await response.Content.ReadAsStringAsync());
+    }
+
+    [Theory]
     [InlineData("GET", "/no/such/path", 404)]
     [InlineData("DELETE", "/session/start", 405)]
     public async Task Unknown_paths_and_methods_answer_a_problem_too(string method, string path, int expected)

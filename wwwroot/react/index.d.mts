@@ -1,4 +1,5 @@
-import type { TrackerOptions } from '../tracker';
+// Types of react/index.mjs (an ES module: React hooks on top of the tracker).
+import type { TrackerOptions } from '../tracker.mjs';
 
 export interface UseSessionOptions {
   userId: string;
