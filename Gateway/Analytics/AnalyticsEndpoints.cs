@@ -51,7 +51,7 @@ internal static class AnalyticsEndpoints
         var result = await grains.GetGrain<IAnalyticsGrain>(0).GetReportsAsync(filter, baseline, analysisUnit);
         return result.Problem is { } problem
             ? Problems.BadRequest(problem)
-            : TypedResults.Ok(new ReportsResponse(Describe(filter), result.Experiments));
+            : TypedResults.Ok(new ReportsResponse(Describe(filter), [.. result.Experiments.Select(Wire.ExperimentReport.From)]));
     }
 
     /// <summary>The guide's two MongoDB pipelines, answered in their output shape (<c>_id</c> = model_group).</summary>
@@ -88,7 +88,7 @@ internal static class AnalyticsEndpoints
 
 internal sealed record FilterEcho(string? ExperimentId, string? ModelGroup, string? From, string? To);
 
-internal sealed record ReportsResponse(FilterEcho Filter, IReadOnlyList<ExperimentReport> Experiments);
+internal sealed record ReportsResponse(FilterEcho Filter, IReadOnlyList<Wire.ExperimentReport> Experiments);
 
 internal sealed record GuideResponse(IReadOnlyList<GuideLatencyRow> AvgLatencyByModelGroup, IReadOnlyList<GuideDurationRow> AvgDurationByModelGroup);
 
