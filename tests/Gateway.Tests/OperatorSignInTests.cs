@@ -148,6 +148,37 @@ public sealed class OperatorSignInTests(SignInGateway gateway) : IClassFixture<S
         Assert.All([form, text, crossSite, empty], r => Assert.False(r.Headers.Contains("Set-Cookie")));
     }
 
+    [Theory]
+    [InlineData("")]
+    [InlineData("{")]
+    [InlineData("[]")]
+    [InlineData("{\"key\":5}")]
+    [InlineData("{\"key\":null}")]
+    [InlineData("{\"key\":\"\"}")]
+    [InlineData("{\"key\":{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}}")]
+    public async Task Bad_sign_in_bodies_are_a_400_problem_and_no_cookie(string body)
+    {
+        using var response = await SendAsync(HttpMethod.Post, "/auth/signin", Api.Json(body));
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.False(response.Headers.Contains("Set-Cookie"));
+    }
+
+    [Fact]
+    public async Task A_key_longer_than_any_real_one_and_odd_return_urls_are_answered_without_an_error()
+    {
+        using var longKey = await SignInAsync(_client, new string('k', 5000));
+        Assert.Equal(HttpStatusCode.BadRequest, longKey.StatusCode);
+
+        // No provider here: 404 whatever the return_url; the sign-in page link for a navigation never leaves the site.
+        using var provider = await SendAsync(HttpMethod.Get, "/auth/oidc?return_url=https%3A%2F%2Fevil.example.net%2F");
+        Assert.Equal(HttpStatusCode.NotFound, provider.StatusCode);
+        using var navigation = await SendAsync(HttpMethod.Get, "/exports/sessions.csv?x=%0d%0aSet-Cookie:%20a=b", ("Sec-Fetch-Mode", "navigate"));
+        Assert.Equal(HttpStatusCode.Redirect, navigation.StatusCode);
+        Assert.StartsWith("/signin.html?return_url=%2Fexports%2Fsessions.csv", navigation.Headers.Location!.OriginalString, StringComparison.Ordinal);
+        Assert.False(navigation.Headers.Contains("Set-Cookie"));
+    }
+
     [Fact]
     public async Task A_new_key_signs_out_browsers_of_the_old_one_and_sign_in_attempts_are_limited()
     {
