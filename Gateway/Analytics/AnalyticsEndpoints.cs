@@ -25,7 +25,46 @@ internal static class AnalyticsEndpoints
             .WithDescription("The newest sessions matching the filter, for the timeline links.")
             .WithQueryParameter(new QueryParameter("limit", "Sessions to list, newest first.", Microsoft.OpenApi.JsonSchemaType.Integer, "int32", 1, WireLimits.MaxSessionListLimit))
             .ProducesProblem(StatusCodes.Status400BadRequest);
+        group.MapGet("/plan", PlanAsync).WithName("PlanSampleSize").WithSummary("Sample-size planning")
+            .WithDescription("Units per group to detect an absolute change `mde` of a metric (two-sided test at `alpha`, `power`), from `baseline_rate` (two proportions), `baseline_sd` (two means) or the experiment's baseline group, and the days that takes at the experiment's traffic so far.")
+            .ProducesProblem(StatusCodes.Status400BadRequest);
         return endpoints;
+    }
+
+    /// <summary>Sample-size planning: validation here, the arithmetic in the analytics grain.</summary>
+    private static async Task<Results<Ok<SamplePlan>, ProblemHttpResult>> PlanAsync(
+        IGrainFactory grains,
+        Microsoft.Extensions.Options.IOptions<AnalyticsOptions> options,
+        string metric,
+        double mde,
+        string? experiment_id = null,
+        double power = 0.8,
+        double? alpha = null,
+        double? baseline_rate = null,
+        double? baseline_sd = null,
+        string? unit = null)
+    {
+        var level = alpha ?? options.Value.Alpha;
+        string? problem = metric switch
+        {
+            _ when !AnalyticsOptions.ComparedMetrics.Contains(metric) => $"'metric' must be one of {string.Join(", ", AnalyticsOptions.ComparedMetrics)}.",
+            _ when !(mde > 0) || double.IsInfinity(mde) => "'mde' (the absolute change to detect) must be a positive number.",
+            _ when !(power > 0 && power < 1) => "'power' must lie strictly between 0 and 1.",
+            _ when !(level > 0 && level < 0.5) => "'alpha' must lie strictly between 0 and 0.5.",
+            _ when baseline_rate is { } r && !(r > 0 && r + mde < 1) => "'baseline_rate' and 'baseline_rate' + 'mde' must lie strictly between 0 and 1.",
+            _ when baseline_sd is { } sd && !(sd > 0) => "'baseline_sd' must be a positive number.",
+            _ when unit is not (null or "session" or "user") => "'unit' must be 'session' or 'user'.",
+            _ when experiment_id is null && baseline_rate is null && baseline_sd is null => "Give 'baseline_rate', 'baseline_sd' or an 'experiment_id' with data.",
+            _ => null,
+        };
+        if (problem is not null)
+        {
+            return Problems.BadRequest(problem);
+        }
+
+        var plan = await grains.GetGrain<IAnalyticsGrain>(0).PlanAsync(new PlanRequest(
+            experiment_id, metric, mde, power, level, baseline_rate, baseline_sd, unit switch { "session" => AnalysisUnit.Session, "user" => AnalysisUnit.User, _ => null }));
+        return plan.Problem is { } refused ? Problems.BadRequest(refused) : TypedResults.Ok(plan);
     }
 
     /// <summary>Per experiment × model_group figures, comparisons with the baseline group and the SRM check.</summary>

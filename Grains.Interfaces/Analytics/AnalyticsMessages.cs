@@ -96,8 +96,10 @@ public sealed record GroupReport(
     [property: Id(18)] Estimate TokensPerResponse);
 
 /// <summary>
-/// treatment − baseline of one metric, with a 95 % normal interval and two-sided p from the unpooled (Welch) standard error
-/// sqrt(Var_b + Var_t), each variance by the delta method at the report's unit.
+/// treatment − baseline of one metric. Fixed horizon: a 95 % normal interval and two-sided p from the unpooled (Welch)
+/// standard error sqrt(Var_b + Var_t), each variance by the delta method at the report's unit, with Holm and
+/// Benjamini–Hochberg adjustments of that p over every comparison of the experiment's report. Sequential (always valid,
+/// from the experiment's start): mSPRT p-value and (1 − α) confidence sequence, valid however often the report is read.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("SessionTracking.Analytics.Difference")]
 public sealed record Difference(
@@ -107,7 +109,42 @@ public sealed record Difference(
     [property: Id(3)] double? Low,
     [property: Id(4)] double? High,
     [property: Id(5)] double? Z,
-    [property: Id(6)] double? PValue);
+    [property: Id(6)] double? PValue,
+    [property: Id(7)] double? HolmPValue = null,
+    [property: Id(8)] double? BenjaminiHochbergPValue = null,
+    [property: Id(9)] SequentialResult? Sequential = null);
+
+/// <summary>An always-valid result: data from the experiment's start up to the report's end.</summary>
+[GenerateSerializer, Immutable, Alias("SessionTracking.Analytics.SequentialResult")]
+public sealed record SequentialResult(
+    [property: Id(0)] double Value,
+    [property: Id(1)] double PValue,
+    [property: Id(2)] double Low,
+    [property: Id(3)] double High);
+
+/// <summary>What to do with a treatment, and why: ship, keep_baseline, inconclusive or guardrail_breached.</summary>
+[GenerateSerializer, Immutable, Alias("SessionTracking.Analytics.Readout")]
+public sealed record Readout(
+    [property: Id(0)] string Decision,
+    [property: Id(1)] string PrimaryMetric,
+    [property: Id(2)] IReadOnlyList<string> Reasons,
+    [property: Id(3)] IReadOnlyList<GuardrailResult> Guardrails);
+
+/// <summary>
+/// A guardrail: the relative change of <see cref="Metric"/> (treatment vs baseline) in its harmful direction against the
+/// configured threshold; breached when the harm exceeds it and (for metrics with a test) the sequential p is below α.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("SessionTracking.Analytics.GuardrailResult")]
+public sealed record GuardrailResult(
+    [property: Id(0)] string Name,
+    [property: Id(1)] string Metric,
+    [property: Id(2)] bool HigherIsWorse,
+    [property: Id(3)] double Threshold,
+    [property: Id(4)] double? BaselineValue,
+    [property: Id(5)] double? TreatmentValue,
+    [property: Id(6)] double? RelativeChange,
+    [property: Id(7)] double? SequentialPValue,
+    [property: Id(8)] string Status);
 
 /// <summary>One model group compared with the experiment's baseline group.</summary>
 [GenerateSerializer, Immutable, Alias("SessionTracking.Analytics.GroupComparison")]
@@ -119,7 +156,9 @@ public sealed record GroupComparison(
     [property: Id(4)] Difference LatencyMs,
     [property: Id(5)] Difference DurationMs,
     [property: Id(6)] Difference PromptsPerSession,
-    [property: Id(7)] Difference ErrorsPerSession);
+    [property: Id(7)] Difference ErrorsPerSession,
+    [property: Id(8)] Difference? StoppedRate = null,
+    [property: Id(9)] Readout? Readout = null);
 
 /// <summary>
 /// Sample-ratio-mismatch check over every group of the experiment (whatever the report's group filter): Pearson chi-square
@@ -150,7 +189,9 @@ public sealed record ExperimentReport(
     [property: Id(3)] IReadOnlyList<GroupReport> Groups,
     [property: Id(4)] IReadOnlyList<GroupComparison> Comparisons,
     [property: Id(5)] SampleRatioCheck? SampleRatio,
-    [property: Id(6)] PercentileMethod Percentiles);
+    [property: Id(6)] PercentileMethod Percentiles,
+    [property: Id(7)] DateTimeOffset? Start = null,
+    [property: Id(8)] double Alpha = 0.05);
 
 /// <summary>The reports of a request, or why it cannot be answered (a baseline that names no group: 400).</summary>
 [GenerateSerializer, Immutable, Alias("SessionTracking.Analytics.ReportsResult")]
@@ -207,3 +248,35 @@ public sealed record ExportEvent(
     [property: Id(6)] string Type,
     [property: Id(7)] string DataJson,
     [property: Id(8)] string? ClientId);
+
+/// <summary>
+/// A sample-size question: units per group to detect an absolute change <see cref="MinimumDetectableEffect"/> of
+/// <see cref="Metric"/> with a two-sided test at <see cref="Alpha"/> and <see cref="Power"/>. The baseline is the given
+/// rate (two proportions), the given per-unit standard deviation (two means), or else the experiment's own baseline group.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("SessionTracking.Analytics.PlanRequest")]
+public sealed record PlanRequest(
+    [property: Id(0)] string? ExperimentId,
+    [property: Id(1)] string Metric,
+    [property: Id(2)] double MinimumDetectableEffect,
+    [property: Id(3)] double Power,
+    [property: Id(4)] double Alpha,
+    [property: Id(5)] double? BaselineRate,
+    [property: Id(6)] double? BaselineStandardDeviation,
+    [property: Id(7)] AnalysisUnit? Unit);
+
+/// <summary>The answer: units per group, and the days they take at the experiment's traffic so far (when known).</summary>
+[GenerateSerializer, Immutable, Alias("SessionTracking.Analytics.SamplePlan")]
+public sealed record SamplePlan(
+    [property: Id(0)] string Metric,
+    [property: Id(1)] string Method,
+    [property: Id(2)] AnalysisUnit Unit,
+    [property: Id(3)] double? BaselineValue,
+    [property: Id(4)] double? StandardDeviation,
+    [property: Id(5)] double MinimumDetectableEffect,
+    [property: Id(6)] double Alpha,
+    [property: Id(7)] double Power,
+    [property: Id(8)] long? UnitsPerGroup,
+    [property: Id(9)] double? UnitsPerDayPerGroup,
+    [property: Id(10)] double? Days,
+    [property: Id(11)] string? Problem = null);

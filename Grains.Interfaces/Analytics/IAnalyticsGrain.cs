@@ -15,6 +15,10 @@ public interface IAnalyticsGrain : IGrainWithIntegerKey
     [Alias("Reports")]
     ValueTask<ReportsResult> GetReportsAsync(AnalyticsFilter filter, string? baseline, AnalysisUnit? unit);
 
+    /// <summary>Sample-size planning for one metric (docs/analytics.md, "Planning").</summary>
+    [Alias("Plan")]
+    ValueTask<SamplePlan> PlanAsync(PlanRequest request);
+
     [Alias("Guide")]
     ValueTask<GuideAverages> GetGuideAveragesAsync(AnalyticsFilter filter);
 

@@ -10,7 +10,7 @@ namespace SessionTracking.Analytics;
 /// intervals, Welch differences against the baseline and the sample-ratio check (docs/analytics.md). Stateless worker: every silo answers locally, next to its store.
 /// </summary>
 [StatelessWorker]
-public sealed class AnalyticsGrain(IAnalyticsStore store, IOptions<AnalyticsOptions> options) : Grain, IAnalyticsGrain
+public sealed class AnalyticsGrain(IAnalyticsStore store, IOptions<AnalyticsOptions> options, TimeProvider clock) : Grain, IAnalyticsGrain
 {
     private readonly AnalyticsOptions _options = options.Value;
 
@@ -18,6 +18,9 @@ public sealed class AnalyticsGrain(IAnalyticsStore store, IOptions<AnalyticsOpti
     {
         var usersAsUnits = unit == AnalysisUnit.User || (unit is null && _options.Experiments.Values.Any(e => e.Unit == AnalysisUnit.User));
         var figures = await store.ReadGroupFiguresAsync(filter.ExperimentId, filter.From, filter.To, usersAsUnits, CancellationToken.None);
+
+        // Sequential results count from the experiment's start: the same read without the window's beginning.
+        var origin = filter.From is null ? figures : await store.ReadGroupFiguresAsync(filter.ExperimentId, null, filter.To, usersAsUnits, CancellationToken.None);
         var reports = new List<ExperimentReport>();
         foreach (var experiment in figures.GroupBy(f => f.ExperimentId))
         {
@@ -35,17 +38,76 @@ public sealed class AnalyticsGrain(IAnalyticsStore store, IOptions<AnalyticsOpti
                 continue;
             }
 
+            var decisions = new ExperimentDecisions(_options, _options.Experiments.GetValueOrDefault(experiment.Key), experimentUnit);
+            GroupFigures? Origin(GroupFigures g) => origin.FirstOrDefault(o => o.ExperimentId == g.ExperimentId && o.ModelGroup == g.ModelGroup);
+            var comparisons = reported
+                .Where(g => g != baselineGroup)
+                .Select(g => decisions.Compare(baselineGroup, g, Origin(baselineGroup), Origin(g)))
+                .ToList();
             reports.Add(new ExperimentReport(
                 experiment.Key,
                 experimentUnit,
                 baselineGroup.ModelGroup,
                 reported.Select(g => BuildGroup(g, experimentUnit)).ToList(),
-                reported.Where(g => g != baselineGroup).Select(g => Compare(baselineGroup, g, experimentUnit)).ToList(),
+                ExperimentDecisions.AdjustPValues(comparisons),
                 SampleRatio(experiment.Key, groups, experimentUnit),
-                new PercentileMethod("ddsketch", QuantileSketch.RelativeAccuracy)));
+                new PercentileMethod("ddsketch", QuantileSketch.RelativeAccuracy),
+                await store.ExperimentStartAsync(experiment.Key, CancellationToken.None),
+                _options.Alpha));
         }
 
         return new ReportsResult(reports);
+    }
+
+    public async ValueTask<SamplePlan> PlanAsync(PlanRequest request)
+    {
+        var unit = request.Unit ?? (request.ExperimentId is { } id ? UnitOf(id) : AnalysisUnit.Session);
+        SamplePlan Answer(string method, double? baseline, double? sd, double? n, double? perDay, string? problem = null) => new(
+            request.Metric, method, unit, baseline, sd, request.MinimumDetectableEffect, request.Alpha, request.Power,
+            n is { } units ? (long)Math.Ceiling(units) : null, perDay, n is { } u && perDay > 0 ? u / perDay : null, problem);
+
+        var traffic = request.ExperimentId is { } experimentId ? await TrafficAsync(experimentId, unit) : (null, null);
+        if (request.BaselineRate is { } rate)
+        {
+            return Answer("two proportions (Fleiss, no continuity correction)", rate, null, Statistics.SampleSizeForProportions(rate, rate + request.MinimumDetectableEffect, request.Alpha, request.Power), traffic.PerDay);
+        }
+
+        if (request.BaselineStandardDeviation is { } sd)
+        {
+            return Answer("two means", null, sd, Statistics.SampleSizeForMeans(sd, request.MinimumDetectableEffect, request.Alpha, request.Power), traffic.PerDay);
+        }
+
+        // From the experiment: the baseline group's value of the metric and its per-unit standard deviation, σ² = n·Var(R).
+        if (traffic.Baseline is not { } baselineGroup)
+        {
+            return Answer("two means (delta method)", null, null, null, null, "Give baseline_rate or baseline_sd, or an experiment_id with data.");
+        }
+
+        var (numerator, denominator) = ExperimentDecisions.Ratios[request.Metric];
+        var units = unit == AnalysisUnit.User ? baselineGroup.Users! : baselineGroup.Sessions;
+        var (value, variance) = Statistics.Ratio(units, numerator, denominator);
+        if (value is null || variance is null)
+        {
+            return Answer("two means (delta method)", value, null, null, traffic.PerDay, $"The baseline group has too little data for {request.Metric}.");
+        }
+
+        var perUnitSd = Math.Sqrt(variance.Value * units.Units);
+        return Answer("two means (delta method)", value, perUnitSd, perUnitSd == 0 ? null : Statistics.SampleSizeForMeans(perUnitSd, request.MinimumDetectableEffect, request.Alpha, request.Power), traffic.PerDay);
+    }
+
+    /// <summary>The experiment's baseline group (first by name) and its units per day and group since its first session.</summary>
+    private async Task<(GroupFigures? Baseline, double? PerDay)> TrafficAsync(string experimentId, AnalysisUnit unit)
+    {
+        var figures = await store.ReadGroupFiguresAsync(experimentId, null, null, unit == AnalysisUnit.User, CancellationToken.None);
+        var start = await store.ExperimentStartAsync(experimentId, CancellationToken.None);
+        if (figures.Count == 0 || start is null)
+        {
+            return (null, null);
+        }
+
+        var days = Math.Max((clock.GetUtcNow() - start.Value).TotalDays, 1.0 / 24); // at least an hour: a first burst is no rate
+        var units = figures.Sum(g => (unit == AnalysisUnit.User ? g.Users! : g.Sessions).Units);
+        return (figures[0], units / (double)figures.Count / days);
     }
 
     public async ValueTask<GuideAverages> GetGuideAveragesAsync(AnalyticsFilter filter) =>
@@ -130,23 +192,6 @@ public sealed class AnalyticsGrain(IAnalyticsStore store, IOptions<AnalyticsOpti
             Count(MetricField.Stopped),
             Rate(MetricField.Stopped, MetricField.Responses),
             Statistics.Interval(Statistics.Ratio(units, MetricField.TokensSum, MetricField.TokensCount)));
-    }
-
-    private static GroupComparison Compare(GroupFigures baseline, GroupFigures treatment, AnalysisUnit unit)
-    {
-        Difference Of(MetricField numerator, MetricField denominator) => Statistics.Compare(
-            Statistics.Ratio(UnitsOf(baseline, unit), numerator, denominator),
-            Statistics.Ratio(UnitsOf(treatment, unit), numerator, denominator));
-
-        return new GroupComparison(
-            baseline.ModelGroup,
-            treatment.ModelGroup,
-            unit,
-            Of(MetricField.FeedbackUp, MetricField.Feedback),
-            Of(MetricField.LatencySum, MetricField.LatencyCount),
-            Of(MetricField.DurationMs, MetricField.Ended),
-            Of(MetricField.Prompts, MetricField.Sessions),
-            Of(MetricField.Errors, MetricField.Sessions));
     }
 
     private SampleRatioCheck? SampleRatio(string experimentId, List<GroupFigures> groups, AnalysisUnit unit)

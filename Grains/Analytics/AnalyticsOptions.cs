@@ -12,14 +12,42 @@ public sealed class AnalyticsOptions : IValidatableObject
 
     public Dictionary<string, ExperimentOptions> Experiments { get; set; } = new(StringComparer.Ordinal);
 
+    /// <summary>Significance level of the report's tests, sequential results and readouts.</summary>
+    [Range(1e-6, 0.5)]
+    public double Alpha { get; set; } = 0.05;
+
+    /// <summary>
+    /// Standard deviation of the standardised effect in the sequential test's normal mixture (τ = scale · per-unit σ): the
+    /// effect size the test is most sensitive to. It changes power, never validity.
+    /// </summary>
+    [Range(0.001, 10)]
+    public double SequentialEffectScale { get; set; } = 0.1;
+
     /// <summary>SRM alarm threshold on the chi-square p-value (0.001 is the usual choice: SRM checks run often).</summary>
     [Range(1e-9, 0.5)]
     public double SampleRatioAlpha { get; set; } = 0.001;
+
+    public static readonly IReadOnlySet<string> ComparedMetrics = new HashSet<string>(["up_rate", "latency_ms", "duration_ms", "prompts_per_session", "errors_per_session", "stopped_rate"]);
+
+    public static readonly IReadOnlySet<string> GuardrailMetrics = new HashSet<string>(["errors_per_session", "stopped_rate", "latency_ms", "latency_p95", "ttft_ms", "ttft_p95"]);
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         foreach (var (experiment, options) in Experiments)
         {
+            if (!ComparedMetrics.Contains(options.PrimaryMetric))
+            {
+                yield return new ValidationResult($"Analytics:Experiments:{experiment}:PrimaryMetric must be one of {string.Join(", ", ComparedMetrics)}.", [nameof(Experiments)]);
+            }
+
+            foreach (var (name, guardrail) in options.Guardrails)
+            {
+                if (!GuardrailMetrics.Contains(guardrail.Metric) || !(guardrail.Threshold >= 0) || double.IsInfinity(guardrail.Threshold))
+                {
+                    yield return new ValidationResult($"Analytics:Experiments:{experiment}:Guardrails:{name} needs a Metric among {string.Join(", ", GuardrailMetrics)} and a Threshold ≥ 0.", [nameof(Experiments)]);
+                }
+            }
+
             if (options.Split.Count < 2 || options.Split.Values.Any(w => !(w > 0) || double.IsInfinity(w)))
             {
                 yield return new ValidationResult(
@@ -40,4 +68,26 @@ public sealed class ExperimentOptions
     /// or <c>Session</c> (the client picks a group per session).
     /// </summary>
     public AnalysisUnit Unit { get; set; } = AnalysisUnit.User;
+
+    /// <summary>The metric the readout decides on: up_rate (default), latency_ms, duration_ms, prompts_per_session, errors_per_session or stopped_rate.</summary>
+    public string PrimaryMetric { get; set; } = "up_rate";
+
+    /// <summary>Whether a higher value of the primary metric is better (true for up_rate).</summary>
+    public bool PrimaryHigherIsBetter { get; set; } = true;
+
+    /// <summary>Guardrails by name, e.g. <c>Analytics:Experiments:x:Guardrails:errors:Metric=errors_per_session</c>, <c>…:Threshold=0.1</c>.</summary>
+    public Dictionary<string, GuardrailOptions> Guardrails { get; set; } = new(StringComparer.Ordinal);
+}
+
+/// <summary>A guardrail: a metric that must not move in its harmful direction by more than <see cref="Threshold"/> (relative).</summary>
+public sealed class GuardrailOptions
+{
+    /// <summary>errors_per_session, stopped_rate, latency_ms, latency_p95, ttft_ms or ttft_p95.</summary>
+    public string Metric { get; set; } = "";
+
+    /// <summary>Allowed relative change in the harmful direction (0.1: 10 %).</summary>
+    public double Threshold { get; set; } = 0.1;
+
+    /// <summary>True when an increase is the harm (every built-in guardrail metric).</summary>
+    public bool HigherIsWorse { get; set; } = true;
 }

@@ -93,6 +93,107 @@ public static class Statistics
         return new Difference(b, t, difference, difference - Z95 * se, difference + Z95 * se, z, Erfc(Math.Abs(z) / Math.Sqrt(2)));
     }
 
+    /// <summary>
+    /// Always-valid p-value and confidence sequence of a difference whose estimate is approximately normal with variance
+    /// <paramref name="variance"/>: the mixture sequential probability ratio test with a normal mixture N(0, τ²) over the
+    /// effect (Johari, Koomen, Pekelis and Walsh, "Peeking at A/B Tests", KDD 2017, eq. 2; Johari, Pekelis and Walsh,
+    /// "Always Valid Inference", arXiv:1512.04922, §4):
+    ///   Λ = sqrt(V / (V + τ²)) · exp(D² τ² / (2V (V + τ²))),  p = min(1, 1/Λ),
+    ///   confidence sequence D ± sqrt(V (V + τ²) / τ² · (2 ln(1/α) + ln((V + τ²)/V))).
+    /// By Ville's inequality P(some look has p ≤ α | no difference) ≤ α, however often one looks. τ² is
+    /// (<paramref name="effectScale"/> · σ)², σ² = V · n_eff the per-unit variance (n_eff = n_b·n_t/(n_b + n_t)): a prior of
+    /// standardised effects with standard deviation <paramref name="effectScale"/>.
+    /// </summary>
+    public static (double PValue, double Low, double High)? Sequential(double difference, double variance, double effectiveUnits, double alpha, double effectScale)
+    {
+        if (!(variance > 0) || !(effectiveUnits > 0))
+        {
+            return null;
+        }
+
+        var tau2 = effectScale * effectScale * variance * effectiveUnits;
+        var v = variance;
+        var logLambda = (0.5 * Math.Log(v / (v + tau2))) + (difference * difference * tau2 / (2 * v * (v + tau2)));
+        var p = logLambda <= 0 ? 1.0 : Math.Min(1.0, Math.Exp(-logLambda));
+        var half = Math.Sqrt(v * (v + tau2) / tau2 * ((2 * Math.Log(1 / alpha)) + Math.Log((v + tau2) / v)));
+        return (p, difference - half, difference + half);
+    }
+
+    /// <summary>Holm's step-down adjustment (Holm 1979): p̃(i) = max over j ≤ i of min(1, (m − j + 1)·p(j)), p sorted ascending.</summary>
+    public static double?[] Holm(IReadOnlyList<double?> pValues)
+    {
+        var order = pValues.Select((p, i) => (p, i)).Where(x => x.p is not null).OrderBy(x => x.p).ToList();
+        var adjusted = new double?[pValues.Count];
+        var m = order.Count;
+        var running = 0.0;
+        for (var k = 0; k < m; k++)
+        {
+            running = Math.Max(running, Math.Min(1, (m - k) * order[k].p!.Value));
+            adjusted[order[k].i] = running;
+        }
+
+        return adjusted;
+    }
+
+    /// <summary>Benjamini–Hochberg step-up adjustment (1995): p̃(i) = min over j ≥ i of min(1, m·p(j)/j), p sorted ascending.</summary>
+    public static double?[] BenjaminiHochberg(IReadOnlyList<double?> pValues)
+    {
+        var order = pValues.Select((p, i) => (p, i)).Where(x => x.p is not null).OrderBy(x => x.p).ToList();
+        var adjusted = new double?[pValues.Count];
+        var m = order.Count;
+        var running = 1.0;
+        for (var k = m - 1; k >= 0; k--)
+        {
+            running = Math.Min(running, Math.Min(1, m * order[k].p!.Value / (k + 1)));
+            adjusted[order[k].i] = running;
+        }
+
+        return adjusted;
+    }
+
+    /// <summary>Φ⁻¹(p), the standard normal quantile: bisection on Φ(z) = erfc(−z/√2)/2 to 1e-12.</summary>
+    public static double NormalQuantile(double p)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(p, 0);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(p, 1);
+        double lo = -40, hi = 40;
+        while (hi - lo > 1e-12)
+        {
+            var mid = (lo + hi) / 2;
+            if (Erfc(-mid / Math.Sqrt(2)) / 2 < p)
+            {
+                lo = mid;
+            }
+            else
+            {
+                hi = mid;
+            }
+        }
+
+        return (lo + hi) / 2;
+    }
+
+    /// <summary>
+    /// Units per group to detect p₁ → p₂ with a two-sided test at <paramref name="alpha"/> and <paramref name="power"/>
+    /// (Fleiss, Levin and Paik, Statistical Methods for Rates and Proportions, 3rd ed., eq. 4.14, without continuity
+    /// correction): n = (z₁₋α/₂·sqrt(2p̄(1 − p̄)) + z₁₋β·sqrt(p₁(1 − p₁) + p₂(1 − p₂)))² / (p₂ − p₁)².
+    /// </summary>
+    public static double SampleSizeForProportions(double p1, double p2, double alpha, double power)
+    {
+        var za = NormalQuantile(1 - (alpha / 2));
+        var zb = NormalQuantile(power);
+        var pBar = (p1 + p2) / 2;
+        var root = (za * Math.Sqrt(2 * pBar * (1 - pBar))) + (zb * Math.Sqrt((p1 * (1 - p1)) + (p2 * (1 - p2))));
+        return root * root / ((p2 - p1) * (p2 - p1));
+    }
+
+    /// <summary>Units per group to detect a difference δ of means with per-unit standard deviation σ: n = 2(z₁₋α/₂ + z₁₋β)²σ²/δ².</summary>
+    public static double SampleSizeForMeans(double sd, double delta, double alpha, double power)
+    {
+        var z = NormalQuantile(1 - (alpha / 2)) + NormalQuantile(power);
+        return 2 * z * z * sd * sd / (delta * delta);
+    }
+
     /// <summary>Sample standard deviation of n values from their sum and sum of squares; null for fewer than two.</summary>
     public static double? StandardDeviation(double count, double sum, double sumOfSquares) =>
         count < 2 ? null : Math.Sqrt(Math.Max(0, (sumOfSquares - sum * sum / count) / (count - 1)));

@@ -16,6 +16,9 @@ public interface IAnalyticsStore
     /// </summary>
     Task<IReadOnlyList<GroupFigures>> ReadGroupFiguresAsync(string? experimentId, DateTimeOffset? from, DateTimeOffset? to, bool usersAsUnits, CancellationToken cancellationToken);
 
+    /// <summary>The start time of the experiment's first session (the origin of its sequential results); null without sessions.</summary>
+    Task<DateTimeOffset?> ExperimentStartAsync(string experimentId, CancellationToken cancellationToken);
+
     /// <summary>The guide's two pipelines: mean model_response latency_ms and mean end − start, by model_group.</summary>
     Task<GuideAverages> GuideAveragesAsync(AnalyticsFilter filter, CancellationToken cancellationToken);
 

@@ -114,6 +114,78 @@ public sealed class AnalyticsApiTests(SeededGateway gateway) : IClassFixture<See
     }
 
     [Fact]
+    public async Task Comparisons_carry_sequential_results_adjusted_p_values_and_a_readout()
+    {
+        var report = await ReportAsync("exp-a");
+        Assert.Equal("2023-11-14T22:13:20.000Z", report.GetProperty("start").GetDateTimeOffset().ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(0.05, report.GetProperty("alpha").GetDouble());
+        var comparison = Assert.Single(report.GetProperty("comparisons").EnumerateArray());
+        var up = comparison.GetProperty("up_rate");
+
+        // The sequential result covers the same data here (no window): same difference, a wider interval, a larger p.
+        var sequential = up.GetProperty("sequential");
+        Assert.Equal(up.GetProperty("value").GetDouble(), sequential.GetProperty("value").GetDouble(), Tolerance);
+        Assert.True(sequential.GetProperty("p_value").GetDouble() >= up.GetProperty("p_value").GetDouble());
+        Assert.True(sequential.GetProperty("high").GetDouble() - sequential.GetProperty("low").GetDouble() > up.GetProperty("high").GetDouble() - up.GetProperty("low").GetDouble());
+
+        // Six metrics in one comparison: Holm multiplies the smallest raw p by 6 (capped at 1).
+        var raw = new[] { "up_rate", "latency_ms", "duration_ms", "prompts_per_session", "errors_per_session", "stopped_rate" }
+            .Select(m => comparison.GetProperty(m)).Where(d => d.GetProperty("p_value").ValueKind == JsonValueKind.Number).ToList();
+        var smallest = raw.MinBy(d => d.GetProperty("p_value").GetDouble());
+        Assert.Equal(Math.Min(1, raw.Count * smallest.GetProperty("p_value").GetDouble()), smallest.GetProperty("holm_p_value").GetDouble(), 1e-12);
+
+        // Readout: 6 users cannot settle the up-rate; the latency p95 guardrail is fine (treatment is faster).
+        var readout = comparison.GetProperty("readout");
+        Assert.Equal("inconclusive", readout.GetProperty("decision").GetString());
+        Assert.Equal("up_rate", readout.GetProperty("primary_metric").GetString());
+        var guardrail = Assert.Single(readout.GetProperty("guardrails").EnumerateArray());
+        Assert.Equal(("slow", "latency_p95", "ok"), (guardrail.GetProperty("name").GetString(), guardrail.GetProperty("metric").GetString(), guardrail.GetProperty("status").GetString()));
+        Assert.True(guardrail.GetProperty("relative_change").GetDouble() < -0.5);
+    }
+
+    [Theory]
+    [InlineData("metric=up_rate&mde=0.05&baseline_rate=0.10", 686, "two proportions (Fleiss, no continuity correction)")]
+    [InlineData("metric=latency_ms&mde=0.5&baseline_sd=1", 63, "two means")]
+    // α = 0.01, power 0.9: (2.5758·0.46771 + 1.28155·0.46637)² / 0.05² = 1.80241² / 0.0025 = 1299.5.
+    [InlineData("metric=up_rate&mde=0.05&baseline_rate=0.10&power=0.9&alpha=0.01", 1_300, "two proportions (Fleiss, no continuity correction)")]
+    public async Task Sample_size_plans_match_the_tables(string query, long perGroup, string method)
+    {
+        var plan = await GetJsonAsync("/analytics/plan?" + query);
+        Assert.Equal(perGroup, plan.GetProperty("units_per_group").GetInt64());
+        Assert.Equal(method, plan.GetProperty("method").GetString());
+    }
+
+    [Fact]
+    public async Task A_plan_from_the_experiments_own_baseline_gives_days_at_its_traffic()
+    {
+        // Control's mean latency per user: 2500 ms with Var 375 000 over 4 users, so σ² = 1.5e6 per user; 500 ms to detect.
+        var plan = await GetJsonAsync("/analytics/plan?experiment_id=exp-a&metric=latency_ms&mde=500");
+        Assert.Equal("user", plan.GetProperty("unit").GetString());
+        Assert.Equal(2500, plan.GetProperty("baseline_value").GetDouble(), Tolerance);
+        Assert.Equal(Math.Sqrt(1.5e6), plan.GetProperty("standard_deviation").GetDouble(), 1e-6);
+        var expected = 2 * Math.Pow(1.959963984540054 + 0.8416212335729143, 2) * 1.5e6 / (500 * 500);
+        Assert.Equal(Math.Ceiling(expected), plan.GetProperty("units_per_group").GetInt64());
+        Assert.True(plan.GetProperty("units_per_day_per_group").GetDouble() > 0);
+        var days = expected / plan.GetProperty("units_per_day_per_group").GetDouble();
+        Assert.InRange(plan.GetProperty("days").GetDouble(), days * (1 - 1e-9), days * (1 + 1e-9));
+    }
+
+    [Theory]
+    [InlineData("/analytics/plan?metric=bananas&mde=0.1&baseline_rate=0.1")]
+    [InlineData("/analytics/plan?metric=up_rate&mde=0&baseline_rate=0.1")]
+    [InlineData("/analytics/plan?metric=up_rate&mde=0.1&baseline_rate=0.95")]
+    [InlineData("/analytics/plan?metric=up_rate&mde=0.1&power=1")]
+    [InlineData("/analytics/plan?metric=up_rate&mde=0.1")]
+    [InlineData("/analytics/plan?metric=up_rate&mde=abc&baseline_rate=0.1")]
+    [InlineData("/analytics/plan?metric=up_rate&mde=0.1&experiment_id=no-such-experiment")]
+    public async Task Bad_plans_are_400_problems(string path)
+    {
+        using var response = await gateway.Client.GetAsync(path);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
     public async Task Sessions_are_the_unit_on_request_and_for_experiments_without_a_split()
     {
         var bySession = Assert.Single((await GetJsonAsync("/analytics?experiment_id=exp-a&unit=session")).GetProperty("experiments").EnumerateArray());

@@ -11,6 +11,8 @@ public sealed class SeededGateway : IAsyncLifetime
     {
         ["Analytics:Experiments:exp-a:Split:control"] = "1",
         ["Analytics:Experiments:exp-a:Split:treatment"] = "1",
+        ["Analytics:Experiments:exp-a:Guardrails:slow:Metric"] = "latency_p95",
+        ["Analytics:Experiments:exp-a:Guardrails:slow:Threshold"] = "0.2",
     };
 
     public GatewayHost Factory { get; } = new() { Settings = Split };

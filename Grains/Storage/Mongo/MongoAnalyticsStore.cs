@@ -52,6 +52,17 @@ public sealed class MongoAnalyticsStore : IAnalyticsStore
     public Task<IReadOnlyList<GroupFigures>> ReadGroupFiguresAsync(string? experimentId, DateTimeOffset? from, DateTimeOffset? to, bool usersAsUnits, CancellationToken cancellationToken) =>
         Guard(() => MongoGroupFigures.ReadAsync(_database, experimentId, from?.ToUnixTimeMilliseconds(), to?.ToUnixTimeMilliseconds(), usersAsUnits, cancellationToken));
 
+    /// <summary>The earliest start of the experiment's sessions, on the (experiment_id, model_group, start_time) index.</summary>
+    public Task<DateTimeOffset?> ExperimentStartAsync(string experimentId, CancellationToken cancellationToken) =>
+        Guard(async () =>
+        {
+            var first = await _sessions.Find(new BsonDocument("experiment_id", experimentId))
+                .Sort(new BsonDocument("start_time", 1))
+                .Project(new BsonDocument("start_time", 1))
+                .FirstOrDefaultAsync(cancellationToken);
+            return first is null ? (DateTimeOffset?)null : new DateTimeOffset(first["start_time"].ToUniversalTime(), TimeSpan.Zero);
+        });
+
     public Task<GuideAverages> GuideAveragesAsync(AnalyticsFilter filter, CancellationToken cancellationToken) =>
         Guard(async () =>
         {

@@ -41,6 +41,22 @@ public sealed class SqliteAnalyticsStore : IAnalyticsStore
             return Task.FromResult(SqliteGroupFigures.Read(connection, experimentId, from?.ToUnixTimeMilliseconds(), to?.ToUnixTimeMilliseconds(), usersAsUnits));
         }, cancellationToken);
 
+    /// <summary>The first hour with sessions comes from the hourly aggregates; the first start within it from the start-time index.</summary>
+    public Task<DateTimeOffset?> ExperimentStartAsync(string experimentId, CancellationToken cancellationToken) =>
+        ReadAsync(async connection =>
+        {
+            await using var command = connection.CreateCommand();
+            command.CommandText = """
+                SELECT MIN(s.start_time) FROM sessions s
+                WHERE s.experiment_id = $experiment
+                  AND s.start_time >= (SELECT MIN(hour) FROM experiment_moments WHERE experiment_id = $experiment AND unit = 0) * $hour
+                  AND s.start_time < ((SELECT MIN(hour) FROM experiment_moments WHERE experiment_id = $experiment AND unit = 0) + 1) * $hour
+                """;
+            command.Parameters.AddWithValue("$experiment", experimentId);
+            command.Parameters.AddWithValue("$hour", SqliteReadModel.HourMs);
+            return await command.ExecuteScalarAsync(cancellationToken) is long ms ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : (DateTimeOffset?)null;
+        }, cancellationToken);
+
     public Task<GuideAverages> GuideAveragesAsync(AnalyticsFilter filter, CancellationToken cancellationToken) =>
         ReadAsync(async connection =>
         {

@@ -79,18 +79,24 @@ internal sealed partial class SqliteCheckpointer(string connectionString, TimeSp
         {
             while (await timer.WaitForNextTickAsync(_stop.Token))
             {
-                lock (_gate)
-                {
-                    // Synchronous on purpose: Microsoft.Data.Sqlite runs its async methods synchronously anyway.
-                    if (TryCheckpoint("PASSIVE"))
-                    {
-                        _passCompleted = 1;
-                    }
-                }
+                RunPass();
             }
         }
         catch (OperationCanceledException)
         {
+        }
+    }
+
+    /// <summary>One background pass, as each tick runs it; tests call it to make a pass happen at a known moment.</summary>
+    internal void RunPass()
+    {
+        lock (_gate)
+        {
+            // Synchronous on purpose: Microsoft.Data.Sqlite runs its async methods synchronously anyway.
+            if (TryCheckpoint("PASSIVE"))
+            {
+                _passCompleted = 1;
+            }
         }
     }
 

@@ -60,6 +60,10 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
     /// <summary>How many requests the last such transaction held.</summary>
     internal int LastIsolatedBatchSize => Volatile.Read(ref _lastIsolatedBatchSize);
 
+    /// <summary>For tests: one background checkpoint pass now, on the calling thread, whatever the interval.</summary>
+    internal void RunCheckpointPass() =>
+        (_checkpointer ?? throw new InvalidOperationException("The background checkpoint is off (CheckpointInterval is zero).")).RunPass();
+
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
         await _initLock.WaitAsync(cancellationToken);

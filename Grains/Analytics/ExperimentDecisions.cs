@@ -1,0 +1,183 @@
+using SessionTracking.ReadModel;
+using SessionTracking.Storage;
+
+namespace SessionTracking.Analytics;
+
+/// <summary>
+/// The comparisons of a treatment with the baseline and what they decide: fixed-horizon and sequential results per metric,
+/// p-values adjusted over the report, guardrails and the readout (docs/analytics.md, "Decisions").
+/// </summary>
+internal sealed class ExperimentDecisions(AnalyticsOptions options, ExperimentOptions? experiment, AnalysisUnit unit)
+{
+    /// <summary>The compared metrics as ratios of sums over the units.</summary>
+    public static readonly IReadOnlyDictionary<string, (MetricField Numerator, MetricField Denominator)> Ratios = new Dictionary<string, (MetricField, MetricField)>
+    {
+        ["up_rate"] = (MetricField.FeedbackUp, MetricField.Feedback),
+        ["latency_ms"] = (MetricField.LatencySum, MetricField.LatencyCount),
+        ["duration_ms"] = (MetricField.DurationMs, MetricField.Ended),
+        ["prompts_per_session"] = (MetricField.Prompts, MetricField.Sessions),
+        ["errors_per_session"] = (MetricField.Errors, MetricField.Sessions),
+        ["stopped_rate"] = (MetricField.Stopped, MetricField.Responses),
+        ["ttft_ms"] = (MetricField.TtftSum, MetricField.TtftCount),
+    };
+
+    /// <summary>
+    /// One treatment against the baseline, on the report's window; the sequential results on the data since the
+    /// experiment's start (<paramref name="originBaseline"/>, <paramref name="originTreatment"/>).
+    /// </summary>
+    public GroupComparison Compare(GroupFigures baseline, GroupFigures treatment, GroupFigures? originBaseline, GroupFigures? originTreatment)
+    {
+        Difference Of(string metric) => Difference(metric, baseline, treatment, originBaseline, originTreatment);
+        var comparison = new GroupComparison(
+            baseline.ModelGroup,
+            treatment.ModelGroup,
+            unit,
+            Of("up_rate"),
+            Of("latency_ms"),
+            Of("duration_ms"),
+            Of("prompts_per_session"),
+            Of("errors_per_session"),
+            Of("stopped_rate"));
+        return comparison with { Readout = Readout(comparison, baseline, treatment, originBaseline, originTreatment) };
+    }
+
+    /// <summary>Holm and Benjamini–Hochberg adjustments of the fixed-horizon p-values over every comparison of a report.</summary>
+    public static IReadOnlyList<GroupComparison> AdjustPValues(IReadOnlyList<GroupComparison> comparisons)
+    {
+        var differences = comparisons.SelectMany(Differences).ToList();
+        var p = differences.Select(d => d.PValue).ToList();
+        var holm = Statistics.Holm(p);
+        var bh = Statistics.BenjaminiHochberg(p);
+        var k = 0;
+        Difference Next(Difference d)
+        {
+            var adjusted = d with { HolmPValue = holm[k], BenjaminiHochbergPValue = bh[k] };
+            k++;
+            return adjusted;
+        }
+
+        return [.. comparisons.Select(c => c with
+        {
+            UpRate = Next(c.UpRate),
+            LatencyMs = Next(c.LatencyMs),
+            DurationMs = Next(c.DurationMs),
+            PromptsPerSession = Next(c.PromptsPerSession),
+            ErrorsPerSession = Next(c.ErrorsPerSession),
+            StoppedRate = Next(c.StoppedRate!),
+        })];
+    }
+
+    private static IEnumerable<Difference> Differences(GroupComparison c) =>
+        [c.UpRate, c.LatencyMs, c.DurationMs, c.PromptsPerSession, c.ErrorsPerSession, c.StoppedRate!];
+
+    private Difference Difference(string metric, GroupFigures baseline, GroupFigures treatment, GroupFigures? originBaseline, GroupFigures? originTreatment)
+    {
+        var (numerator, denominator) = Ratios[metric];
+        var fixedHorizon = Statistics.Compare(
+            Statistics.Ratio(UnitsOf(baseline), numerator, denominator),
+            Statistics.Ratio(UnitsOf(treatment), numerator, denominator));
+        if (originBaseline is null || originTreatment is null)
+        {
+            return fixedHorizon;
+        }
+
+        var b = UnitsOf(originBaseline);
+        var t = UnitsOf(originTreatment);
+        var (bValue, bVariance) = Statistics.Ratio(b, numerator, denominator);
+        var (tValue, tVariance) = Statistics.Ratio(t, numerator, denominator);
+        if (bValue is null || tValue is null || bVariance is null || tVariance is null)
+        {
+            return fixedHorizon;
+        }
+
+        var effectiveUnits = (double)b.Units * t.Units / (b.Units + t.Units);
+        var sequential = Statistics.Sequential(tValue.Value - bValue.Value, bVariance.Value + tVariance.Value, effectiveUnits, options.Alpha, options.SequentialEffectScale);
+        return sequential is { } s
+            ? fixedHorizon with { Sequential = new SequentialResult(tValue.Value - bValue.Value, s.PValue, s.Low, s.High) }
+            : fixedHorizon;
+    }
+
+    private Readout Readout(GroupComparison comparison, GroupFigures baseline, GroupFigures treatment, GroupFigures? originBaseline, GroupFigures? originTreatment)
+    {
+        var primary = experiment?.PrimaryMetric ?? "up_rate";
+        var higherIsBetter = experiment?.PrimaryHigherIsBetter ?? true;
+        var guardrails = (experiment?.Guardrails ?? []).OrderBy(g => g.Key, StringComparer.Ordinal)
+            .Select(g => Guardrail(g.Key, g.Value, baseline, treatment, originBaseline, originTreatment))
+            .ToList();
+        var reasons = new List<string>();
+        foreach (var breached in guardrails.Where(g => g.Status == "breached"))
+        {
+            reasons.Add($"guardrail {breached.Name}: {breached.Metric} {Signed(breached.RelativeChange)} against a limit of {breached.Threshold:P0} (sequential p = {breached.SequentialPValue?.ToString("G3", System.Globalization.CultureInfo.InvariantCulture) ?? "n/a"})");
+        }
+
+        var difference = Primary(comparison, primary);
+        string decision;
+        if (reasons.Count > 0)
+        {
+            decision = "guardrail_breached";
+        }
+        else if (difference.Sequential is { } s && s.PValue < options.Alpha)
+        {
+            var better = higherIsBetter ? s.Value > 0 : s.Value < 0;
+            decision = better ? "ship" : "keep_baseline";
+            reasons.Add($"{primary} {(better ? "better" : "worse")}: {s.Value:G4} [{s.Low:G4}, {s.High:G4}], sequential p = {s.PValue:G3} < α {options.Alpha}");
+        }
+        else
+        {
+            decision = "inconclusive";
+            reasons.Add(difference.Sequential is { } t
+                ? $"{primary}: sequential p = {t.PValue:G3} ≥ α {options.Alpha}; the interval [{t.Low:G4}, {t.High:G4}] still holds 0"
+                : $"{primary}: not enough data for a test");
+        }
+
+        foreach (var watch in guardrails.Where(g => g.Status == "watch"))
+        {
+            reasons.Add($"guardrail {watch.Name}: {watch.Metric} {Signed(watch.RelativeChange)} beyond {watch.Threshold:P0}, not yet significant");
+        }
+
+        return new Readout(decision, primary, reasons, guardrails);
+    }
+
+    private GuardrailResult Guardrail(string name, GuardrailOptions guardrail, GroupFigures baseline, GroupFigures treatment, GroupFigures? originBaseline, GroupFigures? originTreatment)
+    {
+        double? b, t, p = null;
+        if (guardrail.Metric is "latency_p95" or "ttft_p95")
+        {
+            var metric = guardrail.Metric == "latency_p95" ? QuantileMetric.LatencyMs : QuantileMetric.TimeToFirstTokenMs;
+            b = baseline.Sketch(metric).Quantile(0.95);
+            t = treatment.Sketch(metric).Quantile(0.95);
+        }
+        else
+        {
+            var difference = Difference(guardrail.Metric, baseline, treatment, originBaseline, originTreatment);
+            (b, t, p) = (difference.BaselineValue, difference.TreatmentValue, difference.Sequential?.PValue);
+        }
+
+        if (b is not { } bv || t is not { } tv || bv == 0)
+        {
+            return new GuardrailResult(name, guardrail.Metric, guardrail.HigherIsWorse, guardrail.Threshold, b, t, null, p, "no_data");
+        }
+
+        var change = (tv - bv) / Math.Abs(bv);
+        var harm = guardrail.HigherIsWorse ? change : -change;
+        var status = harm <= guardrail.Threshold ? "ok"
+            : guardrail.Metric.EndsWith("_p95", StringComparison.Ordinal) || p < options.Alpha ? "breached"
+            : "watch";
+        return new GuardrailResult(name, guardrail.Metric, guardrail.HigherIsWorse, guardrail.Threshold, bv, tv, change, p, status);
+    }
+
+    private static Difference Primary(GroupComparison c, string metric) => metric switch
+    {
+        "latency_ms" => c.LatencyMs,
+        "duration_ms" => c.DurationMs,
+        "prompts_per_session" => c.PromptsPerSession,
+        "errors_per_session" => c.ErrorsPerSession,
+        "stopped_rate" => c.StoppedRate!,
+        _ => c.UpRate,
+    };
+
+    private Moments UnitsOf(GroupFigures g) =>
+        unit == AnalysisUnit.User ? g.Users ?? throw new InvalidOperationException("Users as units were not read.") : g.Sessions;
+
+    private static string Signed(double? change) => change is { } c ? c.ToString("+0.0%;-0.0%", System.Globalization.CultureInfo.InvariantCulture) : "n/a";
+}
