@@ -32,7 +32,7 @@ internal static class AnalyticsEndpoints
     }
 
     /// <summary>Sample-size planning: validation here, the arithmetic in the analytics grain.</summary>
-    private static async Task<Results<Ok<SamplePlan>, ProblemHttpResult>> PlanAsync(
+    private static async Task<Results<Ok<Wire.SamplePlan>, ProblemHttpResult>> PlanAsync(
         IGrainFactory grains,
         Microsoft.Extensions.Options.IOptions<AnalyticsOptions> options,
         string metric,
@@ -64,7 +64,7 @@ internal static class AnalyticsEndpoints
 
         var plan = await grains.GetGrain<IAnalyticsGrain>(0).PlanAsync(new PlanRequest(
             experiment_id, metric, mde, power, level, baseline_rate, baseline_sd, unit switch { "session" => AnalysisUnit.Session, "user" => AnalysisUnit.User, _ => null }));
-        return plan.Problem is { } refused ? Problems.BadRequest(refused) : TypedResults.Ok(plan);
+        return plan.Problem is { } refused ? Problems.BadRequest(refused) : TypedResults.Ok(Wire.SamplePlan.From(plan));
     }
 
     /// <summary>Per experiment × model_group figures, comparisons with the baseline group and the SRM check.</summary>

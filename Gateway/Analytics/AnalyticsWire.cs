@@ -69,18 +69,43 @@ public sealed record GroupReport(
     public static string UnitName(Grain.AnalysisUnit unit) => System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(unit.ToString());
 }
 
-/// <summary>Treatment − baseline, with its interval and test.</summary>
-public sealed record Difference(double? BaselineValue, double? TreatmentValue, double? Value, double? Low, double? High, double? Z, double? PValue)
+/// <summary>Treatment − baseline, with its interval and test (fixed horizon, adjusted p-values, and the sequential result).</summary>
+public sealed record Difference(
+    double? BaselineValue, double? TreatmentValue, double? Value, double? Low, double? High, double? Z, double? PValue,
+    double? HolmPValue, double? BenjaminiHochbergPValue, SequentialResult? Sequential)
 {
-    public static Difference From(Grain.Difference d) => new(d.BaselineValue, d.TreatmentValue, d.Value, d.Low, d.High, d.Z, d.PValue);
+    public static Difference From(Grain.Difference d) => new(
+        d.BaselineValue, d.TreatmentValue, d.Value, d.Low, d.High, d.Z, d.PValue, d.HolmPValue, d.BenjaminiHochbergPValue, SequentialResult.From(d.Sequential));
+
+    public static Difference? FromOptional(Grain.Difference? d) => d is null ? null : From(d);
+}
+
+/// <summary>An always-valid result: data from the experiment's start up to the report's end.</summary>
+public sealed record SequentialResult(double Value, double PValue, double Low, double High)
+{
+    public static SequentialResult? From(Grain.SequentialResult? s) => s is null ? null : new(s.Value, s.PValue, s.Low, s.High);
+}
+
+/// <summary>What to do with a treatment, and why.</summary>
+public sealed record Readout(string Decision, string PrimaryMetric, IReadOnlyList<string> Reasons, IReadOnlyList<GuardrailResult> Guardrails)
+{
+    public static Readout? From(Grain.Readout? r) => r is null ? null : new(r.Decision, r.PrimaryMetric, r.Reasons, [.. r.Guardrails.Select(GuardrailResult.From)]);
+}
+
+public sealed record GuardrailResult(
+    string Name, string Metric, bool HigherIsWorse, double Threshold, double? BaselineValue, double? TreatmentValue, double? RelativeChange, double? SequentialPValue, string Status)
+{
+    public static GuardrailResult From(Grain.GuardrailResult g) =>
+        new(g.Name, g.Metric, g.HigherIsWorse, g.Threshold, g.BaselineValue, g.TreatmentValue, g.RelativeChange, g.SequentialPValue, g.Status);
 }
 
 public sealed record GroupComparison(
-    string Baseline, string Treatment, string Unit, Difference UpRate, Difference LatencyMs, Difference DurationMs, Difference PromptsPerSession, Difference ErrorsPerSession)
+    string Baseline, string Treatment, string Unit, Difference UpRate, Difference LatencyMs, Difference DurationMs, Difference PromptsPerSession, Difference ErrorsPerSession,
+    Difference? StoppedRate, Readout? Readout)
 {
     public static GroupComparison From(Grain.GroupComparison c) => new(
         c.Baseline, c.Treatment, GroupReport.UnitName(c.Unit), Difference.From(c.UpRate), Difference.From(c.LatencyMs), Difference.From(c.DurationMs),
-        Difference.From(c.PromptsPerSession), Difference.From(c.ErrorsPerSession));
+        Difference.From(c.PromptsPerSession), Difference.From(c.ErrorsPerSession), Difference.FromOptional(c.StoppedRate), Readout.From(c.Readout));
 }
 
 /// <summary>Sample-ratio-mismatch check against the configured split.</summary>
@@ -99,11 +124,21 @@ public sealed record PercentileMethod(string Method, double RelativeError)
 
 public sealed record ExperimentReport(
     string ExperimentId, string Unit, string Baseline, IReadOnlyList<GroupReport> Groups, IReadOnlyList<GroupComparison> Comparisons,
-    SampleRatioCheck? SampleRatio, PercentileMethod Percentiles)
+    SampleRatioCheck? SampleRatio, PercentileMethod Percentiles, DateTimeOffset? Start, double Alpha)
 {
     public static ExperimentReport From(Grain.ExperimentReport r) => new(
         r.ExperimentId, GroupReport.UnitName(r.Unit), r.Baseline, [.. r.Groups.Select(GroupReport.From)], [.. r.Comparisons.Select(GroupComparison.From)],
-        SampleRatioCheck.From(r.SampleRatio), PercentileMethod.From(r.Percentiles));
+        SampleRatioCheck.From(r.SampleRatio), PercentileMethod.From(r.Percentiles), r.Start, r.Alpha);
+}
+
+/// <summary>Answer of GET /analytics/plan: units per group, and the days they take at the experiment's traffic so far.</summary>
+public sealed record SamplePlan(
+    string Metric, string Method, string Unit, double? BaselineValue, double? StandardDeviation, double MinimumDetectableEffect, double Alpha, double Power,
+    long? UnitsPerGroup, double? UnitsPerDayPerGroup, double? Days, string? Problem)
+{
+    public static SamplePlan From(Grain.SamplePlan p) => new(
+        p.Metric, p.Method, GroupReport.UnitName(p.Unit), p.BaselineValue, p.StandardDeviation, p.MinimumDetectableEffect, p.Alpha, p.Power,
+        p.UnitsPerGroup, p.UnitsPerDayPerGroup, p.Days, p.Problem);
 }
 
 /// <summary>Rows removed by a privacy deletion of one user_id.</summary>
@@ -119,4 +154,5 @@ public sealed record UserDeletion(string UserId, long Sessions, long SessionEven
 [JsonSerializable(typeof(SessionsResponse))]
 [JsonSerializable(typeof(AssignmentResponse))]
 [JsonSerializable(typeof(UserDeletion))]
+[JsonSerializable(typeof(SamplePlan))]
 internal sealed partial class AnalyticsJsonContext : JsonSerializerContext;
