@@ -381,7 +381,7 @@ internal static class ApiContract
                 case "events":
                     p.MaxItems = limits.Gateway.MaxEventsPerBatch;
                     break;
-                case "t":
+                case "t" or "sent_at":
                     p.Minimum = "0";
                     p.Maximum = WireLimits.MaxClientTime.ToString(System.Globalization.CultureInfo.InvariantCulture);
                     break;

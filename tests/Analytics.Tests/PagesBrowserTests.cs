@@ -6,7 +6,10 @@ using SessionTracking.TestSupport;
 
 namespace SessionTracking.Analytics.Tests;
 
-/// <summary>A gateway process with a 1:1 split for <c>browser-exp</c>, and Chromium.</summary>
+/// <summary>
+/// A gateway process and Chromium: 1:1 splits for <c>browser-exp</c> (per user) and <c>decide-exp</c> (per session), each
+/// with a guardrail on errors per session (10 % relative), <c>decide-exp</c> also one on the stopped-answer rate.
+/// </summary>
 public sealed class PagesGateway : BrowserGateway
 {
     public PagesGateway()
@@ -15,13 +18,22 @@ public sealed class PagesGateway : BrowserGateway
         {
             ["Analytics__Experiments__browser-exp__Split__fast-model"] = "1",
             ["Analytics__Experiments__browser-exp__Split__slow-model"] = "1",
+            ["Analytics__Experiments__browser-exp__Guardrails__errors__Metric"] = "errors_per_session",
+            ["Analytics__Experiments__decide-exp__Split__fast-model"] = "1",
+            ["Analytics__Experiments__decide-exp__Split__slow-model"] = "1",
+            ["Analytics__Experiments__decide-exp__Unit"] = "Session",
+            ["Analytics__Experiments__decide-exp__Guardrails__errors__Metric"] = "errors_per_session",
+            ["Analytics__Experiments__decide-exp__Guardrails__errors__Threshold"] = "0.1",
+            ["Analytics__Experiments__decide-exp__Guardrails__errors__HigherIsWorse"] = "true",
+            ["Analytics__Experiments__decide-exp__Guardrails__stops__Metric"] = "stopped_rate",
         };
     }
 }
 
 /// <summary>
 /// The real gateway process and headless Chromium: the analytics page shows the figures the API reports, with their
-/// unit, links to the timeline, the timeline draws the session and its figures, and the Orleans dashboard answers.
+/// unit, the readout, sequential and adjusted p-values, plans a sample size, links to the timeline, the timeline draws the
+/// session and its figures, and the Orleans dashboard answers.
 /// </summary>
 [TestCategory("SlowBVT")]
 public sealed class PagesBrowserTests(PagesGateway gateway) : IClassFixture<PagesGateway>
@@ -123,6 +135,76 @@ public sealed class PagesBrowserTests(PagesGateway gateway) : IClassFixture<Page
     }
 
     [Fact]
+    public async Task Analytics_page_shows_the_readout_sequential_and_adjusted_p_values_and_plans_a_sample_size()
+    {
+        // decide-exp, per session (its groups are named as browser-exp's: the other test's "all experiments" view asks for
+        // baseline slow-model): an error in 4 of 32 baseline sessions and in 28 of 32 treatment sessions, far beyond the
+        // 10 % guardrail and significant from the start (sequential p ≈ 0.004; with 24 per group it is ≈ 0.045, too near α
+        // for a test); no stopped answers (that guardrail has no data to compare).
+        var sessions = Enumerable.Range(0, 32).SelectMany(i => new[]
+        {
+            RecordSessionAsync("fast-model", $"decide-f{i}", "decide-exp", i < 4 ? [Prompt, Response(300, tokens: 20), Error] : [Prompt, Response(300, tokens: 20)]),
+            RecordSessionAsync("slow-model", $"decide-s{i}", "decide-exp", i < 28 ? [Prompt, Response(900, tokens: 20), Error] : [Prompt, Response(900, tokens: 20)]),
+        });
+        await Task.WhenAll(sessions);
+        var report = await ReportAsync("", "decide-exp");
+        Assert.Equal("session", report.GetProperty("unit").GetString());
+        var readout = report.GetProperty("comparisons")[0].GetProperty("readout");
+        Assert.Equal("guardrail_breached", readout.GetProperty("decision").GetString());
+        Assert.Equal(new[] { "breached", "no_data" }, readout.GetProperty("guardrails").EnumerateArray().Select(g => g.GetProperty("status").GetString()).ToArray());
+
+        var page = await _browser.NewPageAsync(new BrowserNewPageOptions { BaseURL = _baseAddress.ToString(), ViewportSize = new ViewportSize { Width = 1300, Height = 900 } });
+        var errors = new List<string>();
+        page.PageError += (_, error) => errors.Add(error);
+        await page.GotoAsync("/analytics.html");
+        await page.Locator("#experiment option[value='decide-exp']").WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Attached, Timeout = 20_000 });
+        await page.SelectOptionAsync("#experiment", "decide-exp");
+        var experiment = page.Locator("section.experiment[data-experiment='decide-exp']");
+        await experiment.WaitForAsync(new LocatorWaitForOptions { Timeout = 20_000 });
+        await page.Locator("section.experiment").Nth(1).WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Detached, Timeout = 20_000 });
+        await AssertShowsReportAsync(experiment, report);
+        Assert.Equal("Guardrail breached", await experiment.Locator("div.readout[data-treatment='slow-model'] .decision").InnerTextAsync());
+        Assert.Contains("guardrail errors: errors_per_session", await experiment.Locator("div.readout ul.reasons").InnerTextAsync());
+
+        // The planner: the experiment is prefilled; 10 % baseline, +5 pp, 80 % power, α 0.05 → 686 sessions per group
+        // (two proportions without continuity correction: (1.960·√(2·0.125·0.875) + 0.842·√(0.1·0.9 + 0.15·0.85))² / 0.05²).
+        Assert.Equal("decide-exp", await page.InputValueAsync("#plan-experiment"));
+        Assert.True(await page.Locator("#plan-baseline-sd").IsDisabledAsync(), "a rate is planned from a baseline rate");
+        await page.FillAsync("#plan-mde", "0.05");
+        await page.FillAsync("#plan-baseline-rate", "0.10");
+        await page.ClickAsync("#plan-form button[type=submit]");
+        var plan = await GetJsonAsync("/analytics/plan?metric=up_rate&mde=0.05&power=0.8&baseline_rate=0.10&experiment_id=decide-exp");
+        Assert.Equal(686, plan.GetProperty("units_per_group").GetInt64());
+        var shown = page.Locator("#plan-result .plan[data-metric='up_rate']");
+        await shown.WaitForAsync(new LocatorWaitForOptions { Timeout = 20_000 });
+        Assert.Equal("686", await shown.Locator(".units-per-group").InnerTextAsync());
+        Assert.Contains("sessions per group", await shown.InnerTextAsync());
+        // Within the experiment's first hour its traffic counts over one hour (32 sessions per group → 768 a day), so the
+        // two requests agree on the days.
+        Assert.Equal(PageFormat.Number(plan.GetProperty("days"), 1) + " days", await shown.Locator(".days").InnerTextAsync());
+        Assert.Equal(PageFormat.Number(plan.GetProperty("units_per_day_per_group"), 1), await shown.Locator(".units-per-day").InnerTextAsync());
+        Assert.Equal(plan.GetProperty("method").GetString(), await shown.Locator(".method").InnerTextAsync());
+
+        // A baseline rate the change pushes past 1: the server answers 400 problem+json and the planner shows its detail.
+        using (var refused = await _http.GetAsync("/analytics/plan?metric=up_rate&mde=0.05&power=0.8&baseline_rate=0.97&experiment_id=decide-exp"))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+            Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
+            var detail = JsonDocument.Parse(await refused.Content.ReadAsStringAsync()).RootElement.GetProperty("detail").GetString();
+            Assert.Contains("baseline_rate", detail);
+            await page.FillAsync("#plan-baseline-rate", "0.97");
+            await page.ClickAsync("#plan-form button[type=submit]");
+            var card = page.Locator("#plan-result section.problem[role=alert]");
+            await card.WaitForAsync(new LocatorWaitForOptions { Timeout = 20_000 });
+            var text = await card.InnerTextAsync();
+            Assert.Contains("The server refused this plan", text);
+            Assert.Contains($"400 Bad Request — {detail}", text);
+        }
+
+        Assert.Empty(errors);
+    }
+
+    [Fact]
     public async Task Dashboard_answers_in_the_browser()
     {
         using var response = await _http.GetAsync("/dashboard/DashboardCounters");
@@ -145,21 +227,20 @@ public sealed class PagesBrowserTests(PagesGateway gateway) : IClassFixture<Page
 
     private static string Feedback(string value) => $$$"""{"type":"feedback","data":{"feedback":"{{{value}}}"}}""";
 
-    private async Task<string> RecordSessionAsync(string group, string user, params string[] events)
+    private Task<string> RecordSessionAsync(string group, string user, params string[] events) => RecordSessionAsync(group, user, "browser-exp", events);
+
+    private async Task<string> RecordSessionAsync(string group, string user, string experimentId, string[] events)
     {
-        var start = await PostAsync("/session/start", $$"""{"user_id":"{{user}}","model_group":"{{group}}","experiment_id":"browser-exp"}""");
+        var start = await PostAsync("/session/start", $$"""{"user_id":"{{user}}","model_group":"{{group}}","experiment_id":"{{experimentId}}"}""");
         var sessionId = start.GetProperty("session_id").GetString()!;
         await PostAsync("/session/event", $$"""{"session_id":"{{sessionId}}","events":[{{string.Join(',', events)}}],"end":true}""");
         return sessionId;
     }
 
     /// <summary>The experiment's report as the API answers it (the page must show these very figures).</summary>
-    private async Task<JsonElement> ReportAsync(string parameters)
+    private async Task<JsonElement> ReportAsync(string parameters, string experimentId = "browser-exp")
     {
-        using var response = await _http.GetAsync("/analytics?experiment_id=browser-exp" + parameters);
-        var text = await response.Content.ReadAsStringAsync();
-        Assert.True(response.IsSuccessStatusCode, text);
-        var report = JsonDocument.Parse(text).RootElement.GetProperty("experiments").EnumerateArray().Single().Clone();
+        var report = (await GetJsonAsync($"/analytics?experiment_id={experimentId}" + parameters)).GetProperty("experiments").EnumerateArray().Single();
         Assert.Equal(new[] { "fast-model", "slow-model" }, report.GetProperty("groups").EnumerateArray().Select(g => g.GetProperty("model_group").GetString()).ToArray());
         return report;
     }
@@ -173,6 +254,14 @@ public sealed class PagesBrowserTests(PagesGateway gateway) : IClassFixture<Page
         Assert.Equal(4, badges.Count); // the three tables and the comparisons
         Assert.All(badges, badge => Assert.Equal($"per {unit}", badge));
         Assert.Equal(report.GetProperty("baseline").GetString(), await experiment.Locator("b.baseline").InnerTextAsync());
+        var alpha = report.GetProperty("alpha").GetDouble();
+        Assert.Equal(
+            report.GetProperty("start").GetDateTimeOffset().UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture) + " UTC",
+            await experiment.Locator("p.origin b.start").InnerTextAsync());
+        Assert.Equal(alpha.ToString(System.Globalization.CultureInfo.InvariantCulture), await experiment.Locator("p.origin .alpha").InnerTextAsync());
+        Assert.Equal(
+            "Watching live or deciding when to stop: use the sequential columns; they stay valid however often you look. The fixed-horizon columns are valid only at a sample size fixed in advance, read once. Adjusted p-values account for the many comparisons on this page.",
+            await experiment.Locator("p.which").InnerTextAsync());
 
         foreach (var g in report.GetProperty("groups").EnumerateArray())
         {
@@ -213,6 +302,7 @@ public sealed class PagesBrowserTests(PagesGateway gateway) : IClassFixture<Page
         Assert.Single(comparisons);
         var comparison = comparisons[0];
         Assert.Equal(unit, comparison.GetProperty("unit").GetString());
+        await AssertShowsReadoutAsync(experiment.Locator($"div.readout[data-treatment='{comparison.GetProperty("treatment").GetString()}']"), comparison.GetProperty("readout"));
         Assert.Contains($"{comparison.GetProperty("treatment").GetString()} − {comparison.GetProperty("baseline").GetString()}", await experiment.Locator("table.comparisons").InnerTextAsync());
         var metrics = new (string Key, Func<double, string> Value, Func<double, string> Difference)[]
         {
@@ -221,6 +311,7 @@ public sealed class PagesBrowserTests(PagesGateway gateway) : IClassFixture<Page
             ("duration_ms", v => PageFormat.Number(v), v => PageFormat.Number(v)),
             ("prompts_per_session", PageFormat.Two, PageFormat.Two),
             ("errors_per_session", PageFormat.Two, PageFormat.Two),
+            ("stopped_rate", PageFormat.Percent, PageFormat.PercentagePoints),
         };
         foreach (var (key, value, difference) in metrics)
         {
@@ -233,7 +324,73 @@ public sealed class PagesBrowserTests(PagesGateway gateway) : IClassFixture<Page
                 await row.Locator("td.difference").InnerTextAsync());
             Assert.Equal(PageFormat.Or(d.GetProperty("z"), v => PageFormat.Number(v, 2)), await row.Locator("td.z").InnerTextAsync());
             Assert.Equal(PageFormat.Or(d.GetProperty("p_value"), PageFormat.PValue), await row.Locator("td.p").InnerTextAsync());
+            Assert.Equal(PageFormat.Or(d.GetProperty("holm_p_value"), PageFormat.PValue), await row.Locator("td.holm-p").InnerTextAsync());
+            Assert.Equal(PageFormat.Or(d.GetProperty("benjamini_hochberg_p_value"), PageFormat.PValue), await row.Locator("td.bh-p").InnerTextAsync());
+            var sequential = d.GetProperty("sequential");
+            Assert.Equal(
+                sequential.ValueKind == JsonValueKind.Null ? "–"
+                    : PageFormat.Join(difference(sequential.GetProperty("value").GetDouble()), PageFormat.Interval(sequential.GetProperty("low"), sequential.GetProperty("high"), difference)),
+                await row.Locator("td.sequential").InnerTextAsync());
+            Assert.Equal(
+                sequential.ValueKind == JsonValueKind.Null ? "–" : PageFormat.PValue(sequential.GetProperty("p_value").GetDouble()),
+                await row.Locator("td.sequential-p").InnerTextAsync());
+            Assert.Equal(
+                sequential.ValueKind != JsonValueKind.Null && sequential.GetProperty("p_value").GetDouble() < alpha,
+                (await row.Locator("td.sequential-p").GetAttributeAsync("class"))!.Contains("significant", StringComparison.Ordinal));
         }
+    }
+
+    /// <summary>The readout of one treatment: decision badge, the server's reasons in order, each guardrail's figures.</summary>
+    private static async Task AssertShowsReadoutAsync(ILocator shown, JsonElement readout)
+    {
+        var decision = readout.GetProperty("decision").GetString()!;
+        Assert.Equal(decision, await shown.GetAttributeAsync("data-decision"));
+        var label = decision switch
+        {
+            "ship" => "Ship",
+            "keep_baseline" => "Keep baseline",
+            "inconclusive" => "Inconclusive",
+            "guardrail_breached" => "Guardrail breached",
+            _ => throw new InvalidOperationException($"Unknown decision {decision}"),
+        };
+        Assert.Equal(label, await shown.Locator(".decision").InnerTextAsync());
+        Assert.Contains(decision, await shown.Locator(".decision").GetAttributeAsync("class"));
+        Assert.Equal(readout.GetProperty("primary_metric").GetString(), await shown.Locator("b.primary").InnerTextAsync());
+        var reasons = readout.GetProperty("reasons").EnumerateArray().Select(r => r.GetString()!).ToArray();
+        Assert.NotEmpty(reasons);
+        Assert.Equal(reasons, await shown.Locator("ul.reasons li").AllInnerTextsAsync());
+
+        var guardrails = readout.GetProperty("guardrails").EnumerateArray().ToList();
+        Assert.NotEmpty(guardrails);
+        Assert.Equal(guardrails.Count, await shown.Locator("table.guardrails tbody tr").CountAsync());
+        foreach (var g in guardrails)
+        {
+            var row = shown.Locator($"table.guardrails tr[data-guardrail='{g.GetProperty("name").GetString()}']");
+            Func<double, string> format = g.GetProperty("metric").GetString() switch
+            {
+                "errors_per_session" => PageFormat.Two,
+                "stopped_rate" => PageFormat.Percent,
+                _ => v => PageFormat.Number(v) + " ms",
+            };
+            var status = g.GetProperty("status").GetString()!;
+            Assert.Equal(status, await row.GetAttributeAsync("data-status"));
+            Assert.Equal(status.Replace('_', ' '), await row.Locator("td.status").InnerTextAsync());
+            Assert.Equal(g.GetProperty("metric").GetString(), await row.Locator("td.metric").InnerTextAsync());
+            Assert.Equal(g.GetProperty("higher_is_worse").GetBoolean() ? "higher is worse" : "lower is worse", await row.Locator("td.direction").InnerTextAsync());
+            Assert.Equal((g.GetProperty("higher_is_worse").GetBoolean() ? "+" : "−") + PageFormat.Percent(g.GetProperty("threshold").GetDouble()), await row.Locator("td.threshold").InnerTextAsync());
+            Assert.Equal(PageFormat.Or(g.GetProperty("baseline_value"), format), await row.Locator("td.baseline-value").InnerTextAsync());
+            Assert.Equal(PageFormat.Or(g.GetProperty("treatment_value"), format), await row.Locator("td.treatment-value").InnerTextAsync());
+            Assert.Equal(PageFormat.Or(g.GetProperty("relative_change"), PageFormat.SignedPercent), await row.Locator("td.relative-change").InnerTextAsync());
+            Assert.Equal(PageFormat.Or(g.GetProperty("sequential_p_value"), PageFormat.PValue), await row.Locator("td.sequential-p").InnerTextAsync());
+        }
+    }
+
+    private async Task<JsonElement> GetJsonAsync(string path)
+    {
+        using var response = await _http.GetAsync(path);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, $"{path}: {(int)response.StatusCode} {text}");
+        return JsonDocument.Parse(text).RootElement.Clone();
     }
 
     private async Task<JsonElement> PostAsync(string path, string json)
@@ -262,6 +419,9 @@ internal static class PageFormat
     public static string Two(double value) => Number(value, 2);
 
     public static string Percent(double value) => Fixed(100 * value, 1, "F") + " %";
+
+    /// <summary>A relative change: "+12.5 %", "-3.0 %".</summary>
+    public static string SignedPercent(double value) => (value > 0 ? "+" : "") + Percent(value);
 
     public static string PercentagePoints(double value) => Fixed(100 * value, 1, "F") + " pp";
 
