@@ -21,12 +21,22 @@ public sealed record IncomingEvent(
     [property: Id(2)] long? ClientTime,
     [property: Id(3)] string? ClientId);
 
+/// <summary>
+/// A batch of events. <paramref name="SentAt"/> is the client's clock (Unix ms) when it sent this request, the
+/// reference for correcting the events' client times (<c>corrected_t</c>); null when the client did not send it.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("SessionTracking.AppendBatch")]
 public sealed record AppendBatch(
     [property: Id(0)] IncomingEvent[] Events,
-    [property: Id(1)] bool End = false);
+    [property: Id(1)] bool End = false,
+    [property: Id(2)] long? SentAt = null);
 
-/// <summary>An event as stored: numbered by the grain (<paramref name="Seq"/> starts at 1, no gaps within a session).</summary>
+/// <summary>
+/// An event as stored: numbered by the grain (<paramref name="Seq"/> starts at 1, no gaps within a session).
+/// <paramref name="T"/> is the client's time as sent (the guide's <c>t</c>), <paramref name="ReceivedAt"/> the server's
+/// receive time and <paramref name="CorrectedTime"/> the client time moved onto the server's clock
+/// (<c>ClockSkewCorrection</c>); null for events stored before that existed, which read as <see cref="EventTime"/>.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("SessionTracking.StoredEvent")]
 public sealed record StoredEvent(
     [property: Id(0)] long Seq,
@@ -34,7 +44,15 @@ public sealed record StoredEvent(
     [property: Id(2)] string Type,
     [property: Id(3)] string DataJson,
     [property: Id(4)] string? ClientId,
-    [property: Id(5)] long ReceivedAt);
+    [property: Id(5)] long ReceivedAt,
+    [property: Id(6)] long? CorrectedTime = null)
+{
+    /// <summary>
+    /// When the event happened on the server's clock: <see cref="CorrectedTime"/>, or for an event stored without one
+    /// the rule for a batch without <c>sent_at</c> (the client's time, never later than its receipt).
+    /// </summary>
+    public long EventTime => CorrectedTime ?? Math.Min(T, ReceivedAt);
+}
 
 [GenerateSerializer, Immutable, Alias("SessionTracking.SessionInfo")]
 public sealed record SessionInfo(

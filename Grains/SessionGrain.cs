@@ -27,6 +27,7 @@ public sealed partial class SessionGrain(
     private readonly PendingFlush _pending = new();
     private readonly RecentIds _recentIds = new(options.Value.RecentIdWindow);
     private readonly RequestBudget _budget = new(options.Value.RequestsPerSecond, clock);
+    private readonly ClockSkewCorrection _clockSkew = new(options.Value);
 
     private SessionInfo? _session;
     private long _lastSeq;        // highest number handed out
@@ -89,7 +90,7 @@ public sealed partial class SessionGrain(
         var session = new SessionInfo(SessionId, command.UserId, command.ExperimentId, command.ModelGroup, startTime, null, command.EnvironmentJson);
         var receivedAt = startTime.ToUnixTimeMilliseconds();
         var initial = (command.InitialEvents ?? [])
-            .Select((e, i) => new StoredEvent(i + 1, e.ClientTime ?? receivedAt, e.Type, e.DataJson, e.ClientId, receivedAt))
+            .Select((e, i) => new StoredEvent(i + 1, e.ClientTime ?? receivedAt, e.Type, e.DataJson, e.ClientId, receivedAt, _clockSkew.Correct(e.ClientTime, null, receivedAt)))
             .ToArray();
         try
         {
@@ -112,7 +113,7 @@ public sealed partial class SessionGrain(
     }
 
     public ValueTask<AppendResult> AppendAsync(AppendBatch batch) =>
-        _budget.TryTake() ? AppendCoreAsync(batch.Events, batch.End, query: null, legacy: null) : ValueTask.FromResult(AppendResult.RateLimited);
+        _budget.TryTake() ? AppendCoreAsync(batch.Events, batch.End, query: null, legacy: null, batch.SentAt) : ValueTask.FromResult(AppendResult.RateLimited);
 
     public ValueTask<AppendResult> RecordExchangeAsync(QueryExchange exchange) =>
         AppendCoreAsync(
@@ -209,8 +210,8 @@ public sealed partial class SessionGrain(
         return new SessionPage(_session, [.. events], _durableSeq, next);
     }
 
-    private ValueTask<AppendResult> AppendCoreAsync(IncomingEvent[] events, bool end, QueryRow? query, LegacyEvent? legacy) =>
-        OnceMoreOnConflictAsync((events, end, query, legacy), static (grain, a) => grain.AppendOnceAsync(a.events, a.end, a.query, a.legacy));
+    private ValueTask<AppendResult> AppendCoreAsync(IncomingEvent[] events, bool end, QueryRow? query, LegacyEvent? legacy, long? sentAt = null) =>
+        OnceMoreOnConflictAsync((events, end, query, legacy, sentAt), static (grain, a) => grain.AppendOnceAsync(a.events, a.end, a.query, a.legacy, a.sentAt));
 
     /// <summary>
     /// Runs a call that writes. When another activation of this session wrote first, the failed flush has reloaded the
@@ -240,7 +241,7 @@ public sealed partial class SessionGrain(
         }
     }
 
-    private async ValueTask<AppendResult> AppendOnceAsync(IncomingEvent[] events, bool end, QueryRow? query, LegacyEvent? legacy)
+    private async ValueTask<AppendResult> AppendOnceAsync(IncomingEvent[] events, bool end, QueryRow? query, LegacyEvent? legacy, long? sentAt)
     {
         if (!Exists)
         {
@@ -268,7 +269,7 @@ public sealed partial class SessionGrain(
                 continue;
             }
 
-            fresh.Add(new StoredEvent(0, e.ClientTime ?? now, e.Type, e.DataJson, e.ClientId, now));
+            fresh.Add(new StoredEvent(0, e.ClientTime ?? now, e.Type, e.DataJson, e.ClientId, now, _clockSkew.Correct(e.ClientTime, sentAt, now)));
         }
 
         SessionMetrics.Rejected(duplicates, "duplicate");

@@ -44,4 +44,18 @@ public sealed class SessionOptions
     /// </summary>
     [Range(1, 10_000_000)]
     public int RequestsPerSecond { get; set; } = 10_000;
+
+    /// <summary>
+    /// The largest clock skew (server receive time − the batch's <c>sent_at</c>) taken as a real client clock error;
+    /// beyond it <c>sent_at</c> counts as absurd and the event's time is not shifted (docs/tracker.md, Event time).
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "3650.00:00:00")]
+    public TimeSpan MaxClockSkew { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>
+    /// How far a batch's <c>sent_at</c> may lie before one of its events' <c>t</c> (a batch cannot be sent before its
+    /// event happened; a few milliseconds of clock adjustment can make it look so) before <c>sent_at</c> counts as wrong.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    public TimeSpan SentAtTolerance { get; set; } = TimeSpan.FromSeconds(1);
 }

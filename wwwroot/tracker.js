@@ -352,8 +352,7 @@
     var reported = this._dropped;
     var events = report ? [report].concat(batch) : batch;
     var end = this._endRequested && batch.length === this._queue.length;
-    var body = { session_id: this.sessionId, events: events };
-    if (end) body.end = true;
+    var body = eventBody(this.sessionId, events, end);
 
     var self = this;
     this._sending = true;
@@ -516,8 +515,7 @@
     chunks.push(current);
     var url = this.options.endpoint + '/session/event';
     for (var c = 0; c < chunks.length; c++) {
-      var body = { session_id: this.sessionId, events: chunks[c] };
-      if (end && c === chunks.length - 1) body.end = true;
+      var body = eventBody(this.sessionId, chunks[c], end && c === chunks.length - 1);
       if (!body.events.length && !body.end) continue;
       beacon(url, body);
     }
@@ -654,8 +652,7 @@
           (function (chunk, last) {
             chain = chain.then(function (ok) {
               if (!ok) return false;
-              var body = { session_id: record.session_id, events: chunk };
-              if (last) body.end = true;
+              var body = eventBody(record.session_id, chunk, last);
               return request(base + '/session/event', body, false).then(function (r) {
                 return (r.status >= 200 && r.status < 300) || r.status === 404 || r.status === 409 || r.status === 400;
               }, function () { return false; });
@@ -670,6 +667,17 @@
   }
 
   // -------------------------------------------------------------- transport
+
+  /**
+   * A POST /session/event body, made right before its request leaves: `sent_at` is this page's clock now, so a retry,
+   * a beacon or a later page's resend each tell the server the time of their own send. The server takes
+   * (its receive time − sent_at) as this clock's skew and stores every event's corrected time beside `t`.
+   */
+  function eventBody(sessionId, events, end) {
+    var body = { session_id: sessionId, events: events, sent_at: now() };
+    if (end) body.end = true;
+    return body;
+  }
 
   function request(url, body, keepalive) {
     // text/plain is a "simple" content type: no CORS preflight; the gateway reads it as JSON.

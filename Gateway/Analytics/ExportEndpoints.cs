@@ -89,6 +89,8 @@ internal static class ExportEndpoints
                         writer.WriteString("id", pending.ClientId);
                     }
 
+                    writer.WriteNumber("corrected_t", pending.CorrectedTimeMs);
+
                     writer.WriteEndObject();
                     pending = await events.MoveNextAsync() ? events.Current : null;
                 }
@@ -120,13 +122,14 @@ internal static class ExportEndpoints
         var stream = grains.GetGrain<IExportGrain>(Guid.NewGuid()).ExportEventsAsync(filter).WithCancellation(aborted);
         if (format == "csv")
         {
-            await WriteAsync(context, "session_id,user_id,experiment_id,model_group,seq,t,time,type,id,data\r\n");
+            // corrected_t last: a column added later goes at the end, so readers by position keep working.
+            await WriteAsync(context, "session_id,user_id,experiment_id,model_group,seq,t,time,type,id,data,corrected_t\r\n");
             await foreach (var e in stream)
             {
                 var line = string.Join(',',
                     Csv(e.SessionId), Csv(e.UserId), Csv(e.ExperimentId), Csv(e.ModelGroup),
                     e.Seq.ToString(CultureInfo.InvariantCulture), e.TimeMs.ToString(CultureInfo.InvariantCulture),
-                    Timestamps.Format(DateTimeOffset.FromUnixTimeMilliseconds(e.TimeMs)), Csv(e.Type), Csv(e.ClientId ?? ""), Csv(e.DataJson)) + "\r\n";
+                    Timestamps.Format(DateTimeOffset.FromUnixTimeMilliseconds(e.TimeMs)), Csv(e.Type), Csv(e.ClientId ?? ""), Csv(e.DataJson), e.CorrectedTimeMs.ToString(CultureInfo.InvariantCulture)) + "\r\n";
                 Encoding.UTF8.GetBytes(line, output);
                 await FlushSometimesAsync(context, ++rows);
             }
@@ -152,6 +155,7 @@ internal static class ExportEndpoints
                     writer.WriteString("id", e.ClientId);
                 }
 
+                writer.WriteNumber("corrected_t", e.CorrectedTimeMs);
                 writer.WriteEndObject();
                 await writer.FlushAsync(aborted);
                 output.Write("\n"u8);

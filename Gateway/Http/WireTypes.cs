@@ -38,7 +38,8 @@ public sealed record AppendRequest(
     [property: Description("Single event: its type.")] string? Type = null,
     [property: Description("Single event: its data.")] JsonObjectBody? Data = null,
     [property: Description("Single event: client time in Unix milliseconds.")] double? T = null,
-    [property: Description("Single event: client event id.")] string? Id = null);
+    [property: Description("Single event: client event id.")] string? Id = null,
+    [property: Description("The client's clock when it sent this request, Unix milliseconds (fractions are truncated; set on every attempt of a retry). The server corrects each event's `t` by the difference to its receive time (`corrected_t`).")] double? SentAt = null);
 
 /// <summary>Body of POST /session/end.</summary>
 public sealed record EndRequest([property: Required] string SessionId);
@@ -80,7 +81,8 @@ public sealed record SessionEvent(
     JsonObjectBody Data,
     [property: Description("Position in the session, from 1 without gaps.")] long Seq,
     [property: Description("The client event id, when one was sent."), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Id,
-    [property: Description("Server receive time, Unix milliseconds.")] long ReceivedAt);
+    [property: Description("Server receive time, Unix milliseconds.")] long ReceivedAt,
+    [property: Description("When the event happened on the server's clock, Unix milliseconds: `received_at − (sent_at − t)`, within the bounds of docs/tracker.md (without a usable `sent_at`: `t`, at most `received_at`). Never later than `received_at`.")] long CorrectedT);
 
 /// <summary>Answer of GET /session/{id}: the guide's session document, one page of events.</summary>
 public sealed record SessionDocument(

@@ -7,8 +7,8 @@ using SessionTracking.Gateway.Http;
 namespace SessionTracking.Gateway.Sessions;
 
 /// <summary>
-/// Validates event bodies: one event <c>{session_id, type, data, t?, id?}</c> or a batch
-/// <c>{session_id, events: [...], end?}</c>. Event types are the guide's twelve or custom names matching
+/// Validates event bodies: one event <c>{session_id, type, data, t?, id?, sent_at?}</c> or a batch
+/// <c>{session_id, events: [...], end?, sent_at?}</c>. Event types are the guide's twelve or custom names matching
 /// <see cref="WireLimits.EventTypePattern"/>. POST /log_event reads its type and data with the same rules.
 /// </summary>
 internal sealed partial class EventParser(WireLimits limits)
@@ -23,7 +23,8 @@ internal sealed partial class EventParser(WireLimits limits)
     public bool TryParseBatch(JsonElement root, out AppendBatch batch, out ProblemHttpResult? problem)
     {
         batch = null!;
-        if (!JsonFields.TryGetBoolean(root, "end", out var end, out var error))
+        if (!JsonFields.TryGetBoolean(root, "end", out var end, out var error)
+            || !TryGetUnixMilliseconds(root, "sent_at", out var sentAt, out error))
         {
             problem = Problems.BadRequest(error!);
             return false;
@@ -81,7 +82,7 @@ internal sealed partial class EventParser(WireLimits limits)
             return false;
         }
 
-        batch = new AppendBatch(events, end);
+        batch = new AppendBatch(events, end, sentAt);
         problem = null;
         return true;
     }
@@ -101,7 +102,7 @@ internal sealed partial class EventParser(WireLimits limits)
         }
 
         if (!JsonFields.TryGetString(item, "id", _options.MaxFieldLength, out var clientId, out var error)
-            || !TryGetClientTime(item, out var clientTime, out error))
+            || !TryGetUnixMilliseconds(item, "t", out var clientTime, out error))
         {
             problem = Problems.BadRequest($"{where}: {error}");
             return false;
@@ -152,11 +153,12 @@ internal sealed partial class EventParser(WireLimits limits)
 
     public static bool IsValidType(string type) => GuideTypes.Contains(type) || TypeRegex().IsMatch(type);
 
-    private static bool TryGetClientTime(JsonElement item, out long? clientTime, out string? error)
+    /// <summary>Reads a client time (<c>t</c>, <c>sent_at</c>): absent or null is null.</summary>
+    private static bool TryGetUnixMilliseconds(JsonElement item, string name, out long? time, out string? error)
     {
-        clientTime = null;
+        time = null;
         error = null;
-        if (!item.TryGetProperty("t", out var t) || t.ValueKind == JsonValueKind.Null)
+        if (!item.TryGetProperty(name, out var t) || t.ValueKind == JsonValueKind.Null)
         {
             return true;
         }
@@ -164,11 +166,11 @@ internal sealed partial class EventParser(WireLimits limits)
         // Fractional milliseconds (performance.timeOrigin + now()) are truncated.
         if (t.ValueKind != JsonValueKind.Number || !t.TryGetDouble(out var value) || !double.IsFinite(value) || value < 0 || value > WireLimits.MaxClientTime)
         {
-            error = "'t' must be an integer number of milliseconds since the Unix epoch.";
+            error = $"'{name}' must be an integer number of milliseconds since the Unix epoch.";
             return false;
         }
 
-        clientTime = t.TryGetInt64(out var ms) ? ms : (long)value;
+        time = t.TryGetInt64(out var ms) ? ms : (long)value;
         return true;
     }
 

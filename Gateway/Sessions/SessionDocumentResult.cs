@@ -65,6 +65,7 @@ internal sealed class SessionDocumentResult(SessionPage page) : IResult
             }
 
             writer.WriteNumber("received_at", e.ReceivedAt);
+            writer.WriteNumber("corrected_t", e.EventTime);
             writer.WriteEndObject();
         }
 

@@ -236,7 +236,10 @@ public sealed record ExportSession(
     [property: Id(0)] SessionInfo Session,
     [property: Id(1)] long EventCount);
 
-/// <summary>One exported event with the session fields an analyst joins on.</summary>
+/// <summary>
+/// One exported event with the session fields an analyst joins on. <paramref name="TimeMs"/> is the client's <c>t</c>,
+/// <paramref name="CorrectedTimeMs"/> the event's time on the server's clock (<see cref="StoredEvent.EventTime"/>).
+/// </summary>
 [GenerateSerializer, Immutable, Alias("SessionTracking.Analytics.ExportEvent")]
 public sealed record ExportEvent(
     [property: Id(0)] string SessionId,
@@ -247,7 +250,8 @@ public sealed record ExportEvent(
     [property: Id(5)] long TimeMs,
     [property: Id(6)] string Type,
     [property: Id(7)] string DataJson,
-    [property: Id(8)] string? ClientId);
+    [property: Id(8)] string? ClientId,
+    [property: Id(9)] long CorrectedTimeMs);
 
 /// <summary>
 /// A sample-size question: units per group to detect an absolute change <see cref="MinimumDetectableEffect"/> of

@@ -55,12 +55,13 @@ public sealed class ExportTests(SeededGateway gateway) : IClassFixture<SeededGat
         Assert.Equal("t1-e2", events[1].GetProperty("id").GetString());
         Assert.Equal(500, events[1].GetProperty("data").GetProperty("latency_ms").GetInt32());
         Assert.Equal(Dataset.T0 + 500 + 2000, events[1].GetProperty("t").GetInt64());
+        Assert.Equal(Dataset.T0 + 500 + 2000, events[1].GetProperty("corrected_t").GetInt64()); // stored without one: t (= received_at here)
 
         var (_, csv) = await GetAsync("/exports/events.csv?to=" + (Dataset.T0 + Dataset.Day));
         var lines = csv.Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
-        Assert.Equal("session_id,user_id,experiment_id,model_group,seq,t,time,type,id,data", lines[0]);
+        Assert.Equal("session_id,user_id,experiment_id,model_group,seq,t,time,type,id,data,corrected_t", lines[0]);
         Assert.Equal(1 + 4 + 5 + 4 + 3 + 6 + 3, lines.Length);
-        Assert.Contains($"t1,erin,exp-a,treatment,2,{Dataset.T0 + 2500},2023-11-14T22:13:22.500Z,model_response,t1-e2,\"{{\"\"latency_ms\"\":500}}\"", lines);
+        Assert.Contains($"t1,erin,exp-a,treatment,2,{Dataset.T0 + 2500},2023-11-14T22:13:22.500Z,model_response,t1-e2,\"{{\"\"latency_ms\"\":500}}\",{Dataset.T0 + 2500}", lines);
     }
 
     [Theory]

@@ -119,6 +119,8 @@ public static class MongoAnalyticsPipelines
             { "type", "$b.events.type" },
             { "data", "$b.events.data" },
             { "id", "$b.events.id" },
+            // StoredEvent.EventTime: events stored before corrected_t existed read as t, at most received_at.
+            { "corrected_t", new BsonDocument("$ifNull", new BsonArray { "$b.events.corrected_t", new BsonDocument("$min", new BsonArray { "$b.events.t", "$b.events.received_at" }) }) },
         }),
     ];
 

@@ -33,7 +33,8 @@ public static class MongoAnalyticsResults
         d["t"].ToInt64(),
         d["type"].AsString,
         d["data"].AsBsonDocument.ToJson(RelaxedJson),
-        d.TryGetValue("id", out var id) && id.IsString ? id.AsString : null);
+        d.TryGetValue("id", out var id) && id.IsString ? id.AsString : null,
+        d.TryGetValue("corrected_t", out var corrected) && corrected.IsNumeric ? corrected.ToInt64() : d["t"].ToInt64());
 
     private static DateTimeOffset Time(BsonValue value) => DateTimeOffset.FromUnixTimeMilliseconds(value.AsBsonDateTime.MillisecondsSinceEpoch);
 

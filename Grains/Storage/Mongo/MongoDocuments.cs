@@ -92,7 +92,7 @@ public static class MongoDocuments
         d["end_time"].IsBsonNull ? null : new DateTimeOffset(d["end_time"].ToUniversalTime(), TimeSpan.Zero),
         d["environment"].AsBsonDocument.ToJson(RelaxedJson));
 
-    /// <summary>An event as stored inside a bucket: the guide's <c>{t, type, data}</c> plus seq, client id and receive time.</summary>
+    /// <summary>An event as stored inside a bucket: the guide's <c>{t, type, data}</c> plus seq, client id, receive time and corrected time (absent on events stored before it existed).</summary>
     public static BsonDocument Event(StoredEvent e)
     {
         var document = new BsonDocument
@@ -108,6 +108,11 @@ public static class MongoDocuments
             document.Add("id", e.ClientId);
         }
 
+        if (e.CorrectedTime is { } corrected)
+        {
+            document.Add("corrected_t", corrected);
+        }
+
         return document;
     }
 
@@ -117,7 +122,8 @@ public static class MongoDocuments
         d["type"].AsString,
         d["data"].AsBsonDocument.ToJson(RelaxedJson),
         d.TryGetValue("id", out var id) ? id.AsString : null,
-        d["received_at"].ToInt64());
+        d["received_at"].ToInt64(),
+        d.TryGetValue("corrected_t", out var corrected) && corrected.IsNumeric ? corrected.ToInt64() : null);
 
     /// <summary>
     /// Filter and update that append one run of events to its bucket. The filter only matches a bucket whose last

@@ -139,7 +139,8 @@ public sealed class SqliteAnalyticsStore : IAnalyticsStore
         await using var command = connection.CreateCommand();
         command.CommandText = $"""
             WITH s AS ({SelectSessions(command, filter, allColumns: true)})
-            SELECT s.session_id, s.user_id, s.experiment_id, s.model_group, e.seq, e.t, e.type, e.data, e.client_id
+            SELECT s.session_id, s.user_id, s.experiment_id, s.model_group, e.seq, e.t, e.type, e.data, e.client_id,
+                   COALESCE(e.corrected_t, MIN(e.t, e.received_at))
             FROM s JOIN session_events e ON e.session_id = s.session_id
             ORDER BY s.start_time, s.session_id, e.seq
             """;
@@ -149,7 +150,8 @@ public sealed class SqliteAnalyticsStore : IAnalyticsStore
             yield return new ExportEvent(
                 reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3),
                 reader.GetInt64(4), reader.GetInt64(5), reader.GetString(6), reader.GetString(7),
-                reader.IsDBNull(8) ? null : reader.GetString(8));
+                reader.IsDBNull(8) ? null : reader.GetString(8),
+                reader.GetInt64(9));
         }
     }
 

@@ -12,8 +12,8 @@ namespace SessionTracking.Storage.Sqlite;
 internal sealed class SqliteEventInsert : IDisposable
 {
     private const string Sql = """
-        INSERT INTO session_events (session_id, seq, t, type, data, client_id, received_at)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+        INSERT INTO session_events (session_id, seq, t, type, data, client_id, received_at, corrected_t)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
         """;
 
     private readonly sqlite3 _database;
@@ -34,6 +34,7 @@ internal sealed class SqliteEventInsert : IDisposable
         BindText(5, e.DataJson);
         BindText(6, e.ClientId);
         raw.sqlite3_bind_int64(_statement, 7, e.ReceivedAt);
+        _ = e.CorrectedTime is { } corrected ? raw.sqlite3_bind_int64(_statement, 8, corrected) : raw.sqlite3_bind_null(_statement, 8);
         var result = raw.sqlite3_step(_statement);
         raw.sqlite3_reset(_statement);
         if (result != raw.SQLITE_DONE)

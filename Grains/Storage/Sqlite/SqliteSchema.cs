@@ -12,6 +12,41 @@ internal static class SqliteSchema
 {
     public static readonly string Create = Tables + SqliteReadModel.Schema();
 
+    /// <summary>
+    /// Columns added after the first release, as (table, column, definition). <c>CREATE TABLE IF NOT EXISTS</c> leaves an
+    /// existing table as it is, so a database file written before a column existed gets it here, at start-up, before
+    /// the writer takes flushes. Adding a NULL-able column only rewrites the table's schema entry, not its rows: old
+    /// rows read NULL (for <c>corrected_t</c>: "stored before the correction existed", see <see cref="StoredEvent.EventTime"/>).
+    /// </summary>
+    private static readonly (string Table, string Column, string Definition)[] AddedColumns =
+    [
+        ("session_events", "corrected_t", "INTEGER NULL"),
+    ];
+
+    /// <summary>Adds the <see cref="AddedColumns"/> an existing database lacks; returns the names of those it added.</summary>
+    public static IReadOnlyList<string> AddMissingColumns(Microsoft.Data.Sqlite.SqliteConnection connection)
+    {
+        var added = new List<string>();
+        foreach (var (table, column, definition) in AddedColumns)
+        {
+            using var exists = connection.CreateCommand();
+            exists.CommandText = "SELECT COUNT(*) FROM pragma_table_info($table) WHERE name = $column";
+            exists.Parameters.AddWithValue("$table", table);
+            exists.Parameters.AddWithValue("$column", column);
+            if (Convert.ToInt64(exists.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) > 0)
+            {
+                continue;
+            }
+
+            using var alter = connection.CreateCommand();
+            alter.CommandText = $"ALTER TABLE {table} ADD COLUMN {column} {definition}";
+            alter.ExecuteNonQuery();
+            added.Add($"{table}.{column}");
+        }
+
+        return added;
+    }
+
     private const string Tables = """
         PRAGMA journal_mode = WAL;
         CREATE TABLE IF NOT EXISTS sessions (
@@ -34,6 +69,7 @@ internal static class SqliteSchema
             data        TEXT NOT NULL,
             client_id   TEXT NULL,
             received_at INTEGER NOT NULL,
+            corrected_t INTEGER NULL,
             PRIMARY KEY (session_id, seq)
         ) WITHOUT ROWID;
         CREATE UNIQUE INDEX IF NOT EXISTS ux_session_events_client

@@ -81,6 +81,11 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
                 await command.ExecuteNonQueryAsync(cancellationToken);
             }
 
+            foreach (var column in SqliteSchema.AddMissingColumns(connection))
+            {
+                LogColumnAdded(_logger, column, DatabasePath);
+            }
+
             SqliteReadModelBackfill.Run(connection, _logger);
 
             // Its own thread: SQLite calls block (Microsoft.Data.Sqlite's async methods run synchronously), and a thread
@@ -191,7 +196,7 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
         {
             await using var command = connection.CreateCommand();
             command.CommandText = """
-                SELECT seq, t, type, data, client_id, received_at FROM session_events
+                SELECT seq, t, type, data, client_id, received_at, corrected_t FROM session_events
                 WHERE session_id = $id AND seq > $after ORDER BY seq LIMIT $limit
                 """;
             command.Parameters.AddWithValue("$id", sessionId);
@@ -207,7 +212,8 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
                     reader.GetString(2),
                     reader.GetString(3),
                     reader.IsDBNull(4) ? null : reader.GetString(4),
-                    reader.GetInt64(5)));
+                    reader.GetInt64(5),
+                    reader.IsDBNull(6) ? null : reader.GetInt64(6)));
             }
 
             return (IReadOnlyList<StoredEvent>)events;
@@ -369,6 +375,9 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
         var wait = _writes.Reader.WaitToReadAsync();
         return wait.IsCompletedSuccessfully ? wait.Result : wait.AsTask().GetAwaiter().GetResult();
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Added column {Column} to the SQLite database at {Path} (written by an earlier version)")]
+    private static partial void LogColumnAdded(ILogger logger, string column, string path);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "SQLite session store ready at {Path}")]
     private static partial void LogInitialized(ILogger logger, string path);

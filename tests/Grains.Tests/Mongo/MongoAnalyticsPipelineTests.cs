@@ -139,7 +139,7 @@ public sealed class MongoAnalyticsPipelineTests
         var exportedEvent = MongoAnalyticsResults.ToExportEvent(exported);
 
         // The data is relaxed extended JSON, as the session store reads it back for the timeline (spacing differs from SQLite's text).
-        Assert.Equal(new ExportEvent("s1", "u", "e", "g", 3, 1_700_000_000_999, "model_response", "", null), exportedEvent with { DataJson = "" });
+        Assert.Equal(new ExportEvent("s1", "u", "e", "g", 3, 1_700_000_000_999, "model_response", "", null, 1_700_000_000_999), exportedEvent with { DataJson = "" });
         Assert.True(JsonNode.DeepEquals(JsonNode.Parse("""{"latency_ms":12.5}"""), JsonNode.Parse(exportedEvent.DataJson)));
         Assert.Equal("c1", MongoAnalyticsResults.ToExportEvent(exported.Add("id", "c1")).ClientId);
         Assert.Equal(7, MongoAnalyticsResults.ToExportSession(MongoDocuments.Session(new SessionInfo("s1", "u", "e", "g", DateTimeOffset.FromUnixTimeMilliseconds(1), null, "{}")).Add("event_count", 7)).EventCount);
