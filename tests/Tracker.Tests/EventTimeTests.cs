@@ -82,5 +82,27 @@ public sealed class EventTimeTests(BrowserFixture fixture)
         }
     }
 
+    [Fact]
+    public async Task The_timeline_places_a_skewed_pages_events_by_their_corrected_time()
+    {
+        await using var context = await fixture.NewContextAsync();
+        await context.AddInitScriptAsync($$"""
+            (() => { const real = Date.now.bind(Date); Date.now = () => real() + {{Skew}}; })();
+            """);
+        var (page, sessionId) = await BrowserFixture.OpenTrackedPageAsync(context, new { flushInterval = 100, trackActivity = false });
+        await page.EvaluateAsync("() => { window.tracker.logEvent('timed', { i: 0 }); return window.tracker.end(); }");
+        await page.CloseAsync();
+
+        // The timeline (an operator page, open on loopback without a key) draws from the document alone, not its own clock.
+        var timeline = await context.NewPageAsync();
+        await timeline.GotoAsync($"/timeline.html?session_id={sessionId}");
+        await timeline.Locator("#events tbody tr").First.WaitForAsync(new LocatorWaitForOptions { Timeout = 20_000 });
+        var offsets = await timeline.Locator("#events tbody tr td:nth-child(2)").AllTextContentsAsync();
+
+        // By t every event would sit ~600 s after the session's start; by corrected_t within seconds of it.
+        Assert.NotEmpty(offsets);
+        Assert.All(offsets, text => Assert.InRange(double.Parse(text.TrimStart('+').Replace(" s", ""), System.Globalization.CultureInfo.InvariantCulture), 0, 30));
+    }
+
     private static string[] Ids(JsonElement body) => [.. body.GetProperty("events").EnumerateArray().Select(e => e.GetProperty("id").GetString()!)];
 }
