@@ -32,7 +32,7 @@ internal static class AnalyticsEndpoints
     }
 
     /// <summary>Sample-size planning: validation here, the arithmetic in the analytics grain.</summary>
-    private static async Task<Results<Ok<SamplePlan>, ProblemHttpResult>> PlanAsync(
+    private static async Task<Results<Ok<Wire.SamplePlan>, ProblemHttpResult>> PlanAsync(
         IGrainFactory grains,
         Microsoft.Extensions.Options.IOptions<AnalyticsOptions> options,
         string metric,
@@ -64,7 +64,7 @@ internal static class AnalyticsEndpoints
 
         var plan = await grains.GetGrain<IAnalyticsGrain>(0).PlanAsync(new PlanRequest(
             experiment_id, metric, mde, power, level, baseline_rate, baseline_sd, unit switch { "session" => AnalysisUnit.Session, "user" => AnalysisUnit.User, _ => null }));
-        return plan.Problem is { } refused ? Problems.BadRequest(refused) : TypedResults.Ok(plan);
+        return plan.Problem is { } refused ? Problems.BadRequest(refused) : TypedResults.Ok(Wire.SamplePlan.From(plan));
     }
 
     /// <summary>Per experiment × model_group figures, comparisons with the baseline group and the SRM check.</summary>
@@ -90,7 +90,7 @@ internal static class AnalyticsEndpoints
         var result = await grains.GetGrain<IAnalyticsGrain>(0).GetReportsAsync(filter, baseline, analysisUnit);
         return result.Problem is { } problem
             ? Problems.BadRequest(problem)
-            : TypedResults.Ok(new ReportsResponse(Describe(filter), result.Experiments));
+            : TypedResults.Ok(new ReportsResponse(Describe(filter), [.. result.Experiments.Select(Wire.ExperimentReport.From)]));
     }
 
     /// <summary>The guide's two MongoDB pipelines, answered in their output shape (<c>_id</c> = model_group).</summary>
@@ -127,7 +127,7 @@ internal static class AnalyticsEndpoints
 
 internal sealed record FilterEcho(string? ExperimentId, string? ModelGroup, string? From, string? To);
 
-internal sealed record ReportsResponse(FilterEcho Filter, IReadOnlyList<ExperimentReport> Experiments);
+internal sealed record ReportsResponse(FilterEcho Filter, IReadOnlyList<Wire.ExperimentReport> Experiments);
 
 internal sealed record GuideResponse(IReadOnlyList<GuideLatencyRow> AvgLatencyByModelGroup, IReadOnlyList<GuideDurationRow> AvgDurationByModelGroup);
 

@@ -18,13 +18,13 @@ internal static class PrivacyEndpoints
     }
 
     /// <summary>Removes the user's sessions, their events, and the user's legacy queries and events rows; answers the counts.</summary>
-    private static async Task<Results<Ok<UserDeletion>, ProblemHttpResult>> DeleteUserAsync(string userId, IGrainFactory grains, WireLimits limits)
+    private static async Task<Results<Ok<Wire.UserDeletion>, ProblemHttpResult>> DeleteUserAsync(string userId, IGrainFactory grains, WireLimits limits)
     {
         if (string.IsNullOrWhiteSpace(userId) || userId.Length > limits.MaxFieldLength)
         {
             return Problems.BadRequest($"'userId' must be 1 to {limits.MaxFieldLength} characters.");
         }
 
-        return TypedResults.Ok(await grains.GetGrain<IAnalyticsGrain>(0).DeleteUserAsync(userId));
+        return TypedResults.Ok(Wire.UserDeletion.From(await grains.GetGrain<IAnalyticsGrain>(0).DeleteUserAsync(userId)));
     }
 }

@@ -37,6 +37,7 @@ internal static class GatewayServices
             options.SerializerOptions.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict;
             options.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.SnakeCaseLower));
             options.SerializerOptions.TypeInfoResolverChain.Insert(0, WireJsonContext.Default);
+            options.SerializerOptions.TypeInfoResolverChain.Insert(1, SessionTracking.Gateway.Analytics.Wire.AnalyticsJsonContext.Default);
         });
         services.AddApiContract();
         // The tracker's TypeScript declarations (.d.ts, .d.mts) are text; the default map reads .ts as an MPEG stream.

@@ -145,8 +145,12 @@ internal static class ApiContract
 
         foreach (var parameter in metadata.OfType<QueryParameter>())
         {
+            // An endpoint that binds one of its group's parameters itself declares it already.
             operation.Parameters ??= [];
-            operation.Parameters.Add(parameter.ToOpenApi());
+            if (!operation.Parameters.Any(p => p.Name == parameter.Name && p.In == ParameterLocation.Query))
+            {
+                operation.Parameters.Add(parameter.ToOpenApi());
+            }
         }
 
         foreach (var parameter in operation.Parameters ?? [])

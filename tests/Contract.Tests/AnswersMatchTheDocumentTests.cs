@@ -101,6 +101,10 @@ public sealed class AnswersMatchTheDocumentTests(ContractGateway gateway)
         await SendAsync("GET", "/analytics/guide", operatorKey: true, expected: 200);
         await SendAsync("GET", "/analytics/sessions?limit=5", operatorKey: true, expected: 200);
         await SendAsync("GET", "/analytics/sessions?limit=abc", operatorKey: true, expected: 400);
+        await SendAsync("GET", "/analytics/plan?metric=up_rate&mde=0.05&baseline_rate=0.3", operatorKey: true, expected: 200);
+        await SendAsync("GET", "/analytics/plan?metric=latency_ms&mde=100&baseline_sd=400", operatorKey: true, expected: 200);
+        await SendAsync("GET", "/analytics/plan?metric=up_rate&mde=abc", operatorKey: true, expected: 400);
+        await SendAsync("GET", "/analytics/plan?metric=nothing&mde=0.1&baseline_rate=0.3", operatorKey: true, expected: 400);
         await SendAsync("GET", "/exports/sessions.jsonl", operatorKey: true, expected: 200);
         await SendAsync("GET", "/exports/sessions.csv?experiment_id=exp1", operatorKey: true, expected: 200);
         await SendAsync("GET", "/exports/events.jsonl", operatorKey: true, expected: 200);
