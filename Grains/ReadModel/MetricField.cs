@@ -13,7 +13,6 @@ public enum MetricField
 
     /// <summary>end_time − start_time of an ended session, ms.</summary>
     DurationMs,
-    Events,
     Prompts,
     Responses,
 

@@ -1,7 +1,7 @@
 namespace SessionTracking.ReadModel;
 
 /// <summary>
-/// A session's figures as of <see cref="ThroughSeq"/> (its events 1..ThroughSeq) and its end. (ThroughSeq, Ended) is the
+/// A session's figures as of <see cref="ThroughSeq"/> (the last of its events that changed a figure) and its end. (ThroughSeq, Ended) is the
 /// row's version: a flush replaces the stored row only when the stored version is the one the grain started from, so a
 /// replayed flush or a second activation can never count events twice.
 /// </summary>
@@ -59,4 +59,8 @@ public readonly record struct MetricSample(QuantileMetric Metric, double Value);
 /// What a flush changes in the read model: the session's row goes from <see cref="Previous"/> (null: the session is new)
 /// to <see cref="Current"/>, and <see cref="Samples"/> are the values the flush adds to the percentile sketches.
 /// </summary>
-public sealed record ReadModelUpdate(SessionSummary? Previous, SessionSummary Current, IReadOnlyList<MetricSample> Samples);
+public sealed record ReadModelUpdate(SessionSummary? Previous, SessionSummary Current, IReadOnlyList<MetricSample> Samples)
+{
+    /// <summary>False when the flush changes no figure (interactions only): the stores then skip the read model.</summary>
+    public bool ChangesFigures => Previous is null || Previous.ThroughSeq != Current.ThroughSeq || Previous.Ended != Current.Ended || Samples.Count > 0;
+}

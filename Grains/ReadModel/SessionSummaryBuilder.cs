@@ -20,11 +20,13 @@ public sealed class SessionSummaryBuilder
 
     public bool Ended => _values[(int)MetricField.Ended] > 0;
 
-    /// <summary>Counts the event; its latency and TTFT values go to <paramref name="samples"/> for the percentile sketches.</summary>
+    /// <summary>
+    /// Counts the event; its latency and TTFT values go to <paramref name="samples"/> for the percentile sketches. Only an
+    /// event that changes a figure moves <see cref="ThroughSeq"/> (the summary's version): a flush of interactions alone
+    /// (clicks, scrolls…) leaves the summary as it was and writes nothing to the read model.
+    /// </summary>
     public void Add(StoredEvent e, List<MetricSample> samples)
     {
-        ThroughSeq = e.Seq;
-        Increment(MetricField.Events);
         switch (e.Type)
         {
             case "prompt":
@@ -49,7 +51,11 @@ public sealed class SessionSummaryBuilder
             case "error":
                 Increment(MetricField.Errors);
                 break;
+            default:
+                return;
         }
+
+        ThroughSeq = e.Seq;
     }
 
     public void End(DateTimeOffset startTime, DateTimeOffset endTime, List<MetricSample> samples)

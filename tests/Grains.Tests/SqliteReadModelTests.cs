@@ -61,6 +61,33 @@ public sealed class SqliteReadModelTests : IAsyncLifetime
         Assert.Equal(250, after.Sessions.Sum(MetricField.LatencySum));
     }
 
+    [Fact]
+    public async Task A_flush_of_interactions_alone_leaves_the_read_model_alone_and_the_next_figure_counts()
+    {
+        var session = new SessionInfo("i1", "iris", "exp-i", "g", AnalyticsDataset.Time(AnalyticsDataset.T0), null, "{}");
+        await _store.CreateSessionAsync(session, [], CancellationToken.None);
+        var durable = SessionSummary.Started();
+        var builder = new SessionSummaryBuilder(durable);
+        var samples = new List<MetricSample>();
+        StoredEvent[] clicks = [new(1, 1, "click", "{}", null, 1), new(2, 2, "scroll", "{}", null, 2)];
+        foreach (var e in clicks)
+        {
+            builder.Add(e, samples);
+        }
+
+        var update = new ReadModelUpdate(durable, builder.Snapshot(), samples);
+        Assert.False(update.ChangesFigures);
+        await _store.AppendAsync(new SessionFlush("i1", clicks, [], [], null, session, update), CancellationToken.None);
+        Assert.Equal(0, (await _store.LoadSessionAsync("i1", 10, CancellationToken.None))!.Metrics.ThroughSeq);
+
+        var prompt = new StoredEvent(3, 3, "prompt", "{}", null, 3);
+        builder.Add(prompt, samples);
+        await _store.AppendAsync(new SessionFlush("i1", [prompt], [], [], null, session, new ReadModelUpdate(durable, builder.Snapshot(), samples)), CancellationToken.None);
+        var loaded = (await _store.LoadSessionAsync("i1", 10, CancellationToken.None))!;
+        Assert.Equal((3L, 3L, 1.0), (loaded.LastSeq, loaded.Metrics.ThroughSeq, loaded.Metrics[MetricField.Prompts]));
+        Assert.Equal(1, (await FiguresAsync("exp-i")).Sessions.Sum(MetricField.Prompts));
+    }
+
     /// <summary>Windows that cut hours (edges read session by session) and span whole hours (read from the aggregates).</summary>
     [Theory]
     [InlineData(null, null)]

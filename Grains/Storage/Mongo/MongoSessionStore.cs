@@ -235,7 +235,7 @@ public sealed partial class MongoSessionStore : ISessionStore
                     : _eventBuckets.UpdateOneAsync(session, filter, update, options, cancellationToken));
             }
 
-            if (flush.ReadModel is { } readModel)
+            if (flush.ReadModel is { ChangesFigures: true } readModel)
             {
                 // The stored keys (experiment, group, user, start) come back with the compare-and-set: the aggregates
                 // are keyed by what is stored, whatever the flush carries.

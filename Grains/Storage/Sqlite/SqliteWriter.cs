@@ -193,7 +193,7 @@ internal sealed class SqliteWriter : IDisposable
                     Run(_endSession, transaction, end.ToUnixTimeMilliseconds(), flush.SessionId);
                 }
 
-                if (flush is { Session: { } session, ReadModel: { } update })
+                if (flush is { Session: { } session, ReadModel: { ChangesFigures: true } update })
                 {
                     _readModel.Apply(session, update, transaction);
                 }
