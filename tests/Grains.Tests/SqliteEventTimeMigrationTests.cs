@@ -1,6 +1,7 @@
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using SessionTracking.ReadModel;
 using SessionTracking.Storage;
 using SessionTracking.Storage.Sqlite;
 using SessionTracking.TestSupport;
@@ -41,7 +42,7 @@ public sealed class SqliteEventTimeMigrationTests : IDisposable
                 CREATE UNIQUE INDEX ux_session_events_client ON session_events (session_id, client_id) WHERE client_id IS NOT NULL;
                 INSERT INTO sessions VALUES ('old', 'u', 'e', 'g', 1730000000000, NULL, '{}');
                 INSERT INTO session_events VALUES ('old', 1, 1730000600000, 'click', '{}', 'c-1', 1730000000100);
-                INSERT INTO session_events VALUES ('old', 2, 1730000000050, 'scroll', '{}', 'c-2', 1730000000200);
+                INSERT INTO session_events VALUES ('old', 2, 1730000000050, 'prompt', '{}', 'c-2', 1730000000200);
                 """;
             command.ExecuteNonQuery();
         }
@@ -68,7 +69,7 @@ public sealed class SqliteEventTimeMigrationTests : IDisposable
         Assert.Equal([null, null, 1730000000290L], all.Select(e => e.CorrectedTime));
         Assert.Equal(1730000900000L, all[2].T);
         Assert.Equal(2, migrated!.LastSeq);
-        Assert.Equal(2, migrated.Metrics.ThroughSeq); // the read model's start-up backfill ran over the old rows too
+        Assert.Equal((2L, 1.0), (migrated.Metrics.ThroughSeq, migrated.Metrics[MetricField.Prompts])); // the read model's start-up backfill ran over the old rows too
         await using var check = new SqliteConnection($"Data Source={DatabasePath};Pooling=False");
         check.Open();
         using var columns = check.CreateCommand();
