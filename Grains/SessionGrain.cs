@@ -499,6 +499,10 @@ public sealed partial class SessionGrain(
         _lastSeq = _durableSeq = snapshot.LastSeq;
         _recentIds.AddRange(snapshot.RecentClientIds);
         _idsBeyondWindow |= snapshot.LastSeq > _options.RecentIdWindow;
+
+        // The read model too: the stored summary is the version the next flush starts from.
+        _durableMetrics = snapshot.Metrics;
+        _metrics = new SessionSummaryBuilder(snapshot.Metrics);
         if (!buffered)
         {
             _pending.Clear();
@@ -508,6 +512,7 @@ public sealed partial class SessionGrain(
 
         var owed = _pending.Events.ToList();
         _pending.Events.Clear();
+        _pending.Samples.Clear();
         foreach (var e in owed)
         {
             if (e.ClientId is { } id && _recentIds.Contains(id))
@@ -515,11 +520,18 @@ public sealed partial class SessionGrain(
                 continue;
             }
 
-            _pending.Events.Add(e with { Seq = ++_lastSeq });
+            var renumbered = e with { Seq = ++_lastSeq };
+            _pending.Events.Add(renumbered);
+            _metrics.Add(renumbered, _pending.Samples);
             if (e.ClientId is { } kept)
             {
                 _recentIds.Add(kept);
             }
+        }
+
+        if (_pending.EndTime is { } end)
+        {
+            _metrics.End(_session.StartTime, end, _pending.Samples);
         }
     }
 
