@@ -84,7 +84,7 @@ public sealed class AnalyticsGrain(IAnalyticsStore store, IOptions<AnalyticsOpti
         }
 
         var (numerator, denominator) = ExperimentDecisions.Ratios[request.Metric];
-        var units = unit == AnalysisUnit.User ? baselineGroup.Users! : baselineGroup.Sessions;
+        var units = baselineGroup.Units(unit);
         var (value, variance) = Statistics.Ratio(units, numerator, denominator);
         if (value is null || variance is null)
         {
@@ -106,7 +106,7 @@ public sealed class AnalyticsGrain(IAnalyticsStore store, IOptions<AnalyticsOpti
         }
 
         var days = Math.Max((clock.GetUtcNow() - start.Value).TotalDays, 1.0 / 24); // at least an hour: a first burst is no rate
-        var units = figures.Sum(g => (unit == AnalysisUnit.User ? g.Users! : g.Sessions).Units);
+        var units = figures.Sum(g => g.Units(unit).Units);
         return (figures[0], units / (double)figures.Count / days);
     }
 
@@ -131,12 +131,9 @@ public sealed class AnalyticsGrain(IAnalyticsStore store, IOptions<AnalyticsOpti
     private AnalysisUnit UnitOf(string experimentId) =>
         _options.Experiments.TryGetValue(experimentId, out var experiment) ? experiment.Unit : AnalysisUnit.Session;
 
-    private static Moments UnitsOf(GroupFigures g, AnalysisUnit unit) =>
-        unit == AnalysisUnit.User ? g.Users ?? throw new InvalidOperationException("Users as units were not read.") : g.Sessions;
-
     private static GroupReport BuildGroup(GroupFigures g, AnalysisUnit unit)
     {
-        var units = UnitsOf(g, unit);
+        var units = g.Units(unit);
         var s = g.Sessions; // value-level figures (counts, SDs) do not depend on the unit
         long Count(MetricField field) => (long)s.Sum(field);
         Proportion Rate(MetricField successes, MetricField trials)
@@ -204,8 +201,8 @@ public sealed class AnalyticsGrain(IAnalyticsStore store, IOptions<AnalyticsOpti
         // Groups outside the intended split are traffic that should not exist: they count in the total and their
         // expected share is zero, which the chi-square cannot express, so they alone flag a mismatch.
         var split = experiment.Split.OrderBy(s => s.Key, StringComparer.Ordinal).ToList();
-        var observed = split.Select(s => groups.FirstOrDefault(g => g.ModelGroup == s.Key) is { } g ? UnitsOf(g, unit).Units : 0).ToList();
-        var stray = groups.Where(g => !experiment.Split.ContainsKey(g.ModelGroup)).Sum(g => UnitsOf(g, unit).Units);
+        var observed = split.Select(s => groups.FirstOrDefault(g => g.ModelGroup == s.Key) is { } g ? g.Units(unit).Units : 0).ToList();
+        var stray = groups.Where(g => !experiment.Split.ContainsKey(g.ModelGroup)).Sum(g => g.Units(unit).Units);
         var (chi, df, p, expected) = Statistics.ChiSquareGoodnessOfFit(observed, split.Select(s => s.Value).ToList());
         return new SampleRatioCheck(
             split.ToDictionary(s => s.Key, s => s.Value),

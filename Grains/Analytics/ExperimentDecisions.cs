@@ -74,15 +74,15 @@ internal sealed class ExperimentDecisions(AnalyticsOptions options, ExperimentOp
     {
         var (numerator, denominator) = Ratios[metric];
         var fixedHorizon = Statistics.Compare(
-            Statistics.Ratio(UnitsOf(baseline), numerator, denominator),
-            Statistics.Ratio(UnitsOf(treatment), numerator, denominator));
+            Statistics.Ratio(baseline.Units(unit), numerator, denominator),
+            Statistics.Ratio(treatment.Units(unit), numerator, denominator));
         if (originBaseline is null || originTreatment is null)
         {
             return fixedHorizon;
         }
 
-        var b = UnitsOf(originBaseline);
-        var t = UnitsOf(originTreatment);
+        var b = originBaseline.Units(unit);
+        var t = originTreatment.Units(unit);
         var (bValue, bVariance) = Statistics.Ratio(b, numerator, denominator);
         var (tValue, tVariance) = Statistics.Ratio(t, numerator, denominator);
         if (bValue is null || tValue is null || bVariance is null || tVariance is null)
@@ -175,9 +175,6 @@ internal sealed class ExperimentDecisions(AnalyticsOptions options, ExperimentOp
         "stopped_rate" => c.StoppedRate!,
         _ => c.UpRate,
     };
-
-    private Moments UnitsOf(GroupFigures g) =>
-        unit == AnalysisUnit.User ? g.Users ?? throw new InvalidOperationException("Users as units were not read.") : g.Sessions;
 
     private static string Signed(double? change) => change is { } c ? c.ToString("+0.0%;-0.0%", System.Globalization.CultureInfo.InvariantCulture) : "n/a";
 }

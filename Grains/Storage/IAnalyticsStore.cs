@@ -48,6 +48,10 @@ public sealed record GroupFigures(
     QuantileSketch LatencyMs,
     QuantileSketch TimeToFirstTokenMs)
 {
+    /// <summary>The moments of the report's unit (users only when they were read).</summary>
+    public Moments Units(AnalysisUnit unit) =>
+        unit == AnalysisUnit.User ? Users ?? throw new InvalidOperationException("Users as units were not read.") : Sessions;
+
     public QuantileSketch Sketch(QuantileMetric metric) => metric switch
     {
         QuantileMetric.DurationMs => DurationMs,

@@ -15,8 +15,8 @@ public sealed class SqliteAnalyticsStore : IAnalyticsStore
 {
     // A latency counts when it is a JSON number: MongoDB's $avg ignores strings, booleans and missing fields too.
     // (json_type, not typeof(json_extract): JSON true would extract as the integer 1.)
-    private const string Latency = "CASE WHEN json_type(e.data, '$.latency_ms') IN ('integer', 'real') THEN json_extract(e.data, '$.latency_ms') END";
-    private const string Ttft = "CASE WHEN json_type(e.data, '$.ttft_ms') IN ('integer', 'real') THEN json_extract(e.data, '$.ttft_ms') END";
+    internal const string Latency = "CASE WHEN json_type(e.data, '$.latency_ms') IN ('integer', 'real') THEN json_extract(e.data, '$.latency_ms') END";
+    internal const string Ttft = "CASE WHEN json_type(e.data, '$.ttft_ms') IN ('integer', 'real') THEN json_extract(e.data, '$.ttft_ms') END";
 
     private readonly string _connectionString;
     private readonly string _synchronous;
@@ -226,8 +226,8 @@ public sealed class SqliteAnalyticsStore : IAnalyticsStore
         command.CommandText = $"""
             SELECT s.session_id, s.experiment_id, s.model_group, s.start_time, m.through_seq, {string.Join(", ", ReadModel.MetricFields.Columns.Select(c => "m." + c))},
                    (SELECT json_group_array(json_array(
-                        CASE WHEN json_type(e.data, '$.latency_ms') IN ('integer', 'real') THEN json_extract(e.data, '$.latency_ms') END,
-                        CASE WHEN json_type(e.data, '$.ttft_ms') IN ('integer', 'real') THEN json_extract(e.data, '$.ttft_ms') END))
+                        {Latency},
+                        {Ttft}))
                     FROM session_events e WHERE e.session_id = s.session_id AND e.type = 'model_response')
             FROM sessions s JOIN session_summaries m ON m.session_id = s.session_id
             WHERE s.user_id = $user

@@ -117,10 +117,8 @@ internal sealed class SqliteGroupFigures
         // The values of the responses, as the grain reads them: JSON numbers only.
         using (var command = Command(
             connection,
-            """
-            SELECT s.experiment_id, s.model_group,
-                   CASE WHEN json_type(e.data, '$.latency_ms') IN ('integer', 'real') THEN json_extract(e.data, '$.latency_ms') END,
-                   CASE WHEN json_type(e.data, '$.ttft_ms') IN ('integer', 'real') THEN json_extract(e.data, '$.ttft_ms') END
+            $"""
+            SELECT s.experiment_id, s.model_group, {SqliteAnalyticsStore.Latency}, {SqliteAnalyticsStore.Ttft}
             FROM sessions s JOIN session_events e ON e.session_id = s.session_id AND e.type = 'model_response'
             WHERE s.start_time >= $from AND s.start_time < $to
             """,
