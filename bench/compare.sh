@@ -2,11 +2,13 @@
 # A/B of two builds of the gateway (e.g. before and after a change), alternating: each round starts A then B on fresh
 # temp SQLite files, creates 64 sessions, warms up, and drives wrk (acked single event, then batches of 50) against it,
 # printing req/s and the server's CPU µs per request. Only ratios within one run of this script mean much on a shared
-# machine.   bench/compare.sh A_GATEWAY_DIR B_GATEWAY_DIR [ROUNDS=3] [DURATION=10s]
-# (a *_GATEWAY_DIR is a Release output folder holding SessionTracking.Gateway, e.g. Gateway/bin/Release/net10.0)
+# machine.   [ROUNDS=3] [DURATION=10s] bench/compare.sh A_GATEWAY_DIR B_GATEWAY_DIR [C_GATEWAY_DIR ...]
+# (a *_GATEWAY_DIR is a Release output folder holding SessionTracking.Gateway, e.g. Gateway/bin/Release/net10.0; builds are
+# labelled A, B, C, ... in the order given and run in that order in every round)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-A=$1; B=$2; ROUNDS=${3:-3}; DURATION=${4:-10s}
+[ $# -ge 2 ] || { echo "usage: bench/compare.sh A_GATEWAY_DIR B_GATEWAY_DIR [...]" >&2; exit 2; }
+ROUNDS=${ROUNDS:-3}; DURATION=${DURATION:-10s}
 dotnet build bench/Tools/Tools.csproj -c Release -v q -nologo >/dev/null
 work=$(mktemp -d /tmp/bench-compare.XXXXXX)
 pid=""
@@ -33,4 +35,5 @@ run() { # label dir
   done
   kill "$pid" 2>/dev/null || true; wait 2>/dev/null || true; pid=""
 }
-for r in $(seq 1 "$ROUNDS"); do run A "$A"; run B "$B"; done
+labels=(A B C D E F G H)
+for r in $(seq 1 "$ROUNDS"); do i=0; for dir in "$@"; do run "${labels[$i]}" "$dir"; i=$((i + 1)); done; done
