@@ -1,4 +1,5 @@
 using Orleans.Dashboard;
+using SessionTracking.Telemetry;
 
 namespace SessionTracking.Gateway.Hosting;
 
@@ -18,7 +19,12 @@ internal static class OrleansHosting
             // the gateway serves its UI. Opt-in there: its counters change the load the silos report to placement.
             builder.UseOrleansClient(client =>
             {
-                client.UseSessionTrackingClustering(configuration).AddActivityPropagation();
+                client.UseSessionTrackingClustering(configuration);
+                if (ServiceTelemetry.ExportsTraces(configuration))
+                {
+                    client.AddActivityPropagation();
+                }
+
                 if (IsDashboardEnabled(configuration))
                 {
                     client.AddDashboard();
@@ -27,11 +33,16 @@ internal static class OrleansHosting
         }
         else if (mode.Equals("CoHosted", StringComparison.OrdinalIgnoreCase))
         {
-            builder.UseOrleans(silo => silo
-                .UseSessionTrackingClustering(configuration)
-                .AddSessionTracking(configuration)
-                .AddActivityPropagation()
-                .AddDashboard());
+            builder.UseOrleans(silo =>
+            {
+                silo.UseSessionTrackingClustering(configuration)
+                    .AddSessionTracking(configuration)
+                    .AddDashboard();
+                if (ServiceTelemetry.ExportsTraces(configuration))
+                {
+                    silo.AddActivityPropagation();
+                }
+            });
         }
         else
         {
