@@ -374,7 +374,7 @@ public sealed partial class SessionGrain(
         {
             while (!_pending.IsEmpty)
             {
-                var flush = _pending.Take(_session!, _durableMetrics, _metrics.Snapshot());
+                var flush = _pending.Take(_session!, _durableMetrics, _metrics.SnapshotSince(_durableMetrics));
                 _inFlight = _nextFlush;
                 _nextFlush = NewCompletion();
                 try
