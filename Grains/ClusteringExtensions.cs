@@ -2,6 +2,7 @@ using System.ComponentModel.DataAnnotations;
 using System.Net;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
@@ -54,6 +55,10 @@ public static class ClusteringExtensions
     public static IClientBuilder UseSessionTrackingClustering(this IClientBuilder client, IConfiguration configuration)
     {
         var settings = Read(configuration);
+
+        // Calls in flight through a gateway connection that closes are resent by their callers (ResendOnGatewayLoss).
+        client.Services.TryAddSingleton<ResendOnGatewayLoss>();
+        client.Services.AddSingleton<IClusterConnectionStatusObserver>(sp => sp.GetRequiredService<ResendOnGatewayLoss>());
         if (IsRedis(settings))
         {
             client.Configure<ClusterOptions>(o =>
@@ -74,7 +79,7 @@ public static class ClusteringExtensions
             if (settings.GatewayHeartbeatTimeout > TimeSpan.Zero)
             {
                 client.Services.AddSingleton<IGatewayListProvider>(sp => new FreshGatewayListProvider(
-                    sp.GetRequiredService<IMembershipTable>(), sp.GetRequiredService<IOptions<GatewayOptions>>(), settings.GatewayHeartbeatTimeout));
+                    sp.GetRequiredService<IMembershipTable>(), sp.GetRequiredService<IOptions<GatewayOptions>>(), settings.GatewayHeartbeatTimeout, TimeProvider.System));
             }
 
             return client;

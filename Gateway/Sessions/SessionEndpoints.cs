@@ -100,7 +100,7 @@ public static class SessionEndpoints
     }
 
     internal static async Task<Results<Ok<AppendResponse>, ProblemHttpResult>> AppendAsync(
-        HttpRequest request, JsonBody body, EventParser parser, IGrainFactory grains, CancellationToken cancellationToken)
+        HttpRequest request, JsonBody body, EventParser parser, IGrainFactory grains, ResendOnGatewayLoss resend, CancellationToken cancellationToken)
     {
         var (document, problem) = await body.ReadAsync(request, cancellationToken);
         if (document is null)
@@ -122,7 +122,12 @@ public static class SessionEndpoints
             sessionId = id!;
         }
 
-        var result = await grains.GetGrain<ISessionGrain>(sessionId).AppendAsync(batch);
+        // Events that all carry ids are stored once however often they are sent, so a call caught on a lost silo gateway
+        // connection is resent at once rather than after its timeout; events without ids are sent once.
+        var grain = grains.GetGrain<ISessionGrain>(sessionId);
+        var result = batch.Events.All(e => e.ClientId is not null)
+            ? await resend.CallAsync(() => grain.AppendAsync(batch))
+            : await grain.AppendAsync(batch);
         return Problems.ForSession(result.Status, sessionId, request.HttpContext.Response) is { } refused
             ? refused
             : TypedResults.Ok(new AppendResponse(sessionId, result.Accepted, result.Duplicates, result.LastSeq, result.Ended));
