@@ -1,7 +1,7 @@
-using SessionTracking.TestSupport;
 using System.Net;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
+using SessionTracking.TestSupport;
 
 namespace SessionTracking.Grains.Tests;
 

@@ -1,5 +1,5 @@
-using SessionTracking.TestSupport;
 using Microsoft.Extensions.Logging.Abstractions;
+using SessionTracking.TestSupport;
 
 namespace SessionTracking.Grains.Tests;
 
