@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using SessionTracking.Analytics;
@@ -44,15 +43,7 @@ public static class SiloBuilderExtensions
             ?? (string.IsNullOrEmpty(configuration["MONGODB_URI"] ?? Environment.GetEnvironmentVariable("MONGODB_URI")) ? "Sqlite" : "Mongo");
         if (provider.Equals("Mongo", StringComparison.OrdinalIgnoreCase))
         {
-            services.AddOptions<MongoStoreOptions>()
-                .Bind(configuration.GetSection(MongoStoreOptions.SectionName))
-                .PostConfigure(options => options.ConnectionString ??= configuration["MONGODB_URI"] ?? Environment.GetEnvironmentVariable("MONGODB_URI"))
-                .Validate(options => !string.IsNullOrEmpty(options.ConnectionString), "Storage:Mongo:ConnectionString or MONGODB_URI is required for the MongoDB store.")
-                .ValidateDataAnnotations()
-                .ValidateOnStart();
-            services.AddSingleton<ISessionStore, MongoSessionStore>();
-            services.AddSingleton<IAnalyticsStore, MongoAnalyticsStore>();
-            return services;
+            return services.AddMongoSessionStore(configuration);
         }
 
         if (!provider.Equals("Sqlite", StringComparison.OrdinalIgnoreCase))
@@ -60,16 +51,7 @@ public static class SiloBuilderExtensions
             throw new OptionsValidationException("Storage:Provider", typeof(string), [$"Unknown storage provider '{provider}'. Known: Sqlite, Mongo."]);
         }
 
-        services.AddOptions<SqliteStoreOptions>()
-            .Bind(configuration.GetSection(SqliteStoreOptions.SectionName))
-            .PostConfigure<IHostEnvironment>((options, environment) =>
-                options.DatabasePath = Path.GetFullPath(options.DatabasePath, environment.ContentRootPath))
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
-        services.AddSingleton<SqliteSessionStore>();
-        services.AddSingleton<ISessionStore>(sp => sp.GetRequiredService<SqliteSessionStore>());
-        services.AddSingleton<IAnalyticsStore, SqliteAnalyticsStore>();
-        return services;
+        return services.AddSqliteSessionStore(configuration);
     }
 
     private static void TryAddTimeProvider(this IServiceCollection services)

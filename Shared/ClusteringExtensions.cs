@@ -1,5 +1,4 @@
 using System.ComponentModel.DataAnnotations;
-using System.Net;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -10,47 +9,14 @@ using Orleans.Messaging;
 
 namespace SessionTracking;
 
-/// <summary>Clustering for silos and clients from the <c>Cluster</c> section, so both sides always agree.</summary>
+/// <summary>
+/// Clustering for clients from the <c>Cluster</c> section, the section's validation and the failure detection defaults;
+/// the silo side (<c>SiloClusteringExtensions</c>, Silo.Hosting) reads the same settings, so both sides always agree.
+/// </summary>
 public static class ClusteringExtensions
 {
     /// <summary>Orleans membership tuning (failure detection), bound from this section when present.</summary>
     public const string MembershipSection = "Orleans:ClusterMembership";
-
-    public static ISiloBuilder UseSessionTrackingClustering(this ISiloBuilder silo, IConfiguration configuration)
-    {
-        var settings = Read(configuration);
-        silo.Configure<ClusterOptions>(o =>
-        {
-            o.ClusterId = settings.ClusterId;
-            o.ServiceId = settings.ServiceId;
-        });
-        silo.Configure<ClusterMembershipOptions>(ApplyFailureDetectionDefaults);
-        silo.Configure<ClusterMembershipOptions>(configuration.GetSection(MembershipSection));
-        if (IsRedis(settings))
-        {
-            silo.UseRedisClustering(settings.RedisConnectionString!);
-            if (settings.Kubernetes)
-            {
-                // Pod name/IP and the cluster identity come from the pod's environment (see deploy/kubernetes).
-                silo.UseKubernetesHosting();
-            }
-            else
-            {
-                var advertised = ResolveAdvertised(settings.AdvertisedHost);
-                silo.ConfigureEndpoints(advertised, settings.SiloPort, settings.GatewayPort, listenOnAnyHostAddress: !IPAddress.IsLoopback(advertised));
-            }
-
-            return silo;
-        }
-
-        var primaryPort = settings.PrimarySiloPort == 0 ? settings.SiloPort : settings.PrimarySiloPort;
-        return silo.UseLocalhostClustering(
-            settings.SiloPort,
-            settings.GatewayPort,
-            new IPEndPoint(IPAddress.Loopback, primaryPort),
-            settings.ServiceId,
-            settings.ClusterId);
-    }
 
     public static IClientBuilder UseSessionTrackingClustering(this IClientBuilder client, IConfiguration configuration)
     {
@@ -99,7 +65,7 @@ public static class ClusteringExtensions
     /// and their sessions reactivate elsewhere without losing acknowledged events, which bounds the cost of a mistake.
     /// Every value can be overridden under <c>Orleans:ClusterMembership</c>.
     /// </summary>
-    private static void ApplyFailureDetectionDefaults(ClusterMembershipOptions options)
+    internal static void ApplyFailureDetectionDefaults(ClusterMembershipOptions options)
     {
         options.ProbeTimeout = TimeSpan.FromSeconds(2);
         options.MaxProbeTimeout = TimeSpan.FromSeconds(2);
@@ -142,10 +108,5 @@ public static class ClusteringExtensions
             : throw new OptionsValidationException(ClusterSettings.SectionName, typeof(ClusterSettings), errors.Select(e => e.ErrorMessage ?? "invalid"));
     }
 
-    private static bool IsRedis(ClusterSettings settings) => settings.Provider.Equals("Redis", StringComparison.OrdinalIgnoreCase);
-
-    private static IPAddress ResolveAdvertised(string host) =>
-        IPAddress.TryParse(host, out var address)
-            ? address
-            : Dns.GetHostAddresses(host).First(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork);
+    internal static bool IsRedis(ClusterSettings settings) => settings.Provider.Equals("Redis", StringComparison.OrdinalIgnoreCase);
 }
