@@ -19,7 +19,7 @@ public sealed class FrozenSiloTests(ITestOutputHelper output)
 {
     /// <summary>
     /// The healthy silo's sessions: the heartbeat timeout (1 s) after the last heartbeat (every 0.25 s), a list refresh
-    /// (0.25 s) and the resend; measured 0.9–1.2 s (docs/cluster.md).
+    /// (0.25 s) and the resend; measured 0.8–1.2 s (docs/cluster.md).
     /// </summary>
     private static readonly TimeSpan HealthyGoal = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan FrozenGoal = TimeSpan.FromSeconds(30);
