@@ -25,16 +25,21 @@ public sealed partial class ResendOnGatewayLoss(ILogger<ResendOnGatewayLoss> log
     /// Runs <paramref name="call"/>; if a gateway connection is lost before it answers, runs it once more and answers
     /// with whichever of the two succeeds first (the first, if it succeeds before the resend answers).
     /// </summary>
-    public async ValueTask<T> CallAsync<T>(Func<ValueTask<T>> call)
+    public ValueTask<T> CallAsync<TState, T>(TState state, Func<TState, ValueTask<T>> call)
     {
         var loss = NextLoss;
-        var first = call().AsTask();
+        var pending = call(state);
+        return pending.IsCompletedSuccessfully ? pending : WaitOrResendAsync(pending.AsTask(), loss, state, call);
+    }
+
+    private static async ValueTask<T> WaitOrResendAsync<TState, T>(Task<T> first, Task loss, TState state, Func<TState, ValueTask<T>> call)
+    {
         if (await Task.WhenAny(first, loss) == first)
         {
             return await first;
         }
 
-        var resent = call().AsTask();
+        var resent = call(state).AsTask();
         if (await Task.WhenAny(first, resent) == first && first.IsCompletedSuccessfully)
         {
             Observe(resent);

@@ -22,6 +22,8 @@ internal static class GatewayServices
         services.AddSingleton<WireLimits>();
         services.AddSingleton<JsonBody>();
         services.AddSingleton<EventParser>();
+        services.AddSingleton<AppendBodyReader>();
+        services.AddSingleton<SessionGrains>();
         services.AddSingleton<QueryService>();
         services.AddSingleton(TimeProvider.System);
         // Client mode also registers it as the Orleans client's connection observer (UseSessionTrackingClustering).

@@ -14,7 +14,7 @@ public sealed class ResendOnGatewayLossTests
     public async Task A_call_that_answers_is_sent_once()
     {
         var sends = 0;
-        Assert.Equal(7, await _resend.CallAsync(() => ValueTask.FromResult(7 + (sends++ * 100))));
+        Assert.Equal(7, await _resend.CallAsync(0, _ => ValueTask.FromResult(7 + (sends++ * 100))));
         Observer.NotifyGatewayCountChanged(1, 2, connectionRecovered: false);
         Assert.Equal(1, sends);
     }
@@ -24,7 +24,7 @@ public sealed class ResendOnGatewayLossTests
     {
         var stuck = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
         var sends = 0;
-        var call = _resend.CallAsync(() => ++sends == 1 ? new ValueTask<int>(stuck.Task) : ValueTask.FromResult(2)).AsTask();
+        var call = _resend.CallAsync(stuck, pending => ++sends == 1 ? new ValueTask<int>(pending.Task) : ValueTask.FromResult(2)).AsTask();
         Assert.False(call.IsCompleted);
 
         Observer.NotifyGatewayCountChanged(2, 1, connectionRecovered: false); // a connection opened: nothing to resend
@@ -44,7 +44,7 @@ public sealed class ResendOnGatewayLossTests
         var first = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
         var resent = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
         var sends = 0;
-        var call = _resend.CallAsync(() => new ValueTask<int>(++sends == 1 ? first.Task : resent.Task)).AsTask();
+        var call = _resend.CallAsync(0, _ => new ValueTask<int>(++sends == 1 ? first.Task : resent.Task)).AsTask();
 
         Observer.NotifyClusterConnectionLost();
         while (Volatile.Read(ref sends) < 2)
@@ -63,7 +63,7 @@ public sealed class ResendOnGatewayLossTests
         var first = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
         var resent = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
         var sends = 0;
-        var call = _resend.CallAsync(() => new ValueTask<int>(++sends == 1 ? first.Task : resent.Task)).AsTask();
+        var call = _resend.CallAsync(0, _ => new ValueTask<int>(++sends == 1 ? first.Task : resent.Task)).AsTask();
 
         Observer.NotifyGatewayCountChanged(0, 1, connectionRecovered: false);
         while (Volatile.Read(ref sends) < 2)
@@ -84,7 +84,7 @@ public sealed class ResendOnGatewayLossTests
         Observer.NotifyGatewayCountChanged(1, 2, connectionRecovered: false);
         var pending = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
         var sends = 0;
-        var call = _resend.CallAsync(() => { sends++; return new ValueTask<int>(pending.Task); }).AsTask();
+        var call = _resend.CallAsync(pending, p => { sends++; return new ValueTask<int>(p.Task); }).AsTask();
         await Task.Delay(50);
         pending.SetResult(3);
         Assert.Equal(3, await call);
