@@ -100,7 +100,7 @@ public static class SessionEndpoints
     }
 
     internal static async Task<Results<AppendedResult, ProblemHttpResult>> AppendAsync(
-        HttpRequest request, JsonBody body, AppendBodyReader fastReader, EventParser parser, SessionGrains sessions, CancellationToken cancellationToken)
+        HttpRequest request, JsonBody body, AppendBodyReader fastReader, EventParser parser, SessionGrains sessions, ResendOnGatewayLoss resend, CancellationToken cancellationToken)
     {
         // A body the single-pass reader takes needs no document; anything else (errors too) is read by the parser.
         var (fast, document, problem) = await body.ReadAsync(request, fastReader.Reader, cancellationToken);
@@ -129,7 +129,12 @@ public static class SessionEndpoints
             }
         }
 
-        var result = await sessions.Get(sessionId).AppendAsync(batch);
+        // Events that all carry ids are stored once however often they are sent, so a call caught on a lost silo gateway
+        // connection is resent at once rather than after its timeout; events without ids are sent once.
+        var grain = sessions.Get(sessionId);
+        var result = Array.TrueForAll(batch.Events, static e => e.ClientId is not null)
+            ? await resend.CallAsync((grain, batch), static call => call.grain.AppendAsync(call.batch))
+            : await grain.AppendAsync(batch);
         return Problems.ForSession(result.Status, sessionId, request.HttpContext.Response) is { } refused
             ? refused
             : new AppendedResult(new AppendResponse(sessionId, result.Accepted, result.Duplicates, result.LastSeq, result.Ended));

@@ -17,10 +17,11 @@ namespace SessionTracking.Cluster.Tests;
 [TestCategory("SlowBVT")]
 public sealed class FrozenSiloTests(ITestOutputHelper output)
 {
+    /// <summary>
+    /// The healthy silo's sessions: the heartbeat timeout (1 s) after the last heartbeat (every 0.25 s), a list refresh
+    /// (0.25 s) and the resend; measured 0.8–1.2 s (docs/cluster.md).
+    /// </summary>
     private static readonly TimeSpan HealthyGoal = TimeSpan.FromSeconds(2);
-
-    /// <summary>One write timeout (2 s) plus the heartbeat timeout (1.5 s) and a list refresh (1 s), with some slack.</summary>
-    private static readonly TimeSpan HealthyBound = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan FrozenGoal = TimeSpan.FromSeconds(30);
 
     [Fact]
@@ -40,7 +41,7 @@ public sealed class FrozenSiloTests(ITestOutputHelper output)
 
     private async Task RunAsync(ProcessCluster cluster)
     {
-        var (_, address) = await cluster.StartGatewayAsync();
+        var (gateway, address) = await cluster.StartGatewayAsync();
         using var http = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(30) };
         using var probe = new HttpClient { Timeout = TimeSpan.FromSeconds(1) };
         using var management = await ManagementClient.ConnectAsync(cluster.RedisConnectionString, cluster.ClusterId);
@@ -126,6 +127,7 @@ public sealed class FrozenSiloTests(ITestOutputHelper output)
         var worstHealthy = sessions.Where(s => !onVictim.Contains(s)).Select(load.LongestBlockedBatch).MaxBy(b => b.Acknowledged - b.FirstAttempt);
         output.WriteLine($"longest wait of a healthy silo's session: from {(worstHealthy.FirstAttempt - frozenAt).TotalSeconds:F2} s to {(worstHealthy.Acknowledged - frozenAt).TotalSeconds:F2} s after the freeze");
         output.WriteLine($"acknowledged {acknowledged.Count}, readable {stored.Count}, missing {missing}, duplicates {duplicates}; answers: {load.StatusSummary()}");
+        output.WriteLine($"gateway connections lost (ResendOnGatewayLoss): {CountOccurrences(gateway.Output, "Silo gateway connections:")}");
 
         Assert.Equal(0, missing);
         Assert.Equal(0, duplicates);
@@ -133,11 +135,10 @@ public sealed class FrozenSiloTests(ITestOutputHelper output)
         Assert.All(frozenBlocked.Concat(healthyBlocked), blocked => Assert.True(blocked <= FrozenGoal, $"a session was blocked {blocked.TotalSeconds:F1} s"));
 
         // The Orleans client sends each grain's calls through one silo gateway (chosen per grain-id bucket). The healthy
-        // silo's sessions whose bucket points at the frozen silo lose the call caught in flight (the 2 s write timeout)
-        // and are routed around once the frozen silo's heartbeat is stale (FreshGatewayListProvider), long before the
-        // eviction; the others must not notice the freeze.
-        Assert.All(healthyBlocked, blocked => Assert.True(blocked <= HealthyBound, $"a session of the healthy silo was blocked {blocked.TotalSeconds:F1} s"));
-        Assert.Contains(healthyBlocked, blocked => blocked <= HealthyGoal);
+        // silo's sessions whose bucket points at the frozen silo are routed around once the frozen silo's heartbeat is
+        // stale (FreshGatewayListProvider), long before the eviction, and the call caught in flight is resent then
+        // (ResendOnGatewayLoss) rather than after its timeout; the others must not notice the freeze.
+        Assert.All(healthyBlocked, blocked => Assert.True(blocked <= HealthyGoal, $"a session of the healthy silo was blocked {blocked.TotalSeconds:F2} s"));
     }
 
     private static async Task<List<string>> StartSessionsOnBothSilosAsync(HttpClient http, ManagementClient management)
@@ -158,6 +159,8 @@ public sealed class FrozenSiloTests(ITestOutputHelper output)
 
         return sessions;
     }
+
+    private static int CountOccurrences(string text, string value) => (text.Length - text.Replace(value, "", StringComparison.Ordinal).Length) / value.Length;
 
     private static double Median(List<TimeSpan> values) => values.Count == 0 ? 0 : values.Order().ElementAt(values.Count / 2).TotalSeconds;
 
