@@ -46,6 +46,14 @@ internal sealed class RecentIds(int capacity)
         }
     }
 
+    public void CopyTo(ClientIdFilter filter)
+    {
+        foreach (var id in _set ?? [])
+        {
+            filter.Add(id);
+        }
+    }
+
     /// <summary>Forgets an id whose event was never stored (its write failed), so a retry is accepted.</summary>
     public void Remove(string id) => _set?.Remove(id);
 }

@@ -35,6 +35,7 @@ public sealed partial class SessionGrain(
     private bool _endRequested;   // no new events accepted
     private long _lastActivityMs;
     private bool _idsBeyondWindow; // at activation, older client ids existed only in the store
+    private ClientIdFilter? _idFilter; // every id stored or accepted, once ids exist beyond the window
     private bool _flushing;
     private bool _forgotten;      // deleted by a privacy request: a tombstone until collected
     private TaskCompletionSource? _inFlight;
@@ -290,6 +291,7 @@ public sealed partial class SessionGrain(
             if (numbered.ClientId is { } id)
             {
                 _recentIds.Add(id);
+                _idFilter?.Add(id);
             }
         }
 
@@ -319,7 +321,11 @@ public sealed partial class SessionGrain(
         return new AppendResult(SessionStatus.Ok, fresh.Count, duplicates, lastSeq, _endRequested);
     }
 
-    /// <summary>Client ids of this batch that only the store still remembers (older than the in-memory window).</summary>
+    /// <summary>
+    /// Client ids of this batch that only the store still remembers (older than the in-memory window). Once a session
+    /// has ids beyond the window, a Bloom filter of all its ids (built from the store's id hashes once per activation)
+    /// answers "new" for almost every new id, and the store is asked only about the ids the filter may hold.
+    /// </summary>
     private async ValueTask<IReadOnlyCollection<string>> FindStoredIdsAsync(IncomingEvent[] events)
     {
         if (!_idsBeyondWindow && !_recentIds.HasEvicted)
@@ -327,7 +333,32 @@ public sealed partial class SessionGrain(
             return [];
         }
 
-        var unknown = events.Where(e => e.ClientId is not null && !_recentIds.Contains(e.ClientId)).Select(e => e.ClientId!).ToList();
+        List<string>? unknown = null;
+        foreach (var e in events)
+        {
+            if (e.ClientId is { } id && !_recentIds.Contains(id))
+            {
+                (unknown ??= []).Add(id);
+            }
+        }
+
+        if (unknown is null)
+        {
+            return [];
+        }
+
+        if (_idFilter is null)
+        {
+            var stored = await store.ReadClientIdHashesAsync(SessionId, CancellationToken.None);
+            if (_idFilter is null)
+            {
+                var filter = new ClientIdFilter(stored);
+                _recentIds.CopyTo(filter); // accepted meanwhile, perhaps not durable yet
+                _idFilter = filter;
+            }
+        }
+
+        unknown.RemoveAll(id => !_idFilter.MayContain(id));
         return unknown.Count == 0 ? [] : await store.FindStoredClientIdsAsync(SessionId, unknown, CancellationToken.None);
     }
 
@@ -499,6 +530,7 @@ public sealed partial class SessionGrain(
         _lastSeq = _durableSeq = snapshot.LastSeq;
         _recentIds.AddRange(snapshot.RecentClientIds);
         _idsBeyondWindow |= snapshot.LastSeq > _options.RecentIdWindow;
+        _idFilter = null; // the other activation stored ids this one never saw: rebuilt from the store when needed
 
         // The read model too: the stored summary is the version the next flush starts from.
         _durableMetrics = snapshot.Metrics;

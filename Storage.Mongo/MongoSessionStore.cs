@@ -181,6 +181,20 @@ public sealed partial class MongoSessionStore : ISessionStore
             return (IReadOnlyList<StoredEvent>)events;
         });
 
+    /// <summary>The session's buckets projected to their events' ids, hashed here: MongoDB keeps no hash beside them.</summary>
+    public Task<IReadOnlyCollection<ulong>> ReadClientIdHashesAsync(string sessionId, CancellationToken cancellationToken) =>
+        Guard(async () =>
+        {
+            var buckets = await _eventBuckets.Find(new BsonDocument("session_id", sessionId))
+                .Project(new BsonDocument("events.id", 1))
+                .ToListAsync(cancellationToken);
+            return (IReadOnlyCollection<ulong>)buckets.SelectMany(b => b.GetValue("events", new BsonArray()).AsBsonArray)
+                .Select(e => e.AsBsonDocument.GetValue("id", BsonNull.Value))
+                .Where(id => id.IsString)
+                .Select(id => ClientIdHash.Of(id.AsString))
+                .ToArray();
+        });
+
     public Task<IReadOnlyCollection<string>> FindStoredClientIdsAsync(string sessionId, IReadOnlyCollection<string> clientIds, CancellationToken cancellationToken) =>
         Guard(async () =>
         {

@@ -7,23 +7,19 @@ using SessionTracking.Analytics;
 namespace SessionTracking.Storage.Sqlite;
 
 /// <summary>
-/// Analytics on SQLite: GROUP BY for counts and means, window functions for percentiles, <c>json_extract</c> on the
-/// event data. Reads use their own pooled connections (WAL lets them run beside the session writer); the user deletion
-/// takes the write lock with <c>BEGIN IMMEDIATE</c> and waits for the writer's current transaction.
+/// Analytics on SQLite: the read model's rows for figures, event chunks decoded for exports. Reads use their own pooled
+/// connections (WAL lets them run beside the session writer); the user deletion is a request to the session store's
+/// single writer (<see cref="SqliteUserDeletion"/>).
 /// </summary>
 public sealed class SqliteAnalyticsStore : IAnalyticsStore
 {
-    // A latency counts when it is a JSON number: MongoDB's $avg ignores strings, booleans and missing fields too.
-    // (json_type, not typeof(json_extract): JSON true would extract as the integer 1.)
-    internal const string Latency = "CASE WHEN json_type(e.data, '$.latency_ms') IN ('integer', 'real') THEN json_extract(e.data, '$.latency_ms') END";
-    internal const string Ttft = "CASE WHEN json_type(e.data, '$.ttft_ms') IN ('integer', 'real') THEN json_extract(e.data, '$.ttft_ms') END";
+    private readonly SqliteSessionStore sessions;
 
     private readonly string _connectionString;
-    private readonly string _synchronous;
 
-    public SqliteAnalyticsStore(IOptions<SqliteStoreOptions> options)
+    public SqliteAnalyticsStore(IOptions<SqliteStoreOptions> options, SqliteSessionStore sessions)
     {
-        _synchronous = options.Value.Synchronous;
+        this.sessions = sessions;
         _connectionString = new SqliteConnectionStringBuilder
         {
             DataSource = Path.GetFullPath(options.Value.DatabasePath),
@@ -61,15 +57,15 @@ public sealed class SqliteAnalyticsStore : IAnalyticsStore
         ReadAsync(async connection =>
         {
             await using var command = connection.CreateCommand();
-            // Pipeline 1: $unwind events, $match type model_response, $group by model_group, $avg latency_ms.
+            // Pipeline 1: $unwind events, $match type model_response, $group by model_group, $avg latency_ms: the mean over
+            // the groups' numeric latencies is Σ latency_sum ÷ Σ latency_count of their sessions' summaries (null when no
+            // response had one); a group appears once it has a response.
             // Pipeline 2: $project end − start (null without end_time), $group by model_group, $avg (nulls ignored).
             command.CommandText = $"""
                 WITH s AS ({SelectSessions(command, filter)})
-                SELECT 'latency', model_group, AVG(v) FROM (
-                    SELECT s.model_group, {Latency} AS v
-                    FROM s JOIN session_events e ON e.session_id = s.session_id
-                    WHERE e.type = 'model_response')
-                GROUP BY model_group
+                SELECT 'latency', s.model_group, CASE WHEN SUM(m.latency_count) > 0 THEN SUM(m.latency_sum) / SUM(m.latency_count) END
+                FROM s JOIN session_summaries m ON m.session_id = s.session_id
+                GROUP BY s.model_group HAVING SUM(m.responses) > 0
                 UNION ALL
                 SELECT 'duration', model_group, AVG(end_time - start_time) FROM s GROUP BY model_group
                 ORDER BY 1, 2
@@ -92,7 +88,7 @@ public sealed class SqliteAnalyticsStore : IAnalyticsStore
             command.CommandText = $"""
                 WITH s AS ({SelectSessions(command, filter)})
                 SELECT s.session_id, s.user_id, s.experiment_id, s.model_group, s.start_time, s.end_time,
-                       (SELECT COUNT(*) FROM session_events e WHERE e.session_id = s.session_id)
+                       (SELECT COALESCE(MAX(c.last_seq), 0) FROM event_chunks c WHERE c.session_id = s.session_id)
                 FROM s ORDER BY s.start_time DESC, s.session_id LIMIT $limit
                 """;
             command.Parameters.AddWithValue("$limit", limit);
@@ -117,7 +113,7 @@ public sealed class SqliteAnalyticsStore : IAnalyticsStore
         command.CommandText = $"""
             WITH s AS ({SelectSessions(command, filter, allColumns: true)})
             SELECT s.session_id, s.user_id, s.experiment_id, s.model_group, s.start_time, s.end_time, s.environment,
-                   (SELECT COUNT(*) FROM session_events e WHERE e.session_id = s.session_id)
+                   (SELECT COALESCE(MAX(c.last_seq), 0) FROM event_chunks c WHERE c.session_id = s.session_id)
             FROM s ORDER BY s.start_time, s.session_id
             """;
         await using var reader = await ExecuteAsync(command, cancellationToken);
@@ -139,19 +135,18 @@ public sealed class SqliteAnalyticsStore : IAnalyticsStore
         await using var command = connection.CreateCommand();
         command.CommandText = $"""
             WITH s AS ({SelectSessions(command, filter, allColumns: true)})
-            SELECT s.session_id, s.user_id, s.experiment_id, s.model_group, e.seq, e.t, e.type, e.data, e.client_id,
-                   COALESCE(e.corrected_t, MIN(e.t, e.received_at))
-            FROM s JOIN session_events e ON e.session_id = s.session_id
-            ORDER BY s.start_time, s.session_id, e.seq
+            SELECT s.session_id, s.user_id, s.experiment_id, s.model_group, c.first_seq, c.events
+            FROM s JOIN event_chunks c ON c.session_id = s.session_id
+            ORDER BY s.start_time, s.session_id, c.last_seq
             """;
         await using var reader = await ExecuteAsync(command, cancellationToken);
         while (await ReadAsync(reader, cancellationToken))
         {
-            yield return new ExportEvent(
-                reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3),
-                reader.GetInt64(4), reader.GetInt64(5), reader.GetString(6), reader.GetString(7),
-                reader.IsDBNull(8) ? null : reader.GetString(8),
-                reader.GetInt64(9));
+            string sessionId = reader.GetString(0), userId = reader.GetString(1), experimentId = reader.GetString(2), group = reader.GetString(3);
+            foreach (var e in EventChunk.Decode(SqliteSessionStore.ChunkBytes(reader, 5), reader.GetInt64(4)))
+            {
+                yield return new ExportEvent(sessionId, userId, experimentId, group, e.Seq, e.T, e.Type, e.DataJson, e.ClientId, e.EventTime);
+            }
         }
     }
 
@@ -171,100 +166,9 @@ public sealed class SqliteAnalyticsStore : IAnalyticsStore
             return ids;
         }, cancellationToken);
 
+    /// <summary>Through the session store's writer: one writer for every write, so a deletion never waits on its lock.</summary>
     public Task<UserDeletion> DeleteUserAsync(string userId, CancellationToken cancellationToken) =>
-        Task.Run(() => DeleteUserCoreAsync(userId, cancellationToken), cancellationToken);
-
-    private async Task<UserDeletion> DeleteUserCoreAsync(string userId, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await using var connection = await OpenAsync(cancellationToken);
-            await using (var pragma = connection.CreateCommand())
-            {
-                pragma.CommandText = $"PRAGMA synchronous = {_synchronous};";
-                await pragma.ExecuteNonQueryAsync(cancellationToken);
-            }
-
-            // BEGIN IMMEDIATE: take the write lock first, so the counts and the deletes see the same rows.
-            await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
-            const string UserSessions = "SELECT session_id FROM sessions WHERE user_id = $user";
-            RemoveFromReadModel(connection, transaction, userId);
-            await ExecuteAsync($"DELETE FROM session_summaries WHERE session_id IN ({UserSessions})");
-            await ExecuteAsync("DELETE FROM user_summaries WHERE user_id = $user");
-            var sessionEvents = await ExecuteAsync($"DELETE FROM session_events WHERE session_id IN ({UserSessions})");
-            var queries = await ExecuteAsync($"DELETE FROM queries WHERE user_id = $user OR session_id IN ({UserSessions})");
-            var events = await ExecuteAsync($"DELETE FROM events WHERE user_id = $user OR session_id IN ({UserSessions})");
-            var sessions = await ExecuteAsync("DELETE FROM sessions WHERE user_id = $user");
-            await transaction.CommitAsync(cancellationToken);
-            return new UserDeletion(userId, sessions, sessionEvents, queries, events);
-
-            async Task<long> ExecuteAsync(string sql)
-            {
-                await using var command = connection.CreateCommand();
-                command.Transaction = transaction;
-                command.CommandText = sql;
-                command.Parameters.AddWithValue("$user", userId);
-                return await command.ExecuteNonQueryAsync(cancellationToken);
-            }
-        }
-        catch (SqliteException ex)
-        {
-            throw new StoreUnavailableException($"SQLite deletion failed: {ex.SqliteErrorCode}", ex);
-        }
-    }
-
-    /// <summary>
-    /// Takes the user's sessions out of the experiment aggregates: each session's summary leaves the moments, its durations
-    /// and response values leave the sketches (the same values the grain added, read as SqliteGroupFigures reads them).
-    /// </summary>
-    private static void RemoveFromReadModel(SqliteConnection connection, SqliteTransaction transaction, string userId)
-    {
-        using var readModel = new SqliteReadModel(connection);
-        readModel.BeginTransaction();
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = $"""
-            SELECT s.session_id, s.experiment_id, s.model_group, s.start_time, m.through_seq, {string.Join(", ", ReadModel.MetricFields.Columns.Select(c => "m." + c))},
-                   (SELECT json_group_array(json_array(
-                        {Latency},
-                        {Ttft}))
-                    FROM session_events e WHERE e.session_id = s.session_id AND e.type = 'model_response')
-            FROM sessions s JOIN session_summaries m ON m.session_id = s.session_id
-            WHERE s.user_id = $user
-            """;
-        command.Parameters.AddWithValue("$user", userId);
-        using var reader = command.ExecuteReader();
-        var valuesColumn = 5 + ReadModel.MetricFields.Count;
-        while (reader.Read())
-        {
-            var session = new SessionInfo(reader.GetString(0), userId, reader.GetString(1), reader.GetString(2), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(3)), null, "{}");
-            var summary = SqliteSessionStore.ReadMetrics(reader, 4, session.SessionId);
-            var samples = new List<ReadModel.MetricSample>();
-            if (summary.Ended)
-            {
-                samples.Add(new(ReadModel.QuantileMetric.DurationMs, summary[ReadModel.MetricField.DurationMs]));
-            }
-
-            using var values = System.Text.Json.JsonDocument.Parse(reader.GetString(valuesColumn));
-            foreach (var pair in values.RootElement.EnumerateArray())
-            {
-                if (pair[0].ValueKind == System.Text.Json.JsonValueKind.Number)
-                {
-                    samples.Add(new(ReadModel.QuantileMetric.LatencyMs, pair[0].GetDouble()));
-                }
-
-                if (pair[1].ValueKind == System.Text.Json.JsonValueKind.Number)
-                {
-                    samples.Add(new(ReadModel.QuantileMetric.TimeToFirstTokenMs, pair[1].GetDouble()));
-                }
-            }
-
-            readModel.Remove(session, summary, samples, transaction);
-        }
-
-        reader.Close();
-        readModel.WriteAggregates(transaction);
-    }
+        sessions.DeleteUserAsync(userId, cancellationToken);
 
     /// <summary>The filter as a parameterised SELECT over sessions; only the conditions that apply, so the indexes serve them.</summary>
     private static string SelectSessions(SqliteCommand command, AnalyticsFilter filter, bool allColumns = false)

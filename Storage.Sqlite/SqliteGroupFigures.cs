@@ -6,7 +6,7 @@ namespace SessionTracking.Storage.Sqlite;
 /// <summary>
 /// Reads the read model for a report. Whole start hours inside [from, to) come from the hourly aggregates (a few rows per
 /// group and hour, whatever the number of sessions); the sessions of a partial hour at either edge are read one by one
-/// from their summaries (and their latency/TTFT values from their model_response events), so any time filter is exact.
+/// from their summaries (and their latency/TTFT values from their model_response events, decoded from their chunks), so any time filter is exact.
 /// Users as units: their aggregates when the report covers all time, else the summaries of the window summed per user.
 /// </summary>
 internal sealed class SqliteGroupFigures
@@ -114,12 +114,12 @@ internal sealed class SqliteGroupFigures
             }
         }
 
-        // The values of the responses, as the grain reads them: JSON numbers only.
+        // The values of the responses, as the grain reads them (SessionSummaryBuilder: JSON numbers only).
         using (var command = Command(
             connection,
-            $"""
-            SELECT s.experiment_id, s.model_group, {SqliteAnalyticsStore.Latency}, {SqliteAnalyticsStore.Ttft}
-            FROM sessions s JOIN session_events e ON e.session_id = s.session_id AND e.type = 'model_response'
+            """
+            SELECT s.experiment_id, s.model_group, c.first_seq, c.events
+            FROM sessions s JOIN event_chunks c ON c.session_id = s.session_id
             WHERE s.start_time >= $from AND s.start_time < $to
             """,
             prefix: "s."))
@@ -127,17 +127,22 @@ internal sealed class SqliteGroupFigures
             command.Parameters.AddWithValue("$from", from);
             command.Parameters.AddWithValue("$to", to);
             using var reader = command.ExecuteReader();
+            var samples = new List<MetricSample>();
             while (reader.Read())
             {
                 var entry = EntryOf(reader);
-                if (!reader.IsDBNull(2))
+                samples.Clear();
+                var responses = new SessionSummaryBuilder(SessionSummary.Started());
+                EventChunk.Decode(SqliteSessionStore.ChunkBytes(reader, 3), reader.GetInt64(2), (responses, samples), static (state, e) =>
                 {
-                    entry.Sketches[(int)QuantileMetric.LatencyMs].Add(reader.GetDouble(2));
-                }
-
-                if (!reader.IsDBNull(3))
+                    if (e.Type == "model_response")
+                    {
+                        state.responses.Add(e, state.samples);
+                    }
+                });
+                foreach (var sample in samples)
                 {
-                    entry.Sketches[(int)QuantileMetric.TimeToFirstTokenMs].Add(reader.GetDouble(3));
+                    entry.Sketches[(int)sample.Metric].Add(sample.Value);
                 }
             }
         }

@@ -58,10 +58,10 @@ internal static partial class SqliteReadModelBackfill
         command.CommandText = """
             WITH b AS (SELECT session_id FROM sessions WHERE session_id > $after ORDER BY session_id LIMIT $n)
             SELECT s.session_id, s.user_id, s.experiment_id, s.model_group, s.start_time, s.end_time, s.environment,
-                   e.seq, e.t, e.type, e.data, e.received_at
+                   c.first_seq, c.events
             FROM b JOIN sessions s ON s.session_id = b.session_id
-            LEFT JOIN session_events e ON e.session_id = s.session_id
-            ORDER BY s.session_id, e.seq
+            LEFT JOIN event_chunks c ON c.session_id = s.session_id
+            ORDER BY s.session_id, c.last_seq
             """;
         command.Parameters.AddWithValue("$after", after);
         command.Parameters.AddWithValue("$n", SessionsPerTransaction);
@@ -89,7 +89,7 @@ internal static partial class SqliteReadModelBackfill
 
             if (!reader.IsDBNull(7))
             {
-                builder!.Add(new StoredEvent(reader.GetInt64(7), reader.GetInt64(8), reader.GetString(9), reader.GetString(10), null, reader.GetInt64(11)), samples);
+                EventChunk.Decode(SqliteSessionStore.ChunkBytes(reader, 8), reader.GetInt64(7), (builder!, samples), static (state, e) => state.Item1.Add(e, state.samples));
             }
         }
 

@@ -1,12 +1,12 @@
 namespace SessionTracking.Storage.Sqlite;
 
 /// <summary>
-/// Tables mirror the guide's collections. Events live in their own table keyed by (session_id, seq) so a flush
-/// only appends rows: the primary key doubles as the guard against two activations numbering the same event.
-/// Times are Unix milliseconds (UTC).
-/// The analytics read model responses by type; a partial index holds only those. An index over every event's type
-/// (the first schema) put a second B-tree page into the WAL for every interaction event written: ~7 KB of WAL per
-/// event at the benchmark's rate, half of it that index.
+/// Tables mirror the guide's collections, except events: a session's events are stored as the chunks its flushes wrote
+/// (<c>event_chunks</c>, one row per flush and session, see <see cref="EventChunk"/>), appended in commit order and
+/// indexed once per chunk by (session_id, last_seq). A row per event keyed by (session_id, seq), with a client-id index
+/// entry per event, made every group commit write B-tree pages scattered over every session it touched
+/// (docs/architecture.md). Times are Unix milliseconds (UTC). Databases from before are converted at start-up
+/// (<see cref="SqliteChunkMigration"/>).
 /// </summary>
 internal static class SqliteSchema
 {
@@ -29,6 +29,11 @@ internal static class SqliteSchema
         var added = new List<string>();
         foreach (var (table, column, definition) in AddedColumns)
         {
+            if (!TableExists(connection, table))
+            {
+                continue; // session_events is only there in a database the chunk migration has not converted yet
+            }
+
             using var exists = connection.CreateCommand();
             exists.CommandText = "SELECT COUNT(*) FROM pragma_table_info($table) WHERE name = $column";
             exists.Parameters.AddWithValue("$table", table);
@@ -47,6 +52,14 @@ internal static class SqliteSchema
         return added;
     }
 
+    public static bool TableExists(Microsoft.Data.Sqlite.SqliteConnection connection, string table)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = $table";
+        command.Parameters.AddWithValue("$table", table);
+        return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) > 0;
+    }
+
     private const string Tables = """
         PRAGMA journal_mode = WAL;
         CREATE TABLE IF NOT EXISTS sessions (
@@ -61,21 +74,15 @@ internal static class SqliteSchema
         CREATE INDEX IF NOT EXISTS ix_sessions_experiment ON sessions (experiment_id, model_group, start_time);
         CREATE INDEX IF NOT EXISTS ix_sessions_user ON sessions (user_id);
         CREATE INDEX IF NOT EXISTS ix_sessions_start ON sessions (start_time);
-        CREATE TABLE IF NOT EXISTS session_events (
-            session_id  TEXT NOT NULL,
-            seq         INTEGER NOT NULL,
-            t           INTEGER NOT NULL,
-            type        TEXT NOT NULL,
-            data        TEXT NOT NULL,
-            client_id   TEXT NULL,
-            received_at INTEGER NOT NULL,
-            corrected_t INTEGER NULL,
-            PRIMARY KEY (session_id, seq)
-        ) WITHOUT ROWID;
-        CREATE UNIQUE INDEX IF NOT EXISTS ux_session_events_client
-            ON session_events (session_id, client_id) WHERE client_id IS NOT NULL;
-        DROP INDEX IF EXISTS ix_session_events_type;
-        CREATE INDEX IF NOT EXISTS ix_session_events_responses ON session_events (session_id) WHERE type = 'model_response';
+        CREATE TABLE IF NOT EXISTS event_chunks (
+            chunk_id   INTEGER PRIMARY KEY,
+            session_id TEXT NOT NULL,
+            first_seq  INTEGER NOT NULL,
+            last_seq   INTEGER NOT NULL,
+            id_hashes  BLOB NULL,
+            events     BLOB NOT NULL
+        );
+        CREATE UNIQUE INDEX IF NOT EXISTS ux_event_chunks_session ON event_chunks (session_id, last_seq);
         CREATE TABLE IF NOT EXISTS queries (
             id          INTEGER PRIMARY KEY AUTOINCREMENT,
             session_id  TEXT NULL,

@@ -16,13 +16,16 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
 {
     private const int MaxRequestsPerTransaction = 512;
 
+    /// <summary>Two: reads are short (an index seek and a few chunks); more threads than cores would only queue in SQLite.</summary>
+    private const int ReaderThreads = 2;
+
     private readonly Channel<WriteRequest> _writes = Channel.CreateUnbounded<WriteRequest>(
         new UnboundedChannelOptions { SingleReader = true });
     private readonly string _connectionString;
     private readonly SqliteStoreOptions _options;
     private readonly ILogger<SqliteSessionStore> _logger;
     private readonly SemaphoreSlim _initLock = new(1, 1);
-    private readonly SqliteClientIdLookup _clientIdLookup;
+    private SqliteReaders? _readers;
     private Task? _writerLoop;
     private SqliteCheckpointer? _checkpointer;
     private int _isolatedCommits;
@@ -43,10 +46,11 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
             DefaultTimeout = 5,
         }.ToString();
         DatabasePath = path;
-        _clientIdLookup = new SqliteClientIdLookup(_connectionString);
     }
 
     public string DatabasePath { get; }
+
+    private SqliteReaders Readers => _readers ?? throw new InvalidOperationException("The SQLite store was not initialized.");
 
     /// <summary>
     /// For tests: while this is set and not signalled, the writer waits before it takes the waiting requests, so
@@ -86,7 +90,9 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
                 LogColumnAdded(_logger, column, DatabasePath);
             }
 
+            SqliteChunkMigration.Run(connection, _logger);
             SqliteReadModelBackfill.Run(connection, _logger);
+            _readers = new SqliteReaders(_connectionString, ReaderThreads);
 
             // Its own thread: SQLite calls block (Microsoft.Data.Sqlite's async methods run synchronously), and a thread
             // pool thread blocked in commits leaves a 2-core machine's pool (two threads) one thread for everything else.
@@ -111,28 +117,34 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
     public Task AppendAsync(SessionFlush flush, CancellationToken cancellationToken) =>
         EnqueueAsync(new WriteRequest.Flush(flush), cancellationToken);
 
+    /// <summary>Deletes a user's sessions, events, legacy rows and read-model share in one of the writer's transactions.</summary>
+    internal async Task<Analytics.UserDeletion> DeleteUserAsync(string userId, CancellationToken cancellationToken)
+    {
+        var request = new WriteRequest.DeleteUser(userId);
+        await EnqueueAsync(request, cancellationToken);
+        return request.Result ?? throw new InvalidOperationException("The writer completed a deletion without its result.");
+    }
+
     public Task WriteLegacyRowsAsync(IReadOnlyList<QueryRow> queries, IReadOnlyList<LegacyEvent> legacyEvents, CancellationToken cancellationToken) =>
         EnqueueAsync(new WriteRequest.Flush(new SessionFlush(SessionId: null, [], queries, legacyEvents, EndTime: null)), cancellationToken);
 
-    public async Task<SessionSnapshot?> LoadSessionAsync(string sessionId, int recentIdCount, CancellationToken cancellationToken)
-    {
-        return await ReadAsync(async connection =>
+    public Task<SessionSnapshot?> LoadSessionAsync(string sessionId, int recentIdCount, CancellationToken cancellationToken) =>
+        Readers.RunAsync(connection =>
         {
-            await using var command = connection.CreateCommand();
-            command.CommandText = $"""
+            var command = connection.Command($"""
                 SELECT s.user_id, s.experiment_id, s.model_group, s.start_time, s.end_time, s.environment,
-                       (SELECT COALESCE(MAX(seq), 0) FROM session_events WHERE session_id = $id),
+                       (SELECT COALESCE(MAX(last_seq), 0) FROM event_chunks WHERE session_id = $id),
                        m.through_seq, {MetricColumns}
                 FROM sessions s LEFT JOIN session_summaries m ON m.session_id = s.session_id
                 WHERE s.session_id = $id
-                """;
+                """);
             command.Parameters.AddWithValue("$id", sessionId);
             SessionInfo session;
             long lastSeq;
             SessionSummary metrics;
-            await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+            using (var reader = command.ExecuteReader())
             {
-                if (!await reader.ReadAsync(cancellationToken))
+                if (!reader.Read())
                 {
                     return null;
                 }
@@ -152,23 +164,18 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
             var ids = new List<string>();
             if (recentIdCount > 0 && lastSeq > 0)
             {
-                await using var idCommand = connection.CreateCommand();
-                idCommand.CommandText = """
-                    SELECT client_id FROM session_events
-                    WHERE session_id = $id AND seq > $from AND client_id IS NOT NULL
-                    """;
-                idCommand.Parameters.AddWithValue("$id", sessionId);
-                idCommand.Parameters.AddWithValue("$from", Math.Max(0, lastSeq - recentIdCount));
-                await using var reader = await idCommand.ExecuteReaderAsync(cancellationToken);
-                while (await reader.ReadAsync(cancellationToken))
+                var from = Math.Max(0, lastSeq - recentIdCount);
+                foreach (var e in ReadEvents(connection, sessionId, from, recentIdCount))
                 {
-                    ids.Add(reader.GetString(0));
+                    if (e.ClientId is { } id)
+                    {
+                        ids.Add(id);
+                    }
                 }
             }
 
             return new SessionSnapshot(session, lastSeq, ids, metrics);
         }, cancellationToken);
-    }
 
     private static readonly string MetricColumns = string.Join(", ", MetricFields.Columns.Select(c => "m." + c));
 
@@ -190,36 +197,44 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
         return new SessionSummary(reader.GetInt64(ordinal), values);
     }
 
-    public async Task<IReadOnlyList<StoredEvent>> ReadEventsAsync(string sessionId, long afterSeq, int limit, CancellationToken cancellationToken)
-    {
-        return await ReadAsync(async connection =>
-        {
-            await using var command = connection.CreateCommand();
-            command.CommandText = """
-                SELECT seq, t, type, data, client_id, received_at, corrected_t FROM session_events
-                WHERE session_id = $id AND seq > $after ORDER BY seq LIMIT $limit
-                """;
-            command.Parameters.AddWithValue("$id", sessionId);
-            command.Parameters.AddWithValue("$after", afterSeq);
-            command.Parameters.AddWithValue("$limit", limit);
-            var events = new List<StoredEvent>(Math.Min(limit, 1024));
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                events.Add(new StoredEvent(
-                    reader.GetInt64(0),
-                    reader.GetInt64(1),
-                    reader.GetString(2),
-                    reader.GetString(3),
-                    reader.IsDBNull(4) ? null : reader.GetString(4),
-                    reader.GetInt64(5),
-                    reader.IsDBNull(6) ? null : reader.GetInt64(6)));
-            }
+    public Task<IReadOnlyList<StoredEvent>> ReadEventsAsync(string sessionId, long afterSeq, int limit, CancellationToken cancellationToken) =>
+        Readers.RunAsync(connection => ReadEvents(connection, sessionId, afterSeq, limit), cancellationToken);
 
-            return (IReadOnlyList<StoredEvent>)events;
-        }, cancellationToken);
+    /// <summary>Events with seq &gt; <paramref name="afterSeq"/>, at most <paramref name="limit"/>: the chunks that reach past it, decoded in order.</summary>
+    private static IReadOnlyList<StoredEvent> ReadEvents(SqliteReaders.Connection connection, string sessionId, long afterSeq, int limit)
+    {
+        var command = connection.Command("SELECT first_seq, events FROM event_chunks WHERE session_id = $id AND last_seq > $after ORDER BY last_seq");
+        command.Parameters.AddWithValue("$id", sessionId);
+        command.Parameters.AddWithValue("$after", afterSeq);
+        var page = new EventPage(afterSeq, limit);
+        using var reader = command.ExecuteReader();
+        while (page.Events.Count < limit && reader.Read())
+        {
+            EventChunk.Decode(ChunkBytes(reader, 1), reader.GetInt64(0), page, static (p, e) => p.Add(e));
+        }
+
+        return page.Events;
     }
 
+    public Task<IReadOnlyCollection<ulong>> ReadClientIdHashesAsync(string sessionId, CancellationToken cancellationToken) =>
+        Readers.RunAsync<IReadOnlyCollection<ulong>>(connection =>
+        {
+            var command = connection.Command("SELECT id_hashes FROM event_chunks WHERE session_id = $id AND id_hashes IS NOT NULL");
+            command.Parameters.AddWithValue("$id", sessionId);
+            var hashes = new List<ulong>();
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                EventChunk.ReadIdHashes(ChunkBytes(reader, 0), hashes);
+            }
+
+            return hashes;
+        }, cancellationToken);
+
+    /// <summary>
+    /// Reads the id hashes of the session's chunks and decodes only the chunks holding a wanted hash, where the ids
+    /// themselves are compared: no index entry per event, and a hash collision costs a decode, never a wrong answer.
+    /// </summary>
     public Task<IReadOnlyCollection<string>> FindStoredClientIdsAsync(string sessionId, IReadOnlyCollection<string> clientIds, CancellationToken cancellationToken)
     {
         if (clientIds.Count == 0)
@@ -227,13 +242,60 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
             return Task.FromResult<IReadOnlyCollection<string>>([]);
         }
 
-        try
+        return Readers.RunAsync<IReadOnlyCollection<string>>(connection =>
         {
-            return Task.FromResult(_clientIdLookup.Find(sessionId, clientIds));
-        }
-        catch (SqliteException ex)
+            var wanted = clientIds.Select(ClientIdHash.Of).ToHashSet();
+            var chunks = new List<long>();
+            var command = connection.Command("SELECT chunk_id, id_hashes FROM event_chunks WHERE session_id = $id AND id_hashes IS NOT NULL");
+            command.Parameters.AddWithValue("$id", sessionId);
+            using (var reader = command.ExecuteReader())
+            {
+                while (reader.Read())
+                {
+                    if (EventChunk.ContainsAnyHash(ChunkBytes(reader, 1), wanted))
+                    {
+                        chunks.Add(reader.GetInt64(0));
+                    }
+                }
+            }
+
+            var ids = clientIds as IReadOnlySet<string> ?? clientIds.ToHashSet(StringComparer.Ordinal);
+            var found = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var chunk in chunks)
+            {
+                var read = connection.Command("SELECT first_seq, events FROM event_chunks WHERE chunk_id = $chunk");
+                read.Parameters.AddWithValue("$chunk", chunk);
+                using var reader = read.ExecuteReader();
+                while (reader.Read())
+                {
+                    foreach (var e in EventChunk.Decode(ChunkBytes(reader, 1), reader.GetInt64(0)))
+                    {
+                        if (e.ClientId is { } id && ids.Contains(id))
+                        {
+                            found.Add(id);
+                        }
+                    }
+                }
+            }
+
+            return found;
+        }, cancellationToken);
+    }
+
+    /// <summary>A BLOB column's bytes.</summary>
+    internal static byte[] ChunkBytes(SqliteDataReader reader, int ordinal) => (byte[])reader.GetValue(ordinal);
+
+    /// <summary>Collects a page: events after the cursor, up to the limit.</summary>
+    private sealed class EventPage(long afterSeq, int limit)
+    {
+        public List<StoredEvent> Events { get; } = new(Math.Min(limit, 1024));
+
+        public void Add(StoredEvent e)
         {
-            throw new StoreUnavailableException($"SQLite read failed: {ex.SqliteErrorCode}", ex);
+            if (e.Seq > afterSeq && Events.Count < limit)
+            {
+                Events.Add(e);
+            }
         }
     }
 
@@ -263,7 +325,10 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
             await _writerLoop;
         }
 
-        _clientIdLookup.Dispose();
+        if (Interlocked.Exchange(ref _readers, null) is { } readers)
+        {
+            await readers.DisposeAsync();
+        }
 
         // The container may dispose the store twice (it is registered as itself and as ISessionStore).
         if (Interlocked.Exchange(ref _checkpointer, null) is { } checkpointer)

@@ -16,7 +16,7 @@ internal sealed class SqliteWriter : IDisposable
     private readonly SqliteCommand _rollbackToSavepoint;
     private readonly SqliteCommand _releaseSavepoint;
     private readonly SqliteCommand _insertSession;
-    private readonly SqliteEventInsert _insertEvent;
+    private readonly SqliteChunkAppend _appendEvents;
     private readonly SqliteCommand _endSession;
     private readonly SqliteCommand _insertQuery;
     private readonly SqliteCommand _insertLegacyEvent;
@@ -35,7 +35,7 @@ internal sealed class SqliteWriter : IDisposable
             VALUES ($session_id, $user_id, $experiment_id, $model_group, $start_time, NULL, $environment)
             """,
             "$session_id", "$user_id", "$experiment_id", "$model_group", "$start_time", "$environment");
-        _insertEvent = new SqliteEventInsert(connection);
+        _appendEvents = new SqliteChunkAppend(connection);
         _endSession = Prepare(
             "UPDATE sessions SET end_time = $end_time WHERE session_id = $session_id AND end_time IS NULL",
             "$end_time", "$session_id");
@@ -134,7 +134,7 @@ internal sealed class SqliteWriter : IDisposable
             catch (Exception ex) when (IsConflict(ex))
             {
                 Run(_rollbackToSavepoint, transaction);
-                outcomes[i] = new StoreConflictException(ex is ReadModelConflictException ? ex.Message : "A row with the same key is already stored.", ex);
+                outcomes[i] = new StoreConflictException(ex is ReadModelConflictException or EventConflictException ? ex.Message : "A row with the same key is already stored.", ex);
             }
 
             Run(_releaseSavepoint, transaction);
@@ -151,7 +151,7 @@ internal sealed class SqliteWriter : IDisposable
             command.Dispose();
         }
 
-        _insertEvent.Dispose();
+        _appendEvents.Dispose();
         _readModel.Dispose();
 
         _connection.Dispose();
@@ -164,18 +164,15 @@ internal sealed class SqliteWriter : IDisposable
             case WriteRequest.Create create:
                 var s = create.Session;
                 Run(_insertSession, transaction, s.SessionId, s.UserId, s.ExperimentId, s.ModelGroup, s.StartTime.ToUnixTimeMilliseconds(), s.EnvironmentJson);
-                foreach (var e in create.InitialEvents)
-                {
-                    _insertEvent.Insert(s.SessionId, e);
-                }
+                _appendEvents.Append(s.SessionId, create.InitialEvents);
 
                 var samples = new List<MetricSample>();
                 _readModel.Apply(s, new ReadModelUpdate(null, SessionSummary.OfNewSession(create.InitialEvents, samples), samples), transaction);
                 break;
             case WriteRequest.Flush { Batch: var flush }:
-                foreach (var e in flush.Events)
+                if (flush.SessionId is not null)
                 {
-                    _insertEvent.Insert(flush.SessionId, e);
+                    _appendEvents.Append(flush.SessionId, flush.Events);
                 }
 
                 foreach (var q in flush.Queries)
@@ -199,11 +196,14 @@ internal sealed class SqliteWriter : IDisposable
                 }
 
                 break;
+            case WriteRequest.DeleteUser delete:
+                delete.Result = SqliteUserDeletion.Run(_connection, transaction, _readModel, delete.UserId);
+                break;
         }
     }
 
     private static bool IsConflict(Exception ex) =>
-        ex is ReadModelConflictException || ex is SqliteException { SqliteErrorCode: SqliteConstraint };
+        ex is ReadModelConflictException or EventConflictException || ex is SqliteException { SqliteErrorCode: SqliteConstraint };
 
     private void WriteQuery(QueryRow q, SqliteTransaction transaction) =>
         Run(_insertQuery, transaction, q.SessionId, q.UserId, q.ModelGroup, q.Query, q.Response, q.Model, q.Provider, q.LatencyMs, q.CitationsJson, q.Timestamp.ToUnixTimeMilliseconds());

@@ -31,7 +31,16 @@ public interface ISessionStore
     /// <summary>Events with <c>seq &gt; afterSeq</c>, in order, at most <paramref name="limit"/>.</summary>
     Task<IReadOnlyList<StoredEvent>> ReadEventsAsync(string sessionId, long afterSeq, int limit, CancellationToken cancellationToken);
 
-    /// <summary>Of <paramref name="clientIds"/>, the ones already stored for the session (dedup beyond the grain's in-memory window).</summary>
+    /// <summary>
+    /// The <see cref="ClientIdHash"/> of every client id stored for the session: a grain builds its
+    /// <see cref="ClientIdFilter"/> from them once a session outgrows its in-memory id window.
+    /// </summary>
+    Task<IReadOnlyCollection<ulong>> ReadClientIdHashesAsync(string sessionId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Of <paramref name="clientIds"/>, the ones already stored for the session: the exact check behind a
+    /// <see cref="ClientIdFilter"/> hit (dedup beyond the grain's in-memory window).
+    /// </summary>
     Task<IReadOnlyCollection<string>> FindStoredClientIdsAsync(string sessionId, IReadOnlyCollection<string> clientIds, CancellationToken cancellationToken);
 
     /// <summary>Writes legacy rows that belong to no session (a /query or /log_event without session_id).</summary>

@@ -4,8 +4,9 @@ namespace SessionTracking.Analytics.Tests;
 
 /// <summary>
 /// A fixed dataset written straight into the store's tables, so that start and end times (and thus durations) are
-/// exact and every figure can be computed by hand. It is written as a database from before the read model
-/// (user_version 0): the gateway started on it afterwards builds the read model from these events. Experiment exp-a: control (4 sessions, one not ended) and treatment
+/// exact and every figure can be computed by hand. It is written as a database from before event chunks and the read
+/// model (a row per event, user_version 0): the gateway started on it afterwards converts the rows to chunks and builds
+/// the read model from them. Experiment exp-a: control (4 sessions, one not ended) and treatment
 /// (2 sessions); experiment exp-b: control (1 session, a day later). The hand computations are in the tests.
 /// </summary>
 public static class Dataset
@@ -18,6 +19,12 @@ public static class Dataset
         using var connection = new SqliteConnection($"Data Source={databasePath}");
         connection.Open();
         using var transaction = connection.BeginTransaction();
+        using (var table = connection.CreateCommand())
+        {
+            table.Transaction = transaction;
+            table.CommandText = SessionTracking.TestSupport.RowPerEventLayout.CreateTable;
+            table.ExecuteNonQuery();
+        }
 
         Session("c1", "alice", "exp-a", "control", T0, T0 + 60_000,
             ("prompt", """{"text":"hi"}"""), ("model_response", """{"latency_ms":1000,"ttft_ms":200}"""),

@@ -96,6 +96,13 @@ public sealed class LargeDatasetTests(ITestOutputHelper output)
         var sGroup = session.Parameters.Add("$group", SqliteType.Text);
         var sStart = session.Parameters.Add("$start", SqliteType.Integer);
         var sEnd = session.Parameters.Add("$end", SqliteType.Integer);
+        using (var table = connection.CreateCommand())
+        {
+            table.Transaction = transaction;
+            table.CommandText = SessionTracking.TestSupport.RowPerEventLayout.CreateTable;
+            table.ExecuteNonQuery();
+        }
+
         using var insert = connection.CreateCommand();
         insert.Transaction = transaction;
         insert.CommandText = "INSERT INTO session_events (session_id, seq, t, type, data, client_id, received_at) VALUES ($id, $seq, $t, $type, $data, NULL, $t)";

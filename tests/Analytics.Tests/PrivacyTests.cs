@@ -105,7 +105,7 @@ public sealed class PrivacyTests
         return new Dictionary<string, long>
         {
             ["sessions"] = Scalar("SELECT COUNT(*) FROM sessions WHERE user_id = $u"),
-            ["session_events"] = Scalar("SELECT COUNT(*) FROM session_events WHERE session_id = $s"),
+            ["session_events"] = Scalar("SELECT COALESCE(SUM(last_seq - first_seq + 1), 0) FROM event_chunks WHERE session_id = $s"),
             ["queries"] = Scalar("SELECT COUNT(*) FROM queries WHERE user_id = $u OR session_id = $s"),
             ["events"] = Scalar("SELECT COUNT(*) FROM events WHERE user_id = $u OR session_id = $s"),
         };

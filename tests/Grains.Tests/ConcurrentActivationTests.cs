@@ -1,11 +1,12 @@
 using Microsoft.Data.Sqlite;
+using SessionTracking.Storage.Sqlite;
 using SessionTracking.TestSupport;
 
 namespace SessionTracking.Grains.Tests;
 
 /// <summary>
 /// Another activation of the same session writing to the store behind this one's back (two activations while the
-/// cluster's membership changes, a silo that wakes after its sessions moved): simulated by writing rows directly.
+/// cluster's membership changes, a silo that wakes after its sessions moved): simulated by writing chunks directly.
 /// </summary>
 [TestCategory("BVT")]
 [Collection(SessionClusterCollection.Name)]
@@ -48,18 +49,19 @@ public sealed class ConcurrentActivationTests(SessionClusterFixture fixture)
 
     private static IncomingEvent Click(string id) => new("click", "{}", null, id);
 
+    /// <summary>Stores consecutive events as one chunk, as another activation's flush would.</summary>
     private async Task WriteAsOtherActivationAsync(string sessionId, params (long Seq, string Id)[] events)
     {
         await using var db = new SqliteConnection($"Data Source={fixture.DatabasePath};Pooling=False");
         await db.OpenAsync();
-        foreach (var (seq, id) in events)
-        {
-            await using var insert = db.CreateCommand();
-            insert.CommandText = "INSERT INTO session_events (session_id, seq, t, type, data, client_id, received_at) VALUES ($s, $seq, 1, 'click', '{}', $id, 1)";
-            insert.Parameters.AddWithValue("$s", sessionId);
-            insert.Parameters.AddWithValue("$seq", seq);
-            insert.Parameters.AddWithValue("$id", id);
-            await insert.ExecuteNonQueryAsync();
-        }
+        var stored = events.Select(e => new StoredEvent(e.Seq, 1, "click", "{}", e.Id, 1)).ToArray();
+        await using var insert = db.CreateCommand();
+        insert.CommandText = "INSERT INTO event_chunks (session_id, first_seq, last_seq, id_hashes, events) VALUES ($s, $first, $last, $hashes, $events)";
+        insert.Parameters.AddWithValue("$s", sessionId);
+        insert.Parameters.AddWithValue("$first", stored[0].Seq);
+        insert.Parameters.AddWithValue("$last", stored[^1].Seq);
+        insert.Parameters.AddWithValue("$hashes", EventChunk.EncodeIdHashes(stored, 0, stored.Length));
+        insert.Parameters.AddWithValue("$events", EventChunk.Encode(stored, 0, stored.Length));
+        await insert.ExecuteNonQueryAsync();
     }
 }

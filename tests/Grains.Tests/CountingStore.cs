@@ -2,12 +2,17 @@ using SessionTracking.Storage;
 
 namespace SessionTracking.Grains.Tests;
 
-/// <summary>Passes every call to the real SQLite store and counts session flushes per session id.</summary>
+/// <summary>Passes every call to the real SQLite store and counts session flushes and exact dedup checks per session id.</summary>
 internal sealed class CountingStore(ISessionStore inner) : ISessionStore
 {
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> FlushesBySession = new();
 
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> IdsCheckedBySession = new();
+
     public static int FlushesOf(string sessionId) => FlushesBySession.GetValueOrDefault(sessionId);
+
+    /// <summary>How many client ids the grain sent to the store's exact dedup check for the session.</summary>
+    public static int IdsCheckedOf(string sessionId) => IdsCheckedBySession.GetValueOrDefault(sessionId);
 
     public Task InitializeAsync(CancellationToken cancellationToken) => inner.InitializeAsync(cancellationToken);
 
@@ -25,8 +30,14 @@ internal sealed class CountingStore(ISessionStore inner) : ISessionStore
     public Task<IReadOnlyList<StoredEvent>> ReadEventsAsync(string sessionId, long afterSeq, int limit, CancellationToken cancellationToken) =>
         inner.ReadEventsAsync(sessionId, afterSeq, limit, cancellationToken);
 
-    public Task<IReadOnlyCollection<string>> FindStoredClientIdsAsync(string sessionId, IReadOnlyCollection<string> clientIds, CancellationToken cancellationToken) =>
-        inner.FindStoredClientIdsAsync(sessionId, clientIds, cancellationToken);
+    public Task<IReadOnlyCollection<ulong>> ReadClientIdHashesAsync(string sessionId, CancellationToken cancellationToken) =>
+        inner.ReadClientIdHashesAsync(sessionId, cancellationToken);
+
+    public Task<IReadOnlyCollection<string>> FindStoredClientIdsAsync(string sessionId, IReadOnlyCollection<string> clientIds, CancellationToken cancellationToken)
+    {
+        IdsCheckedBySession.AddOrUpdate(sessionId, clientIds.Count, (_, n) => n + clientIds.Count);
+        return inner.FindStoredClientIdsAsync(sessionId, clientIds, cancellationToken);
+    }
 
     public Task WriteLegacyRowsAsync(IReadOnlyList<QueryRow> queries, IReadOnlyList<LegacyEvent> legacyEvents, CancellationToken cancellationToken) =>
         inner.WriteLegacyRowsAsync(queries, legacyEvents, cancellationToken);

@@ -78,6 +78,30 @@ public sealed class SessionGrainTests(SessionClusterFixture fixture)
     }
 
     [Fact]
+    public async Task Beyond_the_window_new_ids_pass_the_filter_without_a_store_lookup_and_resends_are_still_found()
+    {
+        // 8 ids in memory (the fixture): after 40 events, 400 new ids in batches of 20, then resends of old ids.
+        var grain = await fixture.StartSessionAsync();
+        var sessionId = grain.GetPrimaryKeyString();
+        await grain.AppendAsync(new AppendBatch([.. Enumerable.Range(0, 40).Select(i => Event("key", $"old-{i}"))]));
+        await fixture.Cluster.Client.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
+        var accepted = 0;
+        for (var batch = 0; batch < 20; batch++)
+        {
+            var result = await grain.AppendAsync(new AppendBatch([.. Enumerable.Range(0, 20).Select(i => Event("key", $"new-{batch}-{i}"))]));
+            accepted += result.Accepted;
+        }
+
+        var checkedNew = CountingStore.IdsCheckedOf(sessionId);
+        var resend = await grain.AppendAsync(new AppendBatch([Event("key", "old-0"), Event("key", "old-39"), Event("key", "new-3-7"), Event("key", "fresh")]));
+
+        Assert.Equal(400, accepted);
+        Assert.True(checkedNew < 10, $"{checkedNew} of 400 new ids went to the store's exact check (the filter's false-positive bound is 0.1 %)");
+        Assert.Equal((1, 3), (resend.Accepted, resend.Duplicates));
+        Assert.True(CountingStore.IdsCheckedOf(sessionId) >= checkedNew + 3, "the resends beyond the window were confirmed by the store");
+    }
+
+    [Fact]
     public async Task End_is_idempotent_and_refuses_new_events_but_answers_resends()
     {
         var grain = await fixture.StartSessionAsync();

@@ -212,7 +212,7 @@ public sealed class SqliteReadModelTests : IAsyncLifetime
         var options = Options.Create(new SqliteStoreOptions { DatabasePath = DatabasePath });
         var store = new SqliteSessionStore(options, NullLogger<SqliteSessionStore>.Instance);
         await store.InitializeAsync(CancellationToken.None);
-        return (store, new SqliteAnalyticsStore(options));
+        return (store, new SqliteAnalyticsStore(options, store));
     }
 
     private static DateTimeOffset? Time(long? ms) => ms is { } value ? DateTimeOffset.FromUnixTimeMilliseconds(value) : null;

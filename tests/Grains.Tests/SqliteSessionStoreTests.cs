@@ -136,45 +136,66 @@ public sealed class SqliteSessionStoreTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_database_from_before_the_partial_index_loses_the_type_index_and_gains_the_response_index()
+    public async Task A_database_with_a_row_per_event_is_converted_to_chunks_and_keeps_every_event_and_id()
     {
         var path = Path.Combine(_directory, "old.db");
+        var rows = Enumerable.Range(1, 600)
+            .Select(i => new StoredEvent(i, 1_730_000_000_000 + i, i % 7 == 0 ? "model_response" : "click", $$"""{"n":{{i}},"text":"é \"q\""}""", i % 3 == 0 ? null : $"id-{i}", 1_730_000_000_500 + i))
+            .ToArray();
         await using (var old = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path};Pooling=False"))
         {
             await old.OpenAsync();
             await using var command = old.CreateCommand();
-            command.CommandText = """
-                CREATE TABLE session_events (session_id TEXT NOT NULL, seq INTEGER NOT NULL, t INTEGER NOT NULL, type TEXT NOT NULL,
-                    data TEXT NOT NULL, client_id TEXT NULL, received_at INTEGER NOT NULL, PRIMARY KEY (session_id, seq)) WITHOUT ROWID;
-                CREATE INDEX ix_session_events_type ON session_events (type);
-                INSERT INTO session_events VALUES ('old', 1, 1, 'model_response', '{"latency_ms":5}', NULL, 1);
-                """;
+            command.CommandText = RowPerEventLayout.CreateTable;
             await command.ExecuteNonQueryAsync();
+            foreach (var e in rows)
+            {
+                await using var insert = old.CreateCommand();
+                insert.CommandText = "INSERT INTO session_events VALUES ('old', $seq, $t, $type, $data, $id, $received)";
+                insert.Parameters.AddWithValue("$seq", e.Seq);
+                insert.Parameters.AddWithValue("$t", e.T);
+                insert.Parameters.AddWithValue("$type", e.Type);
+                insert.Parameters.AddWithValue("$data", e.DataJson);
+                insert.Parameters.AddWithValue("$id", (object?)e.ClientId ?? DBNull.Value);
+                insert.Parameters.AddWithValue("$received", e.ReceivedAt);
+                await insert.ExecuteNonQueryAsync();
+            }
         }
 
         var store = new SqliteSessionStore(Options.Create(new SqliteStoreOptions { DatabasePath = path }), NullLogger<SqliteSessionStore>.Instance);
         await store.InitializeAsync(CancellationToken.None);
-        await store.DisposeAsync();
-
-        await using var upgraded = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path};Pooling=False");
-        await upgraded.OpenAsync();
-        await using var indexes = upgraded.CreateCommand();
-        indexes.CommandText = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'session_events' AND sql IS NOT NULL ORDER BY name";
-        var names = new List<string>();
-        await using (var reader = await indexes.ExecuteReaderAsync())
+        var read = new List<StoredEvent>();
+        for (long after = 0; ;)
         {
-            while (await reader.ReadAsync())
+            var page = await store.ReadEventsAsync("old", after, 100, CancellationToken.None);
+            if (page.Count == 0)
             {
-                names.Add(reader.GetString(0));
+                break;
             }
+
+            read.AddRange(page);
+            after = page[^1].Seq;
         }
 
-        Assert.Equal(["ix_session_events_responses", "ux_session_events_client"], names);
-        await using var plan = upgraded.CreateCommand();
-        plan.CommandText = "EXPLAIN QUERY PLAN SELECT data FROM session_events WHERE type = 'model_response'";
-        await using var planReader = await plan.ExecuteReaderAsync();
-        Assert.True(await planReader.ReadAsync());
-        Assert.Contains("ix_session_events_responses", planReader.GetString(3));
+        var found = await store.FindStoredClientIdsAsync("old", ["id-5", "id-599", "id-6", "nope"], CancellationToken.None);
+        var hashes = await store.ReadClientIdHashesAsync("old", CancellationToken.None);
+        var taken = await Record.ExceptionAsync(() => store.AppendAsync(Flush("old", 600, 600), CancellationToken.None));
+        await store.AppendAsync(Flush("old", 601, 601), CancellationToken.None);
+        var next = await store.ReadEventsAsync("old", 600, 10, CancellationToken.None);
+        await store.DisposeAsync();
+
+        Assert.Equal(rows, read);
+        Assert.Equal(["id-5", "id-599"], found.Order());
+        Assert.Equal(rows.Where(e => e.ClientId is not null).Select(e => ClientIdHash.Of(e.ClientId!)).Order(), hashes.Order());
+        Assert.IsType<StoreConflictException>(taken);
+        Assert.Equal([601L], next.Select(e => e.Seq));
+        await using var upgraded = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path};Pooling=False");
+        await upgraded.OpenAsync();
+        await using var tables = upgraded.CreateCommand();
+        tables.CommandText = "SELECT (SELECT COUNT(*) FROM sqlite_master WHERE name = 'session_events'), (SELECT COUNT(*) FROM event_chunks)";
+        await using var reader = await tables.ExecuteReaderAsync();
+        Assert.True(await reader.ReadAsync());
+        Assert.Equal((0L, 4L), (reader.GetInt64(0), reader.GetInt64(1))); // 256 + 256 + 88 converted, then the flush of 601
     }
 
     private SqliteSessionStore NewStore() => new(

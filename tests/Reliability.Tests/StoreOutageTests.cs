@@ -122,6 +122,9 @@ public sealed class StoreOutageTests(ITestOutputHelper output) : IAsyncLifetime
         public Task<IReadOnlyList<StoredEvent>> ReadEventsAsync(string sessionId, long afterSeq, int limit, CancellationToken cancellationToken) =>
             inner.ReadEventsAsync(sessionId, afterSeq, limit, cancellationToken);
 
+        public Task<IReadOnlyCollection<ulong>> ReadClientIdHashesAsync(string sessionId, CancellationToken cancellationToken) =>
+            inner.ReadClientIdHashesAsync(sessionId, cancellationToken);
+
         public Task<IReadOnlyCollection<string>> FindStoredClientIdsAsync(string sessionId, IReadOnlyCollection<string> clientIds, CancellationToken cancellationToken) =>
             inner.FindStoredClientIdsAsync(sessionId, clientIds, cancellationToken);
 

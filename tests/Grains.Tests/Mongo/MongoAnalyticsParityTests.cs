@@ -62,7 +62,7 @@ public sealed class MongoAnalyticsParityTests : IAsyncLifetime
         _sqliteSessions = new SqliteSessionStore(Options.Create(new SqliteStoreOptions { DatabasePath = path }), NullLogger<SqliteSessionStore>.Instance);
         await _sqliteSessions.InitializeAsync(CancellationToken.None);
         await AnalyticsDataset.SeedAsync(_sqliteSessions);
-        _sqlite = new SqliteAnalyticsStore(Options.Create(new SqliteStoreOptions { DatabasePath = path }));
+        _sqlite = new SqliteAnalyticsStore(Options.Create(new SqliteStoreOptions { DatabasePath = path }), _sqliteSessions);
         if (!HasServer)
         {
             return;

@@ -53,6 +53,7 @@ public sealed class MongoSessionStoreServerTests : IAsyncLifetime
         var page = await _store.ReadEventsAsync("s1", 4, 2, CancellationToken.None);
         var snapshot = await _store.LoadSessionAsync("s1", 2, CancellationToken.None);
         var known = await _store.FindStoredClientIdsAsync("s1", ["id-2", "id-99"], CancellationToken.None);
+        var hashes = await _store.ReadClientIdHashesAsync("s1", CancellationToken.None);
 
         Assert.Equal(Enumerable.Range(1, 8).Select(i => (long)i), all.Select(e => e.Seq));
         Assert.Equal([5L, 6L], page.Select(e => e.Seq));
@@ -60,6 +61,7 @@ public sealed class MongoSessionStoreServerTests : IAsyncLifetime
         Assert.Equal(["id-7", "id-8"], snapshot.RecentClientIds.Order());
         Assert.NotNull(snapshot.Session.EndTime);
         Assert.Equal(["id-2"], known);
+        Assert.Equal(Enumerable.Range(1, 8).Select(i => ClientIdHash.Of($"id-{i}")).Order(), hashes.Order());
         await Assert.ThrowsAsync<StoreConflictException>(() => _store.CreateSessionAsync(Session("s1", "g"), [], CancellationToken.None));
     }
 

@@ -1,0 +1,202 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Text;
+
+namespace SessionTracking.Storage.Sqlite;
+
+/// <summary>
+/// The events of one flush of one session as one value: a row of <c>event_chunks</c> holds them, so a group commit
+/// appends one row per session it touches instead of a row (and a client-id index entry) per event. Sequence numbers
+/// are implied (<c>first_seq</c> + position); numbers and lengths are varints, strings UTF-8.
+/// Layout: version byte, event count, then per event: t, received_at, corrected_t + 1 (0: none), type, data,
+/// client id length + 1 (0: none) and its bytes. The ids' hashes (<see cref="ClientIdHash"/>) go to their own column.
+/// </summary>
+internal static class EventChunk
+{
+    private const byte Version = 1;
+
+    public static byte[] Encode(IReadOnlyList<StoredEvent> events, int start, int count)
+    {
+        var buffer = new ArrayBufferWriter<byte>(64 + (count * 96));
+        buffer.GetSpan(1)[0] = Version;
+        buffer.Advance(1);
+        WriteVarint(buffer, (ulong)count);
+        for (var i = start; i < start + count; i++)
+        {
+            var e = events[i];
+            WriteVarint(buffer, ZigZag(e.T));
+            WriteVarint(buffer, ZigZag(e.ReceivedAt));
+            WriteVarint(buffer, e.CorrectedTime is { } corrected ? ZigZag(corrected) + 1 : 0);
+            WriteString(buffer, e.Type, nullable: false);
+            WriteString(buffer, e.DataJson, nullable: false);
+            WriteString(buffer, e.ClientId, nullable: true);
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>The hashes of the events' client ids (8 bytes each, little-endian), or null when none has one.</summary>
+    public static byte[]? EncodeIdHashes(IReadOnlyList<StoredEvent> events, int start, int count)
+    {
+        var withIds = 0;
+        for (var i = start; i < start + count; i++)
+        {
+            withIds += events[i].ClientId is null ? 0 : 1;
+        }
+
+        if (withIds == 0)
+        {
+            return null;
+        }
+
+        var hashes = new byte[withIds * sizeof(ulong)];
+        var at = 0;
+        for (var i = start; i < start + count; i++)
+        {
+            if (events[i].ClientId is { } id)
+            {
+                BinaryPrimitives.WriteUInt64LittleEndian(hashes.AsSpan(at), ClientIdHash.Of(id));
+                at += sizeof(ulong);
+            }
+        }
+
+        return hashes;
+    }
+
+    public static void ReadIdHashes(ReadOnlySpan<byte> hashes, ICollection<ulong> into)
+    {
+        for (var at = 0; at + sizeof(ulong) <= hashes.Length; at += sizeof(ulong))
+        {
+            into.Add(BinaryPrimitives.ReadUInt64LittleEndian(hashes[at..]));
+        }
+    }
+
+    public static bool ContainsAnyHash(ReadOnlySpan<byte> hashes, IReadOnlySet<ulong> wanted)
+    {
+        for (var at = 0; at + sizeof(ulong) <= hashes.Length; at += sizeof(ulong))
+        {
+            if (wanted.Contains(BinaryPrimitives.ReadUInt64LittleEndian(hashes[at..])))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Decodes the events numbered from <paramref name="firstSeq"/>, calling <paramref name="visit"/> on each.</summary>
+    public static void Decode<TState>(ReadOnlySpan<byte> chunk, long firstSeq, TState state, Action<TState, StoredEvent> visit)
+    {
+        if (chunk.IsEmpty || chunk[0] != Version)
+        {
+            throw new InvalidDataException($"Unknown event chunk version {(chunk.IsEmpty ? -1 : chunk[0])}.");
+        }
+
+        var at = 1;
+        var count = (long)ReadVarint(chunk, ref at);
+        for (long i = 0; i < count; i++)
+        {
+            var t = UnZigZag(ReadVarint(chunk, ref at));
+            var receivedAt = UnZigZag(ReadVarint(chunk, ref at));
+            var corrected = ReadVarint(chunk, ref at);
+            var type = ReadType(chunk, ref at);
+            var data = ReadString(chunk, ref at, nullable: false)!;
+            var clientId = ReadString(chunk, ref at, nullable: true);
+            visit(state, new StoredEvent(firstSeq + i, t, type, data, clientId, receivedAt, corrected == 0 ? null : UnZigZag(corrected - 1)));
+        }
+    }
+
+    public static List<StoredEvent> Decode(ReadOnlySpan<byte> chunk, long firstSeq)
+    {
+        var events = new List<StoredEvent>();
+        Decode(chunk, firstSeq, events, static (list, e) => list.Add(e));
+        return events;
+    }
+
+    private static ulong ZigZag(long value) => (ulong)((value << 1) ^ (value >> 63));
+
+    private static long UnZigZag(ulong value) => (long)(value >> 1) ^ -(long)(value & 1);
+
+    private static void WriteVarint(ArrayBufferWriter<byte> buffer, ulong value)
+    {
+        var span = buffer.GetSpan(10);
+        var n = 0;
+        while (value >= 0x80)
+        {
+            span[n++] = (byte)(value | 0x80);
+            value >>= 7;
+        }
+
+        span[n++] = (byte)value;
+        buffer.Advance(n);
+    }
+
+    private static ulong ReadVarint(ReadOnlySpan<byte> span, ref int at)
+    {
+        ulong value = 0;
+        for (var shift = 0; shift < 64; shift += 7)
+        {
+            var b = span[at++];
+            value |= (ulong)(b & 0x7F) << shift;
+            if (b < 0x80)
+            {
+                return value;
+            }
+        }
+
+        throw new InvalidDataException("Malformed varint in an event chunk.");
+    }
+
+    private static void WriteString(ArrayBufferWriter<byte> buffer, string? value, bool nullable)
+    {
+        if (value is null)
+        {
+            WriteVarint(buffer, 0);
+            return;
+        }
+
+        var length = Encoding.UTF8.GetByteCount(value);
+        WriteVarint(buffer, (ulong)length + (nullable ? 1UL : 0UL));
+        var written = Encoding.UTF8.GetBytes(value, buffer.GetSpan(length));
+        buffer.Advance(written);
+    }
+
+    private static string? ReadString(ReadOnlySpan<byte> span, ref int at, bool nullable)
+    {
+        var length = (int)ReadVarint(span, ref at);
+        if (nullable)
+        {
+            if (length == 0)
+            {
+                return null;
+            }
+
+            length--;
+        }
+
+        var value = length == 0 ? "" : Encoding.UTF8.GetString(span.Slice(at, length));
+        at += length;
+        return value;
+    }
+
+    /// <summary>The guide's types come back as the same string instances: a decoded page does not allocate them.</summary>
+    private static string ReadType(ReadOnlySpan<byte> span, ref int at)
+    {
+        var length = (int)ReadVarint(span, ref at);
+        var bytes = span.Slice(at, length);
+        at += length;
+        foreach (var known in KnownTypes)
+        {
+            if (bytes.SequenceEqual(known.Utf8))
+            {
+                return known.Name;
+            }
+        }
+
+        return Encoding.UTF8.GetString(bytes);
+    }
+
+    private static readonly (string Name, byte[] Utf8)[] KnownTypes =
+        [.. new[] { "click", "scroll", "hover", "key", "activity", "prompt", "model_response", "selection", "copy", "navigate", "feedback", "error", "exposure" }
+            .Select(name => (name, Encoding.UTF8.GetBytes(name)))];
+}

@@ -1,0 +1,64 @@
+using SessionTracking.Storage.Sqlite;
+using SessionTracking.TestSupport;
+
+namespace SessionTracking.Grains.Tests;
+
+[TestCategory("BVT")]
+public sealed class EventChunkTests
+{
+    [Fact]
+    public void Events_round_trip_with_every_field_kind()
+    {
+        var events = new StoredEvent[]
+        {
+            new(41, 1_730_000_000_000, "click", "{}", null, 1_730_000_000_100),
+            new(42, -5, "my_custom:type", """{"text":"é ✓ \"q\" \\ 𝄞","n":[1,2.5e3]}""", "id-é", 0, CorrectedTime: -7),
+            new(43, long.MaxValue, "model_response", new string('x', 70_000), "", long.MinValue, CorrectedTime: 0),
+        };
+
+        var decoded = EventChunk.Decode(EventChunk.Encode(events, 0, events.Length), 41);
+        var tail = EventChunk.Decode(EventChunk.Encode(events, 1, 2), 42);
+
+        Assert.Equal(events, decoded);
+        Assert.Equal(events[1..], tail);
+    }
+
+    [Fact]
+    public void Id_hashes_cover_the_events_with_ids_only()
+    {
+        var events = new StoredEvent[] { new(1, 1, "click", "{}", "a", 1), new(2, 1, "click", "{}", null, 1), new(3, 1, "click", "{}", "b", 1) };
+        var hashes = new List<ulong>();
+
+        EventChunk.ReadIdHashes(EventChunk.EncodeIdHashes(events, 0, 3), hashes);
+
+        Assert.Equal([Storage.ClientIdHash.Of("a"), Storage.ClientIdHash.Of("b")], hashes);
+        Assert.Null(EventChunk.EncodeIdHashes(events, 1, 1));
+    }
+
+    [Fact]
+    public void A_chunk_of_an_unknown_version_is_refused()
+    {
+        Assert.Throws<InvalidDataException>(() => EventChunk.Decode([9, 0], 1));
+    }
+}
+
+[TestCategory("BVT")]
+public sealed class ClientIdFilterTests
+{
+    [Fact]
+    public void Every_added_id_is_held_and_new_ids_are_false_positives_within_the_bound()
+    {
+        var stored = Enumerable.Range(0, 30_000).Select(i => $"stored-{i}").ToArray();
+        var filter = new ClientIdFilter(stored.Take(10_000).Select(Storage.ClientIdHash.Of).ToArray());
+        foreach (var id in stored.Skip(10_000))
+        {
+            filter.Add(id); // grows past the first link's capacity twice
+        }
+
+        var falsePositives = Enumerable.Range(0, 100_000).Count(i => filter.MayContain($"new-{i}"));
+
+        Assert.All(stored, id => Assert.True(filter.MayContain(id), id));
+        Assert.True(falsePositives <= 100 * 1.5, $"{falsePositives} false positives in 100,000 new ids (bound 0.1 %)");
+        Assert.InRange(filter.SizeInBytes, 30_000, 30_000 * 6);
+    }
+}
