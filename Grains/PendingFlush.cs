@@ -25,14 +25,18 @@ internal sealed class PendingFlush
     /// </summary>
     public SessionFlush Take(SessionInfo session, SessionSummary durable, SessionSummary current)
     {
-        var flush = new SessionFlush(session.SessionId, Events, Queries, LegacyEvents, EndTime, session, new ReadModelUpdate(durable, current, Samples));
-        Samples = [];
+        // Lists that are empty (queries, legacy rows, samples: most flushes) stay here for the next flush; the flush
+        // gets a shared empty list in their place.
+        var flush = new SessionFlush(session.SessionId, Events, TakeOrEmpty(Queries), TakeOrEmpty(LegacyEvents), EndTime, session, new ReadModelUpdate(durable, current, TakeOrEmpty(Samples)));
         Events = [];
-        Queries = [];
-        LegacyEvents = [];
+        Queries = Queries.Count == 0 ? Queries : [];
+        LegacyEvents = LegacyEvents.Count == 0 ? LegacyEvents : [];
+        Samples = Samples.Count == 0 ? Samples : [];
         EndTime = null;
         return flush;
     }
+
+    private static IReadOnlyList<T> TakeOrEmpty<T>(List<T> list) => list.Count == 0 ? [] : list;
 
     /// <summary>Puts a failed write back in front of whatever arrived since, keeping sequence order.</summary>
     public void Restore(SessionFlush flush)

@@ -259,36 +259,31 @@ public sealed partial class SessionGrain(
 
         // From here to the flush no await: dedup, numbering and buffering are one atomic step.
         var now = NowMs();
-        var fresh = new List<StoredEvent>(events.Length);
-        HashSet<string>? batchIds = null;
-        var duplicates = 0;
-        foreach (var e in events)
-        {
-            if (e.ClientId is { } id && (_recentIds.Contains(id) || storedIds.Contains(id) || !(batchIds ??= []).Add(id)))
-            {
-                duplicates++;
-                continue;
-            }
-
-            fresh.Add(new StoredEvent(0, e.ClientTime ?? now, e.Type, e.DataJson, e.ClientId, now, _clockSkew.Correct(e.ClientTime, sentAt, now)));
-        }
-
+        var duplicate = FindDuplicates(events, storedIds, out var duplicates);
+        var accepted = events.Length - duplicates;
         SessionMetrics.Rejected(duplicates, "duplicate");
         if (_endRequested)
         {
-            SessionMetrics.Rejected(fresh.Count, "session_ended");
+            SessionMetrics.Rejected(accepted, "session_ended");
             // A resend of events already stored is answered as before, even after end; anything new is refused.
-            return fresh.Count == 0 && query is null && legacy is null
+            return accepted == 0 && query is null && legacy is null
                 ? new AppendResult(SessionStatus.Ok, 0, duplicates, _lastSeq, true)
                 : new AppendResult(SessionStatus.Ended, 0, duplicates, _lastSeq, true);
         }
 
-        for (var i = 0; i < fresh.Count; i++)
+        _pending.Events.EnsureCapacity(_pending.Events.Count + accepted);
+        for (var i = 0; i < events.Length; i++)
         {
-            var numbered = fresh[i] with { Seq = ++_lastSeq };
+            if (duplicate?[i] == true)
+            {
+                continue;
+            }
+
+            var e = events[i];
+            var numbered = new StoredEvent(++_lastSeq, e.ClientTime ?? now, e.Type, e.DataJson, e.ClientId, now, _clockSkew.Correct(e.ClientTime, sentAt, now));
             _pending.Events.Add(numbered);
             _metrics.Add(numbered, _pending.Samples);
-            if (numbered.ClientId is { } id)
+            if (e.ClientId is { } id)
             {
                 _recentIds.Add(id);
                 _idFilter?.Add(id);
@@ -317,8 +312,29 @@ public sealed partial class SessionGrain(
             await FlushAsync();
         }
 
-        SessionMetrics.EventsAccepted.Add(fresh.Count);
-        return new AppendResult(SessionStatus.Ok, fresh.Count, duplicates, lastSeq, _endRequested);
+        SessionMetrics.EventsAccepted.Add(accepted);
+        return new AppendResult(SessionStatus.Ok, accepted, duplicates, lastSeq, _endRequested);
+    }
+
+    /// <summary>
+    /// Marks the events whose client id this session already has (in memory, in the store, or earlier in the batch);
+    /// null when there are none, the common case, which then allocates nothing.
+    /// </summary>
+    private bool[]? FindDuplicates(IncomingEvent[] events, IReadOnlyCollection<string> storedIds, out int duplicates)
+    {
+        bool[]? duplicate = null;
+        HashSet<string>? batchIds = null;
+        duplicates = 0;
+        for (var i = 0; i < events.Length; i++)
+        {
+            if (events[i].ClientId is { } id && (_recentIds.Contains(id) || storedIds.Contains(id) || !(batchIds ??= new HashSet<string>(StringComparer.Ordinal)).Add(id)))
+            {
+                (duplicate ??= new bool[events.Length])[i] = true;
+                duplicates++;
+            }
+        }
+
+        return duplicate;
     }
 
     /// <summary>
@@ -389,7 +405,7 @@ public sealed partial class SessionGrain(
         {
             while (!_pending.IsEmpty)
             {
-                var flush = _pending.Take(_session!, _durableMetrics, _metrics.Snapshot());
+                var flush = _pending.Take(_session!, _durableMetrics, _metrics.SnapshotSince(_durableMetrics));
                 _inFlight = _nextFlush;
                 _nextFlush = NewCompletion();
                 try

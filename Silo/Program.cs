@@ -11,8 +11,11 @@ builder.AddSiloHealthEndpoints();
 builder.UseOrleans(silo =>
 {
     silo.UseSessionTrackingClustering(builder.Configuration)
-        .AddSessionTracking(builder.Configuration)
-        .AddActivityPropagation();
+        .AddSessionTracking(builder.Configuration);
+    if (ServiceTelemetry.ExportsTraces(builder.Configuration))
+    {
+        silo.AddActivityPropagation();
+    }
 
     // The Orleans dashboard's grains and counters (opt-in, Dashboard:Enabled=true); a gateway in Client mode with the
     // same setting serves its UI at /dashboard.

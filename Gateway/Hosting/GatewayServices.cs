@@ -21,6 +21,8 @@ internal static class GatewayServices
         services.AddSingleton<WireLimits>();
         services.AddSingleton<JsonBody>();
         services.AddSingleton<EventParser>();
+        services.AddSingleton<AppendBodyReader>();
+        services.AddSingleton<SessionGrains>();
         services.AddSingleton<QueryService>();
         services.AddSingleton(TimeProvider.System);
         services.AddQueryChatClient(configuration);

@@ -1,4 +1,5 @@
 using Orleans.Dashboard;
+using SessionTracking.Telemetry;
 
 namespace SessionTracking.Gateway.Hosting;
 
@@ -25,7 +26,12 @@ internal static class OrleansHosting
             // the gateway serves its UI. Opt-in there: its counters change the load the silos report to placement.
             builder.UseOrleansClient(client =>
             {
-                client.UseSessionTrackingClustering(configuration).AddActivityPropagation();
+                client.UseSessionTrackingClustering(configuration);
+                if (ServiceTelemetry.ExportsTraces(configuration))
+                {
+                    client.AddActivityPropagation();
+                }
+
                 if (IsDashboardEnabled(configuration))
                 {
                     client.AddDashboard();
@@ -35,11 +41,16 @@ internal static class OrleansHosting
         else if (mode.Equals("CoHosted", StringComparison.OrdinalIgnoreCase))
         {
 #if CO_HOST_SILO
-            builder.UseOrleans(silo => silo
-                .UseSessionTrackingClustering(configuration)
-                .AddSessionTracking(configuration)
-                .AddActivityPropagation()
-                .AddDashboard());
+            builder.UseOrleans(silo =>
+            {
+                silo.UseSessionTrackingClustering(configuration)
+                    .AddSessionTracking(configuration)
+                    .AddDashboard();
+                if (ServiceTelemetry.ExportsTraces(configuration))
+                {
+                    silo.AddActivityPropagation();
+                }
+            });
 #else
             throw new InvalidOperationException("Orleans:Mode=CoHosted needs a gateway built with CoHostSilo=true (the default); this build is a client of separately run silos: use Orleans:Mode=Client.");
 #endif

@@ -6,6 +6,10 @@ using Microsoft.Extensions.Options;
 
 namespace SessionTracking.Gateway.Http;
 
+/// <summary>A single-pass reader of a whole request body; false to leave the body to the document path.</summary>
+internal delegate bool TryReadBody<T>(ReadOnlySpan<byte> json, out T? value)
+    where T : class;
+
 /// <summary>
 /// Reads a JSON request body within the configured limits. Browsers' <c>sendBeacon</c> posts text/plain to avoid a
 /// CORS preflight, so text/plain (and a missing Content-Type) is read as JSON too.
@@ -16,15 +20,27 @@ internal sealed class JsonBody(IOptions<GatewayOptions> options)
 
     public async ValueTask<(JsonDocument? Document, ProblemHttpResult? Problem)> ReadAsync(HttpRequest request, CancellationToken cancellationToken)
     {
+        var (_, document, problem) = await ReadAsync<object>(request, tryRead: null, cancellationToken);
+        return (document, problem);
+    }
+
+    /// <summary>
+    /// Reads the body and offers it first to <paramref name="tryRead"/>, a single pass over the bytes where they lie in
+    /// the request pipe (no copy, no document). When it declines (anything unexpected, every error included), the body
+    /// is parsed into a document, whose readers then give the answer: exactly as <see cref="ReadAsync(HttpRequest, CancellationToken)"/>.
+    /// </summary>
+    public async ValueTask<(T? Value, JsonDocument? Document, ProblemHttpResult? Problem)> ReadAsync<T>(HttpRequest request, TryReadBody<T>? tryRead, CancellationToken cancellationToken)
+        where T : class
+    {
         if (!IsAcceptedContentType(request.ContentType))
         {
-            return (null, Problems.UnsupportedMediaType(request.ContentType));
+            return (null, null, Problems.UnsupportedMediaType(request.ContentType));
         }
 
         var limit = _options.MaxBodyBytes;
         if (request.ContentLength > limit)
         {
-            return (null, TooLarge(limit));
+            return (null, null, TooLarge(limit));
         }
 
         var reader = request.BodyReader;
@@ -37,13 +53,13 @@ internal sealed class JsonBody(IOptions<GatewayOptions> options)
             }
             catch (BadHttpRequestException ex)
             {
-                return (null, Problems.Create(ex.StatusCode, "Invalid request body", "The request body could not be read."));
+                return (null, null, Problems.Create(ex.StatusCode, "Invalid request body", "The request body could not be read."));
             }
 
             if (read.Buffer.Length > limit)
             {
                 reader.AdvanceTo(read.Buffer.Start, read.Buffer.End);
-                return (null, TooLarge(limit));
+                return (null, null, TooLarge(limit));
             }
 
             if (read.IsCompleted || read.IsCanceled)
@@ -59,7 +75,12 @@ internal sealed class JsonBody(IOptions<GatewayOptions> options)
         {
             if (read.Buffer.IsEmpty)
             {
-                return (null, Problems.BadRequest("The request body is empty; a JSON object is expected."));
+                return (null, null, Problems.BadRequest("The request body is empty; a JSON object is expected."));
+            }
+
+            if (tryRead is not null && TryReadInPlace(read.Buffer, tryRead, out var value))
+            {
+                return (value, null, null);
             }
 
             // The document keeps referencing its input, so it gets a copy the pipe cannot recycle.
@@ -67,18 +88,40 @@ internal sealed class JsonBody(IOptions<GatewayOptions> options)
             if (document.RootElement.ValueKind != JsonValueKind.Object)
             {
                 document.Dispose();
-                return (null, Problems.BadRequest("The request body must be a JSON object."));
+                return (null, null, Problems.BadRequest("The request body must be a JSON object."));
             }
 
-            return (document, null);
+            return (null, document, null);
         }
         catch (JsonException ex)
         {
-            return (null, Problems.BadRequest($"The request body is not valid JSON (max depth {_options.MaxJsonDepth}): {ex.Message}"));
+            return (null, null, Problems.BadRequest($"The request body is not valid JSON (max depth {_options.MaxJsonDepth}): {ex.Message}"));
         }
         finally
         {
             reader.AdvanceTo(read.Buffer.End);
+        }
+    }
+
+    private static bool TryReadInPlace<T>(in ReadOnlySequence<byte> body, TryReadBody<T> tryRead, out T? value)
+        where T : class
+    {
+        if (body.IsSingleSegment)
+        {
+            return tryRead(body.FirstSpan, out value);
+        }
+
+        // A body spread over several pipe segments (larger than Kestrel's 4 KB blocks) is joined in a pooled buffer.
+        var length = (int)body.Length;
+        var joined = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            body.CopyTo(joined);
+            return tryRead(joined.AsSpan(0, length), out value);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(joined);
         }
     }
 

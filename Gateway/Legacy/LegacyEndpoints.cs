@@ -25,6 +25,7 @@ public static class LegacyEndpoints
         EventParser parser,
         WireLimits limits,
         IGrainFactory grains,
+        SessionGrains sessions,
         TimeProvider clock,
         CancellationToken cancellationToken)
     {
@@ -61,7 +62,7 @@ public static class LegacyEndpoints
             return TypedResults.Ok(new LogEventResponse("ok", null));
         }
 
-        var result = await grains.GetGrain<ISessionGrain>(id).RecordLegacyEventAsync(legacyEvent);
+        var result = await sessions.Get(id).RecordLegacyEventAsync(legacyEvent);
         return Problems.ForSession(result.Status, id, request.HttpContext.Response) is { } refused ? refused : TypedResults.Ok(new LogEventResponse("ok", id));
     }
 }

@@ -3,6 +3,7 @@ using System.Net.ServerSentEvents;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.AI;
 using SessionTracking.Gateway.Http;
+using SessionTracking.Gateway.Sessions;
 
 namespace SessionTracking.Gateway.Query;
 
@@ -13,6 +14,7 @@ namespace SessionTracking.Gateway.Query;
 internal sealed class QueryService(
     IChatClient chat,
     IGrainFactory grains,
+    SessionGrains sessions,
     JsonBody body,
     WireLimits limits,
     TimeProvider clock,
@@ -28,7 +30,7 @@ internal sealed class QueryService(
     {
         var (query, problem) = await QueryRequest.ReadAsync(request, body, limits, cancellationToken);
         if (query?.SessionId is { } sessionId
-            && Problems.ForSession(await grains.GetGrain<ISessionGrain>(sessionId).GetStatusAsync(), sessionId, request.HttpContext.Response) is { } refused)
+            && Problems.ForSession(await sessions.Get(sessionId).GetStatusAsync(), sessionId, request.HttpContext.Response) is { } refused)
         {
             return (null, refused);
         }
@@ -87,7 +89,7 @@ internal sealed class QueryService(
             return null;
         }
 
-        var result = await grains.GetGrain<ISessionGrain>(query.SessionId).RecordExchangeAsync(answer.ToExchange(query, row));
+        var result = await sessions.Get(query.SessionId).RecordExchangeAsync(answer.ToExchange(query, row));
         return Problems.ForSession(result.Status, query.SessionId, response);
     }
 

@@ -43,7 +43,7 @@ public static class SessionEndpoints
     }
 
     internal static async Task<Results<Created<StartResponse>, ProblemHttpResult>> StartAsync(
-        HttpRequest request, JsonBody body, WireLimits limits, IGrainFactory grains, IOptions<AnalyticsOptions> analytics, CancellationToken cancellationToken)
+        HttpRequest request, JsonBody body, WireLimits limits, SessionGrains sessions, IOptions<AnalyticsOptions> analytics, CancellationToken cancellationToken)
     {
         var (document, problem) = await body.ReadAsync(request, cancellationToken);
         if (document is null)
@@ -87,7 +87,7 @@ public static class SessionEndpoints
         }
 
         var sessionId = SessionIds.NewId();
-        var result = await grains.GetGrain<ISessionGrain>(sessionId).StartAsync(command);
+        var result = await sessions.Get(sessionId).StartAsync(command);
         if (result.Status != SessionStatus.Ok || result.Session is not { } session)
         {
             // 144 random bits do not collide; if they ever do, the client simply starts again.
@@ -100,36 +100,43 @@ public static class SessionEndpoints
     }
 
     internal static async Task<Results<Ok<AppendResponse>, ProblemHttpResult>> AppendAsync(
-        HttpRequest request, JsonBody body, EventParser parser, IGrainFactory grains, CancellationToken cancellationToken)
+        HttpRequest request, JsonBody body, AppendBodyReader fastReader, EventParser parser, SessionGrains sessions, CancellationToken cancellationToken)
     {
-        var (document, problem) = await body.ReadAsync(request, cancellationToken);
-        if (document is null)
+        // A body the single-pass reader takes needs no document; anything else (errors too) is read by the parser.
+        var (fast, document, problem) = await body.ReadAsync(request, fastReader.Reader, cancellationToken);
+        string sessionId;
+        AppendBatch batch;
+        if (fast is not null)
+        {
+            (sessionId, batch) = fast;
+        }
+        else if (document is null)
         {
             return problem!;
         }
-
-        string sessionId;
-        AppendBatch batch;
-        using (document)
+        else
         {
-            var root = document.RootElement;
-            if (!SessionIds.TryRead(root, required: true, out var id, out problem)
-                || !parser.TryParseBatch(root, out batch, out problem))
+            using (document)
             {
-                return problem!;
-            }
+                var root = document.RootElement;
+                if (!SessionIds.TryRead(root, required: true, out var id, out problem)
+                    || !parser.TryParseBatch(root, out batch, out problem))
+                {
+                    return problem!;
+                }
 
-            sessionId = id!;
+                sessionId = id!;
+            }
         }
 
-        var result = await grains.GetGrain<ISessionGrain>(sessionId).AppendAsync(batch);
+        var result = await sessions.Get(sessionId).AppendAsync(batch);
         return Problems.ForSession(result.Status, sessionId, request.HttpContext.Response) is { } refused
             ? refused
             : TypedResults.Ok(new AppendResponse(sessionId, result.Accepted, result.Duplicates, result.LastSeq, result.Ended));
     }
 
     internal static async Task<Results<Ok<EndResponse>, ProblemHttpResult>> EndAsync(
-        HttpRequest request, JsonBody body, IGrainFactory grains, CancellationToken cancellationToken)
+        HttpRequest request, JsonBody body, SessionGrains sessions, CancellationToken cancellationToken)
     {
         var (document, problem) = await body.ReadAsync(request, cancellationToken);
         if (document is null)
@@ -148,14 +155,14 @@ public static class SessionEndpoints
             sessionId = id!;
         }
 
-        var result = await grains.GetGrain<ISessionGrain>(sessionId).EndAsync();
+        var result = await sessions.Get(sessionId).EndAsync();
         return result.Status == SessionStatus.NotFound
             ? Problems.SessionNotFound(sessionId)
             : TypedResults.Ok(new EndResponse(sessionId, Timestamps.Format(result.EndTime), result.LastSeq));
     }
 
     internal static async Task<Results<SessionDocumentResult, ProblemHttpResult>> ReadAsync(
-        string sessionId, long? after_seq, int? limit, IGrainFactory grains, IOptions<GatewayOptions> options)
+        string sessionId, long? after_seq, int? limit, SessionGrains sessions, IOptions<GatewayOptions> options)
     {
         var maxPage = options.Value.MaxPageSize;
         if (after_seq < 0 || limit is < 1 || limit > maxPage)
@@ -168,7 +175,7 @@ public static class SessionEndpoints
             return Problems.SessionNotFound(sessionId);
         }
 
-        var page = await grains.GetGrain<ISessionGrain>(sessionId).ReadAsync(after_seq ?? 0, limit ?? maxPage);
+        var page = await sessions.Get(sessionId).ReadAsync(after_seq ?? 0, limit ?? maxPage);
         return page is null ? Problems.SessionNotFound(sessionId) : new SessionDocumentResult(page);
     }
 

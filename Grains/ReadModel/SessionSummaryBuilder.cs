@@ -73,6 +73,14 @@ public sealed class SessionSummaryBuilder
 
     public SessionSummary Snapshot() => new(ThroughSeq, _values.ToArray());
 
+    /// <summary>
+    /// <paramref name="unchanged"/> itself when no figure moved since it (same version: only an event that changes a
+    /// figure moves <see cref="ThroughSeq"/>, only an end sets <see cref="Ended"/>), else a new snapshot. For a builder
+    /// that started from <paramref name="unchanged"/> or from an earlier version of the same row.
+    /// </summary>
+    public SessionSummary SnapshotSince(SessionSummary unchanged) =>
+        ThroughSeq == unchanged.ThroughSeq && Ended == unchanged.Ended ? unchanged : Snapshot();
+
     private void AddResponse(string dataJson, List<MetricSample> samples)
     {
         // Fields count only when they are JSON numbers (true is not 1), as SQLite's json_type and MongoDB's $isNumber.

@@ -23,7 +23,7 @@ public static class ServiceTelemetry
         Action<MeterProviderBuilder>? metrics = null,
         Action<TracerProviderBuilder>? tracing = null)
     {
-        var otlp = !string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
+        var otlp = ExportsTraces(configuration);
         var telemetry = services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService(serviceName))
             .WithMetrics(builder =>
@@ -53,4 +53,11 @@ public static class ServiceTelemetry
 
         return telemetry;
     }
+
+    /// <summary>
+    /// True when an OTLP endpoint is configured, the only case in which spans are made. Orleans' activity propagation
+    /// (grain call filters on both sides of every call) is added only then: without spans it is pure per-call cost.
+    /// </summary>
+    public static bool ExportsTraces(IConfiguration configuration) =>
+        !string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
 }
