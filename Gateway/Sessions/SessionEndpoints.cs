@@ -99,7 +99,7 @@ public static class SessionEndpoints
             new StartResponse(session.SessionId, session.UserId, session.ExperimentId, session.ModelGroup, Timestamps.Format(session.StartTime)));
     }
 
-    internal static async Task<Results<Ok<AppendResponse>, ProblemHttpResult>> AppendAsync(
+    internal static async Task<Results<AppendedResult, ProblemHttpResult>> AppendAsync(
         HttpRequest request, JsonBody body, AppendBodyReader fastReader, EventParser parser, SessionGrains sessions, ResendOnGatewayLoss resend, CancellationToken cancellationToken)
     {
         // A body the single-pass reader takes needs no document; anything else (errors too) is read by the parser.
@@ -137,7 +137,7 @@ public static class SessionEndpoints
             : await grain.AppendAsync(batch);
         return Problems.ForSession(result.Status, sessionId, request.HttpContext.Response) is { } refused
             ? refused
-            : TypedResults.Ok(new AppendResponse(sessionId, result.Accepted, result.Duplicates, result.LastSeq, result.Ended));
+            : new AppendedResult(new AppendResponse(sessionId, result.Accepted, result.Duplicates, result.LastSeq, result.Ended));
     }
 
     internal static async Task<Results<Ok<EndResponse>, ProblemHttpResult>> EndAsync(
