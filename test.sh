@@ -5,7 +5,7 @@
 #   ./test.sh --slow     the slow lane (Category!=BVT): processes, cluster, browser, fuzz, load, large data
 # Further arguments go to `dotnet test` (e.g. --logger "console;verbosity=normal").
 # Installs what the slow lane needs when it is missing and this user may install (redis-server, chromium, npm,
-# promtool from Debian's prometheus package).
+# promtool from Debian's prometheus package, nginx for `nginx -t` of deploy/nginx.conf).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -22,6 +22,7 @@ if [ "$lane" != fast ]; then
   command -v wrk >/dev/null 2>&1 || need+=(wrk)
   command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
   command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+  [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || need+=(nginx)
   if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
       apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null

@@ -49,7 +49,7 @@ public sealed class ClusterSettings
     /// around a hung silo before the cluster evicts it; see <c>FreshGatewayListProvider</c>). Zero turns it off.
     /// </summary>
     [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
-    public TimeSpan GatewayHeartbeatTimeout { get; set; } = TimeSpan.FromSeconds(1.5);
+    public TimeSpan GatewayHeartbeatTimeout { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>Also use Orleans' Kubernetes hosting (pod-derived identity, removal of dead pods). Needs Provider=Redis.</summary>
     public bool Kubernetes { get; set; }

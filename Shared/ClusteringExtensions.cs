@@ -1,6 +1,7 @@
 using System.ComponentModel.DataAnnotations;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
@@ -20,6 +21,10 @@ public static class ClusteringExtensions
     public static IClientBuilder UseSessionTrackingClustering(this IClientBuilder client, IConfiguration configuration)
     {
         var settings = Read(configuration);
+
+        // Calls in flight through a gateway connection that closes are resent by their callers (ResendOnGatewayLoss).
+        client.Services.TryAddSingleton<ResendOnGatewayLoss>();
+        client.Services.AddSingleton<IClusterConnectionStatusObserver>(sp => sp.GetRequiredService<ResendOnGatewayLoss>());
         if (IsRedis(settings))
         {
             client.Configure<ClusterOptions>(o =>
@@ -29,8 +34,8 @@ public static class ClusteringExtensions
             });
             // The client learns which silos to send through from its gateway list (FreshGatewayListProvider below); Orleans
             // re-reads it every minute by default, and until then keeps sending a dead or frozen silo's share of grain
-            // calls to it. Half a second costs one small Redis read per gateway.
-            client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(0.5));
+            // calls to it. A quarter second costs four small Redis reads per second per gateway.
+            client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(0.25));
             client.Configure<GatewayOptions>(configuration.GetSection("Orleans:ClientGateway"));
 
             // A call in flight to a silo that just died fails after its timeout: 2 s for writes (ISessionGrain.WriteTimeout),
@@ -40,7 +45,7 @@ public static class ClusteringExtensions
             if (settings.GatewayHeartbeatTimeout > TimeSpan.Zero)
             {
                 client.Services.AddSingleton<IGatewayListProvider>(sp => new FreshGatewayListProvider(
-                    sp.GetRequiredService<IMembershipTable>(), sp.GetRequiredService<IOptions<GatewayOptions>>(), settings.GatewayHeartbeatTimeout));
+                    sp.GetRequiredService<IMembershipTable>(), sp.GetRequiredService<IOptions<GatewayOptions>>(), settings.GatewayHeartbeatTimeout, TimeProvider.System));
             }
 
             return client;
@@ -72,9 +77,9 @@ public static class ClusteringExtensions
         options.TableRefreshTimeout = TimeSpan.FromSeconds(10);
 
         // The heartbeat gateways use to route around a hung silo before it is evicted (FreshGatewayListProvider): one
-        // small Redis write every half second per silo. A silo whose heartbeat lags 10 s counts as stale, as before.
-        options.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(0.5);
-        options.NumMissedTableIAmAliveLimit = 20;
+        // small Redis write every quarter second per silo. Orleans counts an entry as stale after 10 s, as before.
+        options.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(0.25);
+        options.NumMissedTableIAmAliveLimit = 40;
     }
 
     internal static ClusterSettings Read(IConfiguration configuration)

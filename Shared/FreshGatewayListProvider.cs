@@ -14,7 +14,7 @@ namespace SessionTracking;
 /// gateway) and it returns when its heartbeat does, so it can be quicker than eviction. If every silo looks stale (a
 /// Redis hiccup, clock skew), all active silos are used.
 /// </summary>
-internal sealed class FreshGatewayListProvider(IMembershipTable table, IOptions<GatewayOptions> gateway, TimeSpan heartbeatTimeout) : IGatewayListProvider
+internal sealed class FreshGatewayListProvider(IMembershipTable table, IOptions<GatewayOptions> gateway, TimeSpan heartbeatTimeout, TimeProvider clock) : IGatewayListProvider
 {
     public TimeSpan MaxStaleness => gateway.Value.GatewayListRefreshPeriod;
 
@@ -26,7 +26,7 @@ internal sealed class FreshGatewayListProvider(IMembershipTable table, IOptions<
     {
         var members = await table.ReadAllAsync(CancellationToken.None);
         var active = members.Members.Select(m => m.Item1).Where(e => e.Status == SiloStatus.Active && e.ProxyPort != 0).ToList();
-        var now = DateTime.UtcNow;
+        var now = clock.GetUtcNow().UtcDateTime;
         var fresh = active.Where(e => now - e.IAmAliveTime <= heartbeatTimeout).ToList();
         return [.. (fresh.Count > 0 ? fresh : active).Select(e => SiloAddress.New(e.SiloAddress.Endpoint.Address, e.ProxyPort, e.SiloAddress.Generation).ToGatewayUri())];
     }

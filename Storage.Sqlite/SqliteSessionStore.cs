@@ -415,10 +415,7 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
                 {
                     LogWriteFailed(_logger, ex, batch.Count);
                     var failure = new StoreUnavailableException("The session store refused the write.", ex);
-                    foreach (var request in batch)
-                    {
-                        request.Completion.TrySetException(failure);
-                    }
+                    WriteRequest.CompleteAll(batch, _ => failure);
 
                     // A failed connection may be in a bad state (read-only file, disk full): reopen next time.
                     writer?.Dispose();

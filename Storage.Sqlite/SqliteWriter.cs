@@ -73,7 +73,7 @@ internal sealed class SqliteWriter : IDisposable
     }
 
     /// <summary>
-    /// Applies every request in one transaction, then completes them. Conflicts are rare (two activations of one
+    /// Applies every request in one transaction, then completes them (off this thread, <see cref="WriteRequest.CompleteAll"/>). Conflicts are rare (two activations of one
     /// session), so the batch first runs without savepoints; only if a constraint fails is it rolled back and rerun
     /// with a savepoint per request, so that the conflicting request fails alone. Returns whether it was rerun.
     /// </summary>
@@ -99,18 +99,7 @@ internal sealed class SqliteWriter : IDisposable
             isolated = true;
         }
 
-        for (var i = 0; i < batch.Count; i++)
-        {
-            if (outcomes[i] is { } failure)
-            {
-                batch[i].Completion.TrySetException(failure);
-            }
-            else
-            {
-                batch[i].Completion.TrySetResult();
-            }
-        }
-
+        WriteRequest.CompleteAll(batch, i => outcomes[i]);
         return isolated;
     }
 

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using SessionTracking.Gateway.Http;
 using SessionTracking.Gateway.Query;
 using SessionTracking.Gateway.Security;
@@ -25,6 +26,8 @@ internal static class GatewayServices
         services.AddSingleton<SessionGrains>();
         services.AddSingleton<QueryService>();
         services.AddSingleton(TimeProvider.System);
+        // Client mode also registers it as the Orleans client's connection observer (UseSessionTrackingClustering).
+        services.TryAddSingleton<ResendOnGatewayLoss>();
         services.AddQueryChatClient(configuration);
         services.AddGatewaySecurity(configuration);
         services.AddProblemDetails();

@@ -99,8 +99,8 @@ public static class SessionEndpoints
             new StartResponse(session.SessionId, session.UserId, session.ExperimentId, session.ModelGroup, Timestamps.Format(session.StartTime)));
     }
 
-    internal static async Task<Results<Ok<AppendResponse>, ProblemHttpResult>> AppendAsync(
-        HttpRequest request, JsonBody body, AppendBodyReader fastReader, EventParser parser, SessionGrains sessions, CancellationToken cancellationToken)
+    internal static async Task<Results<AppendedResult, ProblemHttpResult>> AppendAsync(
+        HttpRequest request, JsonBody body, AppendBodyReader fastReader, EventParser parser, SessionGrains sessions, ResendOnGatewayLoss resend, CancellationToken cancellationToken)
     {
         // A body the single-pass reader takes needs no document; anything else (errors too) is read by the parser.
         var (fast, document, problem) = await body.ReadAsync(request, fastReader.Reader, cancellationToken);
@@ -129,14 +129,19 @@ public static class SessionEndpoints
             }
         }
 
-        var result = await sessions.Get(sessionId).AppendAsync(batch);
+        // Events that all carry ids are stored once however often they are sent, so a call caught on a lost silo gateway
+        // connection is resent at once rather than after its timeout; events without ids are sent once.
+        var grain = sessions.Get(sessionId);
+        var result = Array.TrueForAll(batch.Events, static e => e.ClientId is not null)
+            ? await resend.CallAsync((grain, batch), static call => call.grain.AppendAsync(call.batch))
+            : await grain.AppendAsync(batch);
         return Problems.ForSession(result.Status, sessionId, request.HttpContext.Response) is { } refused
             ? refused
-            : TypedResults.Ok(new AppendResponse(sessionId, result.Accepted, result.Duplicates, result.LastSeq, result.Ended));
+            : new AppendedResult(new AppendResponse(sessionId, result.Accepted, result.Duplicates, result.LastSeq, result.Ended));
     }
 
     internal static async Task<Results<Ok<EndResponse>, ProblemHttpResult>> EndAsync(
-        HttpRequest request, JsonBody body, SessionGrains sessions, CancellationToken cancellationToken)
+        HttpRequest request, JsonBody body, SessionGrains sessions, ResendOnGatewayLoss resend, CancellationToken cancellationToken)
     {
         var (document, problem) = await body.ReadAsync(request, cancellationToken);
         if (document is null)
@@ -155,14 +160,15 @@ public static class SessionEndpoints
             sessionId = id!;
         }
 
-        var result = await sessions.Get(sessionId).EndAsync();
+        // Ending is idempotent (a second end answers the same end_time), so a call caught on a lost connection is resent.
+        var result = await resend.CallAsync(sessions.Get(sessionId), static grain => grain.EndAsync());
         return result.Status == SessionStatus.NotFound
             ? Problems.SessionNotFound(sessionId)
             : TypedResults.Ok(new EndResponse(sessionId, Timestamps.Format(result.EndTime), result.LastSeq));
     }
 
     internal static async Task<Results<SessionDocumentResult, ProblemHttpResult>> ReadAsync(
-        string sessionId, long? after_seq, int? limit, SessionGrains sessions, IOptions<GatewayOptions> options)
+        string sessionId, long? after_seq, int? limit, SessionGrains sessions, ResendOnGatewayLoss resend, IOptions<GatewayOptions> options)
     {
         var maxPage = options.Value.MaxPageSize;
         if (after_seq < 0 || limit is < 1 || limit > maxPage)
@@ -175,7 +181,9 @@ public static class SessionEndpoints
             return Problems.SessionNotFound(sessionId);
         }
 
-        var page = await sessions.Get(sessionId).ReadAsync(after_seq ?? 0, limit ?? maxPage);
+        // A read changes nothing, so a call caught on a lost silo gateway connection is resent (it has no 2 s timeout).
+        var grain = sessions.Get(sessionId);
+        var page = await resend.CallAsync((grain, after: after_seq ?? 0, limit: limit ?? maxPage), static read => read.grain.ReadAsync(read.after, read.limit));
         return page is null ? Problems.SessionNotFound(sessionId) : new SessionDocumentResult(page);
     }
 
