@@ -8,13 +8,17 @@ namespace SessionTracking;
 /// <remarks>
 /// Calls that write answer within seconds: a call that waits longer is stuck on a silo that stopped answering, and
 /// failing it (503, nothing acknowledged) lets the client's retry, with the same event ids, reach the session's next
-/// activation once the cluster has declared that silo dead. Reads keep the client's default timeout (large pages).
+/// activation once the cluster has declared that silo dead. Reads may page up to 100,000 events and get longer, but not
+/// the client's default 30 s: a read caught on a frozen silo would outlast the cluster's recovery.
 /// </remarks>
 [Alias("SessionTracking.ISessionGrain")]
 public interface ISessionGrain : IGrainWithStringKey
 {
     /// <summary>Response timeout of the calls that write (see remarks).</summary>
     public const string WriteTimeout = "00:00:02";
+
+    /// <summary>Response timeout of <see cref="ReadAsync"/> (see remarks).</summary>
+    public const string ReadTimeout = "00:00:10";
 
     [Alias("Start"), ResponseTimeout(WriteTimeout)]
     ValueTask<StartResult> StartAsync(StartSession command);
@@ -48,6 +52,6 @@ public interface ISessionGrain : IGrainWithStringKey
     [Alias("Forget")]
     ValueTask ForgetAsync();
 
-    [Alias("Read")]
+    [Alias("Read"), ResponseTimeout(ReadTimeout)]
     ValueTask<SessionPage?> ReadAsync(long afterSeq, int limit);
 }

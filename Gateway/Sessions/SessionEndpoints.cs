@@ -141,7 +141,7 @@ public static class SessionEndpoints
     }
 
     internal static async Task<Results<Ok<EndResponse>, ProblemHttpResult>> EndAsync(
-        HttpRequest request, JsonBody body, SessionGrains sessions, CancellationToken cancellationToken)
+        HttpRequest request, JsonBody body, SessionGrains sessions, ResendOnGatewayLoss resend, CancellationToken cancellationToken)
     {
         var (document, problem) = await body.ReadAsync(request, cancellationToken);
         if (document is null)
@@ -160,14 +160,15 @@ public static class SessionEndpoints
             sessionId = id!;
         }
 
-        var result = await sessions.Get(sessionId).EndAsync();
+        // Ending is idempotent (a second end answers the same end_time), so a call caught on a lost connection is resent.
+        var result = await resend.CallAsync(sessions.Get(sessionId), static grain => grain.EndAsync());
         return result.Status == SessionStatus.NotFound
             ? Problems.SessionNotFound(sessionId)
             : TypedResults.Ok(new EndResponse(sessionId, Timestamps.Format(result.EndTime), result.LastSeq));
     }
 
     internal static async Task<Results<SessionDocumentResult, ProblemHttpResult>> ReadAsync(
-        string sessionId, long? after_seq, int? limit, SessionGrains sessions, IOptions<GatewayOptions> options)
+        string sessionId, long? after_seq, int? limit, SessionGrains sessions, ResendOnGatewayLoss resend, IOptions<GatewayOptions> options)
     {
         var maxPage = options.Value.MaxPageSize;
         if (after_seq < 0 || limit is < 1 || limit > maxPage)
@@ -180,7 +181,9 @@ public static class SessionEndpoints
             return Problems.SessionNotFound(sessionId);
         }
 
-        var page = await sessions.Get(sessionId).ReadAsync(after_seq ?? 0, limit ?? maxPage);
+        // A read changes nothing, so a call caught on a lost silo gateway connection is resent (it has no 2 s timeout).
+        var grain = sessions.Get(sessionId);
+        var page = await resend.CallAsync((grain, after: after_seq ?? 0, limit: limit ?? maxPage), static read => read.grain.ReadAsync(read.after, read.limit));
         return page is null ? Problems.SessionNotFound(sessionId) : new SessionDocumentResult(page);
     }
 

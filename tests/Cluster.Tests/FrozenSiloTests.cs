@@ -124,6 +124,11 @@ public sealed class FrozenSiloTests(ITestOutputHelper output)
             $"sessions on the frozen silo ({frozenBlocked.Count}): max {frozenBlocked.Max().TotalSeconds:F2} s, median {Median(frozenBlocked):F2} s");
         output.WriteLine(
             $"first answer after the freeze, healthy: max {healthyBackWithin.Max().TotalSeconds:F2} s; frozen: max {frozenBackWithin.Max().TotalSeconds:F2} s");
+        var healthyReads = sessions.Where(s => !onVictim.Contains(s)).Select(load.LongestRead).ToList();
+        var frozenReads = onVictim.Select(load.LongestRead).ToList();
+        output.WriteLine(
+            $"longest read (GET /session/{{id}}?limit=1), healthy: max {healthyReads.Max().TotalSeconds:F2} s, median {Median(healthyReads):F2} s; " +
+            $"frozen: max {frozenReads.Max().TotalSeconds:F2} s; reads: {load.ReadStatusSummary()}");
         var worstHealthy = sessions.Where(s => !onVictim.Contains(s)).Select(load.LongestBlockedBatch).MaxBy(b => b.Acknowledged - b.FirstAttempt);
         output.WriteLine($"longest wait of a healthy silo's session: from {(worstHealthy.FirstAttempt - frozenAt).TotalSeconds:F2} s to {(worstHealthy.Acknowledged - frozenAt).TotalSeconds:F2} s after the freeze");
         output.WriteLine($"acknowledged {acknowledged.Count}, readable {stored.Count}, missing {missing}, duplicates {duplicates}; answers: {load.StatusSummary()}");
@@ -139,6 +144,8 @@ public sealed class FrozenSiloTests(ITestOutputHelper output)
         // stale (FreshGatewayListProvider), long before the eviction, and the call caught in flight is resent then
         // (ResendOnGatewayLoss) rather than after its timeout; the others must not notice the freeze.
         Assert.All(healthyBlocked, blocked => Assert.True(blocked <= HealthyGoal, $"a session of the healthy silo was blocked {blocked.TotalSeconds:F2} s"));
+        Assert.All(healthyReads, read => Assert.True(read <= HealthyGoal, $"a read of a session of the healthy silo took {read.TotalSeconds:F2} s"));
+        Assert.All(frozenReads, read => Assert.True(read <= FrozenGoal, $"a read of a session of the frozen silo took {read.TotalSeconds:F2} s"));
     }
 
     private static async Task<List<string>> StartSessionsOnBothSilosAsync(HttpClient http, ManagementClient management)
@@ -166,9 +173,13 @@ public sealed class FrozenSiloTests(ITestOutputHelper output)
 
     private static StringContent Json(string json) => new(json, Encoding.UTF8, "application/json");
 
-    /// <summary>One client per session: batches of 3 events with ids, each retried until acknowledged.</summary>
+    /// <summary>
+    /// One client per session: batches of 3 events with ids, each retried until acknowledged; and one reader per
+    /// session asking for its first event every 250 ms.
+    /// </summary>
     private sealed class SessionLoad(HttpClient http, List<string> sessions)
     {
+        private readonly ConcurrentDictionary<string, TimeSpan> _longestRead = new();
         private readonly CancellationTokenSource _stop = new();
         private readonly ConcurrentDictionary<string, ConcurrentQueue<(TimeSpan FirstAttempt, TimeSpan Acknowledged)>> _batches = new();
         private Task[] _workers = [];
@@ -179,7 +190,17 @@ public sealed class FrozenSiloTests(ITestOutputHelper output)
 
         public ConcurrentDictionary<int, int> Statuses { get; } = new();
 
-        public void Start() => _workers = [.. sessions.Select(session => Task.Run(() => RunAsync(session)))];
+        public ConcurrentDictionary<int, int> ReadStatuses { get; } = new();
+
+        public void Start() => _workers = [.. sessions.Select(session => Task.Run(() => RunAsync(session))), .. sessions.Select(session => Task.Run(() => ReadAsync(session)))];
+
+        /// <summary>The longest time one read of the session took, whatever its answer.</summary>
+        public TimeSpan LongestRead(string session) => _longestRead.GetValueOrDefault(session);
+
+        public string ReadStatusSummary() => Summary(ReadStatuses);
+
+        private static string Summary(ConcurrentDictionary<int, int> statuses) =>
+            string.Join(", ", statuses.OrderBy(s => s.Key).Select(s => $"{(s.Key == 0 ? "no answer" : s.Key.ToString(System.Globalization.CultureInfo.InvariantCulture))}×{s.Value}"));
 
         public async Task StopAsync()
         {
@@ -200,7 +221,29 @@ public sealed class FrozenSiloTests(ITestOutputHelper output)
         public TimeSpan LongestBlocked(string session) =>
             _batches.TryGetValue(session, out var batches) && !batches.IsEmpty ? batches.Max(b => b.Acknowledged - b.FirstAttempt) : TimeSpan.MaxValue;
 
-        public string StatusSummary() => string.Join(", ", Statuses.OrderBy(s => s.Key).Select(s => $"{(s.Key == 0 ? "no answer" : s.Key.ToString(System.Globalization.CultureInfo.InvariantCulture))}×{s.Value}"));
+        public string StatusSummary() => Summary(Statuses);
+
+        private async Task ReadAsync(string session)
+        {
+            while (!_stop.IsCancellationRequested)
+            {
+                var started = Clock.Elapsed;
+                var status = 0;
+                try
+                {
+                    using var response = await http.GetAsync($"/session/{session}?limit=1");
+                    status = (int)response.StatusCode;
+                }
+                catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+                {
+                }
+
+                var took = Clock.Elapsed - started;
+                _longestRead.AddOrUpdate(session, took, (_, longest) => took > longest ? took : longest);
+                ReadStatuses.AddOrUpdate(status, 1, (_, n) => n + 1);
+                await Task.Delay(250);
+            }
+        }
 
         private async Task RunAsync(string session)
         {
