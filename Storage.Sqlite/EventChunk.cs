@@ -18,6 +18,13 @@ internal static class EventChunk
     public static byte[] Encode(IReadOnlyList<StoredEvent> events, int start, int count)
     {
         var buffer = new ArrayBufferWriter<byte>(64 + (count * 96));
+        Encode(events, start, count, buffer);
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>Encodes into <paramref name="buffer"/> (the writer reuses one: no array per chunk).</summary>
+    public static void Encode(IReadOnlyList<StoredEvent> events, int start, int count, ArrayBufferWriter<byte> buffer)
+    {
         buffer.GetSpan(1)[0] = Version;
         buffer.Advance(1);
         WriteVarint(buffer, (ulong)count);
@@ -31,12 +38,17 @@ internal static class EventChunk
             WriteString(buffer, e.DataJson, nullable: false);
             WriteString(buffer, e.ClientId, nullable: true);
         }
-
-        return buffer.WrittenSpan.ToArray();
     }
 
     /// <summary>The hashes of the events' client ids (8 bytes each, little-endian), or null when none has one.</summary>
     public static byte[]? EncodeIdHashes(IReadOnlyList<StoredEvent> events, int start, int count)
+    {
+        var buffer = new ArrayBufferWriter<byte>(count * sizeof(ulong) + 1);
+        return EncodeIdHashes(events, start, count, buffer) ? buffer.WrittenSpan.ToArray() : null;
+    }
+
+    /// <summary>Writes the hashes into <paramref name="buffer"/>; false when no event has an id.</summary>
+    public static bool EncodeIdHashes(IReadOnlyList<StoredEvent> events, int start, int count, ArrayBufferWriter<byte> buffer)
     {
         var withIds = 0;
         for (var i = start; i < start + count; i++)
@@ -46,21 +58,22 @@ internal static class EventChunk
 
         if (withIds == 0)
         {
-            return null;
+            return false;
         }
 
-        var hashes = new byte[withIds * sizeof(ulong)];
+        var hashes = buffer.GetSpan(withIds * sizeof(ulong));
         var at = 0;
         for (var i = start; i < start + count; i++)
         {
             if (events[i].ClientId is { } id)
             {
-                BinaryPrimitives.WriteUInt64LittleEndian(hashes.AsSpan(at), ClientIdHash.Of(id));
+                BinaryPrimitives.WriteUInt64LittleEndian(hashes[at..], ClientIdHash.Of(id));
                 at += sizeof(ulong);
             }
         }
 
-        return hashes;
+        buffer.Advance(at);
+        return true;
     }
 
     public static void ReadIdHashes(ReadOnlySpan<byte> hashes, ICollection<ulong> into)

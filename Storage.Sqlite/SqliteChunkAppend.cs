@@ -1,3 +1,4 @@
+using System.Buffers;
 using Microsoft.Data.Sqlite;
 using SQLitePCL;
 
@@ -21,6 +22,10 @@ internal sealed class SqliteChunkAppend : IDisposable
     private readonly sqlite3 _database;
     private readonly sqlite3_stmt _check;
     private readonly sqlite3_stmt _insert;
+
+    // Reused by every chunk (the writer is one thread): SQLite copies a bound blob, so no array per chunk.
+    private readonly ArrayBufferWriter<byte> _chunk = new(64 * 1024);
+    private readonly ArrayBufferWriter<byte> _hashes = new(MaxEventsPerChunk * sizeof(ulong));
 
     public SqliteChunkAppend(SqliteConnection connection)
     {
@@ -56,10 +61,13 @@ internal sealed class SqliteChunkAppend : IDisposable
             raw.sqlite3_bind_text16(_insert, 1, sessionId);
             raw.sqlite3_bind_int64(_insert, 2, events[start].Seq);
             raw.sqlite3_bind_int64(_insert, 3, events[start + count - 1].Seq);
-            _ = EventChunk.EncodeIdHashes(events, start, count) is { } hashes
-                ? raw.sqlite3_bind_blob(_insert, 4, hashes)
+            _hashes.ResetWrittenCount();
+            _ = EventChunk.EncodeIdHashes(events, start, count, _hashes)
+                ? raw.sqlite3_bind_blob(_insert, 4, _hashes.WrittenSpan)
                 : raw.sqlite3_bind_null(_insert, 4);
-            raw.sqlite3_bind_blob(_insert, 5, EventChunk.Encode(events, start, count));
+            _chunk.ResetWrittenCount();
+            EventChunk.Encode(events, start, count, _chunk);
+            raw.sqlite3_bind_blob(_insert, 5, _chunk.WrittenSpan);
             var result = raw.sqlite3_step(_insert);
             raw.sqlite3_reset(_insert);
             if (result != raw.SQLITE_DONE)
