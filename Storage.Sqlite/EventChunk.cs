@@ -15,13 +15,6 @@ internal static class EventChunk
 {
     private const byte Version = 1;
 
-    public static byte[] Encode(IReadOnlyList<StoredEvent> events, int start, int count)
-    {
-        var buffer = new ArrayBufferWriter<byte>(64 + (count * 96));
-        Encode(events, start, count, buffer);
-        return buffer.WrittenSpan.ToArray();
-    }
-
     /// <summary>Encodes into <paramref name="buffer"/> (the writer reuses one: no array per chunk).</summary>
     public static void Encode(IReadOnlyList<StoredEvent> events, int start, int count, ArrayBufferWriter<byte> buffer)
     {
@@ -40,14 +33,10 @@ internal static class EventChunk
         }
     }
 
-    /// <summary>The hashes of the events' client ids (8 bytes each, little-endian), or null when none has one.</summary>
-    public static byte[]? EncodeIdHashes(IReadOnlyList<StoredEvent> events, int start, int count)
-    {
-        var buffer = new ArrayBufferWriter<byte>(count * sizeof(ulong) + 1);
-        return EncodeIdHashes(events, start, count, buffer) ? buffer.WrittenSpan.ToArray() : null;
-    }
-
-    /// <summary>Writes the hashes into <paramref name="buffer"/>; false when no event has an id.</summary>
+    /// <summary>
+    /// Writes the hashes of the events' client ids (8 bytes each, little-endian) into <paramref name="buffer"/>; false
+    /// when no event has an id.
+    /// </summary>
     public static bool EncodeIdHashes(IReadOnlyList<StoredEvent> events, int start, int count, ArrayBufferWriter<byte> buffer)
     {
         var withIds = 0;

@@ -13,13 +13,13 @@ namespace SessionTracking.Storage.Sqlite;
 /// </summary>
 public sealed class SqliteAnalyticsStore : IAnalyticsStore
 {
-    private readonly SqliteSessionStore sessions;
+    private readonly SqliteSessionStore _sessions;
 
     private readonly string _connectionString;
 
     public SqliteAnalyticsStore(IOptions<SqliteStoreOptions> options, SqliteSessionStore sessions)
     {
-        this.sessions = sessions;
+        _sessions = sessions;
         _connectionString = new SqliteConnectionStringBuilder
         {
             DataSource = Path.GetFullPath(options.Value.DatabasePath),
@@ -168,7 +168,7 @@ public sealed class SqliteAnalyticsStore : IAnalyticsStore
 
     /// <summary>Through the session store's writer: one writer for every write, so a deletion never waits on its lock.</summary>
     public Task<UserDeletion> DeleteUserAsync(string userId, CancellationToken cancellationToken) =>
-        sessions.DeleteUserAsync(userId, cancellationToken);
+        _sessions.DeleteUserAsync(userId, cancellationToken);
 
     /// <summary>The filter as a parameterised SELECT over sessions; only the conditions that apply, so the indexes serve them.</summary>
     private static string SelectSessions(SqliteCommand command, AnalyticsFilter filter, bool allColumns = false)

@@ -100,10 +100,7 @@ internal sealed class SqliteGroupFigures
             var values = new double[MetricFields.Count];
             while (reader.Read())
             {
-                for (var i = 0; i < values.Length; i++)
-                {
-                    values[i] = reader.GetDouble(2 + i);
-                }
+                SqliteReadModel.ReadFields(reader, 2, values);
 
                 var entry = EntryOf(reader);
                 entry.Sessions.Add(values);
@@ -132,14 +129,7 @@ internal sealed class SqliteGroupFigures
             {
                 var entry = EntryOf(reader);
                 samples.Clear();
-                var responses = new SessionSummaryBuilder(SessionSummary.Started());
-                EventChunk.Decode(SqliteSessionStore.ChunkBytes(reader, 3), reader.GetInt64(2), (responses, samples), static (state, e) =>
-                {
-                    if (e.Type == "model_response")
-                    {
-                        state.responses.Add(e, state.samples);
-                    }
-                });
+                SqliteReadModel.AddResponseSamples(SqliteSessionStore.ChunkBytes(reader, 3), reader.GetInt64(2), samples);
                 foreach (var sample in samples)
                 {
                     entry.Sketches[(int)sample.Metric].Add(sample.Value);
@@ -172,10 +162,7 @@ internal sealed class SqliteGroupFigures
         var values = new double[MetricFields.Count];
         while (reader.Read())
         {
-            for (var i = 0; i < values.Length; i++)
-            {
-                values[i] = reader.GetDouble(2 + i);
-            }
+            SqliteReadModel.ReadFields(reader, 2, values);
 
             EntryOf(reader).Users.Add(values);
         }

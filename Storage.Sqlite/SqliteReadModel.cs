@@ -21,6 +21,31 @@ internal sealed class SqliteReadModel : IDisposable
 
     public const long HourMs = 3_600_000;
 
+    /// <summary>Reads the <see cref="MetricFields"/> columns of a row, in field order, starting at <paramref name="ordinal"/>.</summary>
+    public static void ReadFields(SqliteDataReader reader, int ordinal, double[] values)
+    {
+        for (var i = 0; i < values.Length; i++)
+        {
+            values[i] = reader.GetDouble(ordinal + i);
+        }
+    }
+
+    /// <summary>
+    /// Adds the latency and TTFT values of a chunk's model_response events to <paramref name="samples"/>, read as the grain
+    /// read them (<see cref="SessionSummaryBuilder"/>): the values a session put into the percentile sketches.
+    /// </summary>
+    public static void AddResponseSamples(byte[] chunk, long firstSeq, List<MetricSample> samples)
+    {
+        var responses = new SessionSummaryBuilder(SessionSummary.Started());
+        EventChunk.Decode(chunk, firstSeq, (responses, samples), static (state, e) =>
+        {
+            if (e.Type == "model_response")
+            {
+                state.responses.Add(e, state.samples);
+            }
+        });
+    }
+
     private static readonly string ColumnList = string.Join(", ", MetricFields.Columns);
     private static readonly string ParameterList = string.Join(", ", MetricFields.Columns.Select((_, i) => $"$v{i}"));
 
@@ -149,10 +174,7 @@ internal sealed class SqliteReadModel : IDisposable
         using (var reader = _upsertUser.ExecuteReader())
         {
             reader.Read();
-            for (var i = 0; i < userAfter.Length; i++)
-            {
-                userAfter[i] = reader.GetDouble(i);
-            }
+            ReadFields(reader, 0, userAfter);
         }
 
         var userBefore = new double[MetricFields.Count];

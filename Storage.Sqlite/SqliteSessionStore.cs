@@ -189,10 +189,7 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
         }
 
         var values = new double[MetricFields.Count];
-        for (var i = 0; i < values.Length; i++)
-        {
-            values[i] = reader.GetDouble(ordinal + 1 + i);
-        }
+        SqliteReadModel.ReadFields(reader, ordinal + 1, values);
 
         return new SessionSummary(reader.GetInt64(ordinal), values);
     }

@@ -7,8 +7,7 @@ namespace SessionTracking.Storage.Sqlite;
 /// <summary>
 /// Deletes everything of one user inside the writer's transaction (a <see cref="WriteRequest.DeleteUser"/>): sessions,
 /// their event chunks, legacy rows, and their part of the read model. Each session's summary leaves the moments; its
-/// duration and its responses' values (decoded from its chunks and read by <see cref="SessionSummaryBuilder"/>, as the
-/// grain read them) leave the sketches.
+/// duration and its responses' values (<see cref="SqliteReadModel.AddResponseSamples"/>) leave the sketches.
 /// </summary>
 internal static class SqliteUserDeletion
 {
@@ -83,17 +82,10 @@ internal static class SqliteUserDeletion
             foreach (var (session, _, samples) in removals)
             {
                 parameter.Value = session.SessionId;
-                var responses = new SessionSummaryBuilder(SessionSummary.Started());
                 using var reader = command.ExecuteReader();
                 while (reader.Read())
                 {
-                    EventChunk.Decode(SqliteSessionStore.ChunkBytes(reader, 1), reader.GetInt64(0), (responses, samples), static (state, e) =>
-                    {
-                        if (e.Type == "model_response")
-                        {
-                            state.responses.Add(e, state.samples);
-                        }
-                    });
+                    SqliteReadModel.AddResponseSamples(SqliteSessionStore.ChunkBytes(reader, 1), reader.GetInt64(0), samples);
                 }
             }
         }

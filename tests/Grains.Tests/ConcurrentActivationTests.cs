@@ -1,3 +1,4 @@
+using System.Buffers;
 using Microsoft.Data.Sqlite;
 using SessionTracking.Storage.Sqlite;
 using SessionTracking.TestSupport;
@@ -60,8 +61,10 @@ public sealed class ConcurrentActivationTests(SessionClusterFixture fixture)
         insert.Parameters.AddWithValue("$s", sessionId);
         insert.Parameters.AddWithValue("$first", stored[0].Seq);
         insert.Parameters.AddWithValue("$last", stored[^1].Seq);
-        insert.Parameters.AddWithValue("$hashes", EventChunk.EncodeIdHashes(stored, 0, stored.Length));
-        insert.Parameters.AddWithValue("$events", EventChunk.Encode(stored, 0, stored.Length));
+        var hashes = new ArrayBufferWriter<byte>();
+        EventChunk.EncodeIdHashes(stored, 0, stored.Length, hashes);
+        insert.Parameters.AddWithValue("$hashes", hashes.WrittenSpan.ToArray());
+        insert.Parameters.AddWithValue("$events", EventChunkTests.Encode(stored, 0, stored.Length));
         await insert.ExecuteNonQueryAsync();
     }
 }

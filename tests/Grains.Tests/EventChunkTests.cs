@@ -1,3 +1,4 @@
+using System.Buffers;
 using SessionTracking.Storage.Sqlite;
 using SessionTracking.TestSupport;
 
@@ -16,8 +17,8 @@ public sealed class EventChunkTests
             new(43, long.MaxValue, "model_response", new string('x', 70_000), "", long.MinValue, CorrectedTime: 0),
         };
 
-        var decoded = EventChunk.Decode(EventChunk.Encode(events, 0, events.Length), 41);
-        var tail = EventChunk.Decode(EventChunk.Encode(events, 1, 2), 42);
+        var decoded = EventChunk.Decode(Encode(events, 0, events.Length), 41);
+        var tail = EventChunk.Decode(Encode(events, 1, 2), 42);
 
         Assert.Equal(events, decoded);
         Assert.Equal(events[1..], tail);
@@ -28,17 +29,28 @@ public sealed class EventChunkTests
     {
         var events = new StoredEvent[] { new(1, 1, "click", "{}", "a", 1), new(2, 1, "click", "{}", null, 1), new(3, 1, "click", "{}", "b", 1) };
         var hashes = new List<ulong>();
+        var written = new ArrayBufferWriter<byte>();
+        var none = new ArrayBufferWriter<byte>();
 
-        EventChunk.ReadIdHashes(EventChunk.EncodeIdHashes(events, 0, 3), hashes);
+        Assert.True(EventChunk.EncodeIdHashes(events, 0, 3, written));
+        EventChunk.ReadIdHashes(written.WrittenSpan, hashes);
 
         Assert.Equal([Storage.ClientIdHash.Of("a"), Storage.ClientIdHash.Of("b")], hashes);
-        Assert.Null(EventChunk.EncodeIdHashes(events, 1, 1));
+        Assert.False(EventChunk.EncodeIdHashes(events, 1, 1, none));
+        Assert.Equal(0, none.WrittenCount);
     }
 
     [Fact]
     public void A_chunk_of_an_unknown_version_is_refused()
     {
         Assert.Throws<InvalidDataException>(() => EventChunk.Decode([9, 0], 1));
+    }
+
+    internal static byte[] Encode(IReadOnlyList<StoredEvent> events, int start, int count)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        EventChunk.Encode(events, start, count, buffer);
+        return buffer.WrittenSpan.ToArray();
     }
 }
 
