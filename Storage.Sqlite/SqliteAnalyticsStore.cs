@@ -37,19 +37,20 @@ public sealed class SqliteAnalyticsStore : IAnalyticsStore
             return Task.FromResult(SqliteGroupFigures.Read(connection, experimentId, from?.ToUnixTimeMilliseconds(), to?.ToUnixTimeMilliseconds(), usersAsUnits));
         }, cancellationToken);
 
-    /// <summary>The first hour with sessions comes from the hourly aggregates; the first start within it from the start-time index.</summary>
+    /// <summary>
+    /// The experiment's groups come from the aggregates; each group's first start is one seek in
+    /// <c>ix_sessions_experiment (experiment_id, model_group, start_time)</c>. (Bounding the start to the first hour instead
+    /// left SQLite scanning every index entry of the experiment: 5.5 ms at 50,000 sessions against 0.06 ms.)
+    /// </summary>
     public Task<DateTimeOffset?> ExperimentStartAsync(string experimentId, CancellationToken cancellationToken) =>
         ReadAsync(async connection =>
         {
             await using var command = connection.CreateCommand();
             command.CommandText = """
-                SELECT MIN(s.start_time) FROM sessions s
-                WHERE s.experiment_id = $experiment
-                  AND s.start_time >= (SELECT MIN(hour) FROM experiment_moments WHERE experiment_id = $experiment AND unit = 0) * $hour
-                  AND s.start_time < ((SELECT MIN(hour) FROM experiment_moments WHERE experiment_id = $experiment AND unit = 0) + 1) * $hour
+                SELECT MIN((SELECT MIN(s.start_time) FROM sessions s WHERE s.experiment_id = g.experiment_id AND s.model_group = g.model_group))
+                FROM (SELECT DISTINCT experiment_id, model_group FROM experiment_moments WHERE experiment_id = $experiment) g
                 """;
             command.Parameters.AddWithValue("$experiment", experimentId);
-            command.Parameters.AddWithValue("$hour", SqliteReadModel.HourMs);
             return await command.ExecuteScalarAsync(cancellationToken) is long ms ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : (DateTimeOffset?)null;
         }, cancellationToken);
 
