@@ -46,11 +46,11 @@ internal sealed class RecentIds(int capacity)
         }
     }
 
-    public void CopyTo(ClientIdFilter filter)
+    public void CopyTo(ClientIdHashSet set)
     {
         foreach (var id in _set ?? [])
         {
-            filter.Add(id);
+            set.Add(id);
         }
     }
 

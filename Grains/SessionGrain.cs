@@ -35,7 +35,10 @@ public sealed partial class SessionGrain(
     private bool _endRequested;   // no new events accepted
     private long _lastActivityMs;
     private bool _idsBeyondWindow; // at activation, older client ids existed only in the store
-    private ClientIdFilter? _idFilter; // every id stored or accepted, once ids exist beyond the window
+    [ThreadStatic]
+    private static HashSet<string>? t_batchIds;
+
+    private ClientIdHashSet? _idHashes; // the hash of every id stored or accepted, once ids exist beyond the window
     private bool _flushing;
     private bool _forgotten;      // deleted by a privacy request: a tombstone until collected
     private TaskCompletionSource? _inFlight;
@@ -251,7 +254,7 @@ public sealed partial class SessionGrain(
             return AppendResult.NotFound;
         }
 
-        var storedIds = await FindStoredIdsAsync(events);
+        var (storedIds, idHashes) = await FindStoredIdsAsync(events);
         if (_forgotten)
         {
             return AppendResult.NotFound; // deleted while the store was asked about ids
@@ -286,7 +289,10 @@ public sealed partial class SessionGrain(
             if (e.ClientId is { } id)
             {
                 _recentIds.Add(id);
-                _idFilter?.Add(id);
+                if (_idHashes is not null)
+                {
+                    _idHashes.Add(idHashes?[i] is > 0 and var hash ? hash : ClientIdHash.Of(id));
+                }
             }
         }
 
@@ -323,59 +329,72 @@ public sealed partial class SessionGrain(
     private bool[]? FindDuplicates(IncomingEvent[] events, IReadOnlyCollection<string> storedIds, out int duplicates)
     {
         bool[]? duplicate = null;
-        HashSet<string>? batchIds = null;
         duplicates = 0;
+        // A batch's own ids go into a set reused by every grain on this thread (this method does not await), not a set per batch.
+        var batchIds = events.Length > 1 ? t_batchIds ??= new HashSet<string>(StringComparer.Ordinal) : null;
         for (var i = 0; i < events.Length; i++)
         {
-            if (events[i].ClientId is { } id && (_recentIds.Contains(id) || storedIds.Contains(id) || !(batchIds ??= new HashSet<string>(StringComparer.Ordinal)).Add(id)))
+            if (events[i].ClientId is { } id && (_recentIds.Contains(id) || storedIds.Contains(id) || batchIds?.Add(id) == false))
             {
                 (duplicate ??= new bool[events.Length])[i] = true;
                 duplicates++;
             }
         }
 
+        batchIds?.Clear();
         return duplicate;
     }
 
     /// <summary>
     /// Client ids of this batch that only the store still remembers (older than the in-memory window). Once a session
-    /// has ids beyond the window, a Bloom filter of all its ids (built from the store's id hashes once per activation)
-    /// answers "new" for almost every new id, and the store is asked only about the ids the filter may hold.
+    /// has ids beyond the window, the 64-bit hashes of all its ids (read from the store once per activation) answer "new"
+    /// for every new id, and the store is asked only about ids whose hash is already held: resends.
     /// </summary>
-    private async ValueTask<IReadOnlyCollection<string>> FindStoredIdsAsync(IncomingEvent[] events)
+    private async ValueTask<(IReadOnlyCollection<string> StoredIds, ulong[]? IdHashes)> FindStoredIdsAsync(IncomingEvent[] events)
     {
         if (!_idsBeyondWindow && !_recentIds.HasEvicted)
         {
-            return [];
+            return ([], null);
         }
 
-        List<string>? unknown = null;
-        foreach (var e in events)
+        // The hash of each id the window does not hold (0: not asked), kept for adding the accepted ones to the set.
+        ulong[]? hashes = null;
+        for (var i = 0; i < events.Length; i++)
         {
-            if (e.ClientId is { } id && !_recentIds.Contains(id))
+            if (events[i].ClientId is { } id && !_recentIds.Contains(id))
             {
-                (unknown ??= []).Add(id);
+                (hashes ??= new ulong[events.Length])[i] = Math.Max(ClientIdHash.Of(id), 1); // the set holds 0 as 1
             }
         }
 
-        if (unknown is null)
+        if (hashes is null)
         {
-            return [];
+            return ([], null);
         }
 
-        if (_idFilter is null)
+        if (_idHashes is null)
         {
             var stored = await store.ReadClientIdHashesAsync(SessionId, CancellationToken.None);
-            if (_idFilter is null)
+            if (_idHashes is null)
             {
-                var filter = new ClientIdFilter(stored);
-                _recentIds.CopyTo(filter); // accepted meanwhile, perhaps not durable yet
-                _idFilter = filter;
+                var set = new ClientIdHashSet(stored);
+                _recentIds.CopyTo(set); // accepted meanwhile, perhaps not durable yet
+                _idHashes = set;
             }
         }
 
-        unknown.RemoveAll(id => !_idFilter.MayContain(id));
-        return unknown.Count == 0 ? [] : await store.FindStoredClientIdsAsync(SessionId, unknown, CancellationToken.None);
+        List<string>? mayBeStored = null;
+        for (var i = 0; i < events.Length; i++)
+        {
+            if (hashes[i] != 0 && _idHashes.Contains(hashes[i]))
+            {
+                (mayBeStored ??= []).Add(events[i].ClientId!);
+            }
+        }
+
+        return mayBeStored is null
+            ? ([], hashes)
+            : (await store.FindStoredClientIdsAsync(SessionId, mayBeStored, CancellationToken.None), hashes);
     }
 
     /// <summary>
@@ -546,7 +565,7 @@ public sealed partial class SessionGrain(
         _lastSeq = _durableSeq = snapshot.LastSeq;
         _recentIds.AddRange(snapshot.RecentClientIds);
         _idsBeyondWindow |= snapshot.LastSeq > _options.RecentIdWindow;
-        _idFilter = null; // the other activation stored ids this one never saw: rebuilt from the store when needed
+        _idHashes = null; // the other activation stored ids this one never saw: rebuilt from the store when needed
 
         // The read model too: the stored summary is the version the next flush starts from.
         _durableMetrics = snapshot.Metrics;

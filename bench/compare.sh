@@ -25,11 +25,11 @@ run() { # label dir
   for _ in $(seq 1 240); do curl -fs -o /dev/null "$url/readyz" && break; sleep 0.5; done
   pid=$(pgrep -f -- "--urls http://127.0.0.1:$port" | head -1)
   tool start-sessions "$url" 64 "$data/ids" >/dev/null
-  IDS_FILE="$data/ids" BATCH=1 wrk -t1 -c32 -d5s -s bench/lua/events.lua "$url" >/dev/null
+  RUN_TOKEN="w$(date +%s%N)" IDS_FILE="$data/ids" BATCH=1 wrk -t1 -c32 -d5s -s bench/lua/events.lua "$url" >/dev/null
   for batch in 1 50; do
     local before after line
     before=$(cpu_ticks "$pid")
-    line=$(IDS_FILE="$data/ids" BATCH=$batch wrk -t1 -c32 -d"$DURATION" --latency -s bench/lua/events.lua "$url" | grep '^JSON')
+    line=$(RUN_TOKEN="r$(date +%s%N)" IDS_FILE="$data/ids" BATCH=$batch wrk -t1 -c32 -d"$DURATION" --latency -s bench/lua/events.lua "$url" | grep '^JSON')
     after=$(cpu_ticks "$pid")
     echo "$line" | python3 -c "import json,sys,os; d=json.loads(sys.stdin.read()[5:]); print(f\"$1 batch=$batch: {d['rps']:.0f} req/s, {($after-$before)*1e6/os.sysconf('SC_CLK_TCK')/max(d['requests'],1):.1f} µs server CPU/request\")"
   done

@@ -25,12 +25,12 @@ cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; } # user+system time of a p
 wrk_json() { # url ids-file batch label server-pid: wrk's figures plus the server's CPU time per request
   local before after line
   before=$(cpu_ticks "$5")
-  line=$(IDS_FILE="$2" BATCH="$3" wrk -t1 -c32 -d"$DURATION" --latency -s bench/lua/events.lua "$1" | grep '^JSON')
+  line=$(RUN_TOKEN="r$(date +%s%N)" IDS_FILE="$2" BATCH="$3" wrk -t1 -c32 -d"$DURATION" --latency -s bench/lua/events.lua "$1" | grep '^JSON')
   after=$(cpu_ticks "$5")
   echo "$line" | python3 -c "import json,sys,os; d=json.loads(sys.stdin.read()[5:]); d['server_cpu_us_per_request']=round(($after-$before)*1e6/os.sysconf('SC_CLK_TCK')/max(d['requests'],1),1); print(json.dumps({'run':'$4','data':d}))" >> "$work/runs.jsonl"
 }
 warmup() { # url ids-file: 10 s of the same load, unmeasured (JIT tiering and PGO, first activations, connection pools)
-  IDS_FILE="$2" BATCH=1 wrk -t1 -c32 -d"${WARMUP:-10s}" -s bench/lua/events.lua "$1" >/dev/null
+  RUN_TOKEN="w$(date +%s%N)" IDS_FILE="$2" BATCH=1 wrk -t1 -c32 -d"${WARMUP:-10s}" -s bench/lua/events.lua "$1" >/dev/null
 }
 tool() { dotnet bench/Tools/bin/Release/net10.0/SessionTracking.Bench.Tools.dll "$@"; }
 tool_json() { # label, tool arguments...: keeps the tool's result line

@@ -1,7 +1,7 @@
 namespace SessionTracking.Storage;
 
 /// <summary>
-/// The 64-bit hash of a client event id that stores keep beside their events and the grain's <see cref="ClientIdFilter"/>
+/// The 64-bit hash of a client event id that stores keep beside their events and the grain's <see cref="ClientIdHashSet"/>
 /// holds (FNV-1a over the id's UTF-16 code units). It only has to be stable across processes and versions: a hash that
 /// matches is always confirmed against the stored id itself, so a collision costs one lookup, never a dropped event.
 /// </summary>

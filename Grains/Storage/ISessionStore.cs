@@ -33,13 +33,13 @@ public interface ISessionStore
 
     /// <summary>
     /// The <see cref="ClientIdHash"/> of every client id stored for the session: a grain builds its
-    /// <see cref="ClientIdFilter"/> from them once a session outgrows its in-memory id window.
+    /// <see cref="ClientIdHashSet"/> from them once a session outgrows its in-memory id window.
     /// </summary>
     Task<IReadOnlyCollection<ulong>> ReadClientIdHashesAsync(string sessionId, CancellationToken cancellationToken);
 
     /// <summary>
     /// Of <paramref name="clientIds"/>, the ones already stored for the session: the exact check behind a
-    /// <see cref="ClientIdFilter"/> hit (dedup beyond the grain's in-memory window).
+    /// <see cref="ClientIdHashSet"/> hit (dedup beyond the grain's in-memory window).
     /// </summary>
     Task<IReadOnlyCollection<string>> FindStoredClientIdsAsync(string sessionId, IReadOnlyCollection<string> clientIds, CancellationToken cancellationToken);
 

@@ -96,7 +96,7 @@ public sealed class SessionGrainTests(SessionClusterFixture fixture)
         var resend = await grain.AppendAsync(new AppendBatch([Event("key", "old-0"), Event("key", "old-39"), Event("key", "new-3-7"), Event("key", "fresh")]));
 
         Assert.Equal(400, accepted);
-        Assert.True(checkedNew < 10, $"{checkedNew} of 400 new ids went to the store's exact check (the filter's false-positive bound is 0.1 %)");
+        Assert.True(checkedNew < 10, $"{checkedNew} of 400 new ids went to the store's exact check (the filter's false-positive rate is about 2e-6 per id)");
         Assert.Equal((1, 3), (resend.Accepted, resend.Duplicates));
         Assert.True(CountingStore.IdsCheckedOf(sessionId) >= checkedNew + 3, "the resends beyond the window were confirmed by the store");
     }
