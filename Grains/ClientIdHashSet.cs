@@ -18,7 +18,7 @@ internal sealed class ClientIdHashSet
 
     public ClientIdHashSet(IReadOnlyCollection<ulong> hashes)
     {
-        var bits = 10;
+        var bits = 4;
         while ((1L << bits) * 3 / 4 <= hashes.Count * 2L)
         {
             bits++;
@@ -35,6 +35,9 @@ internal sealed class ClientIdHashSet
     public int Count { get; private set; }
 
     public long SizeInBytes => (long)_slots.Length * sizeof(ulong);
+
+    /// <summary>The key the set (and <see cref="RecentIds"/>) hold for an id: its hash, with 0 (an empty slot) read as 1.</summary>
+    public static ulong KeyOf(string clientId) => Key(ClientIdHash.Of(clientId));
 
     public void Add(string clientId) => Add(ClientIdHash.Of(clientId));
 

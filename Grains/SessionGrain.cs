@@ -36,9 +36,9 @@ public sealed partial class SessionGrain(
     private long _lastActivityMs;
     private bool _idsBeyondWindow; // at activation, older client ids existed only in the store
     [ThreadStatic]
-    private static HashSet<string>? t_batchIds;
+    private static HashSet<ulong>? t_batchKeys;
 
-    private ClientIdHashSet? _idHashes; // the hash of every id stored or accepted, once ids exist beyond the window
+    private ClientIdHashSet? _idHashes; // the key of every id stored or accepted; built at the first append with ids
     private bool _flushing;
     private bool _forgotten;      // deleted by a privacy request: a tombstone until collected
     private TaskCompletionSource? _inFlight;
@@ -254,7 +254,7 @@ public sealed partial class SessionGrain(
             return AppendResult.NotFound;
         }
 
-        var (storedIds, idHashes) = await FindStoredIdsAsync(events);
+        var (storedIds, idKeys) = await FindStoredIdsAsync(events);
         if (_forgotten)
         {
             return AppendResult.NotFound; // deleted while the store was asked about ids
@@ -262,7 +262,7 @@ public sealed partial class SessionGrain(
 
         // From here to the flush no await: dedup, numbering and buffering are one atomic step.
         var now = NowMs();
-        var duplicate = FindDuplicates(events, storedIds, out var duplicates);
+        var duplicate = FindDuplicates(events, idKeys, storedIds, out var duplicates);
         var accepted = events.Length - duplicates;
         SessionMetrics.Rejected(duplicates, "duplicate");
         if (_endRequested)
@@ -288,11 +288,9 @@ public sealed partial class SessionGrain(
             _metrics.Add(numbered, _pending.Samples);
             if (e.ClientId is { } id)
             {
-                _recentIds.Add(id);
-                if (_idHashes is not null)
-                {
-                    _idHashes.Add(idHashes?[i] is > 0 and var hash ? hash : ClientIdHash.Of(id));
-                }
+                var key = idKeys![i]; // set for every event with an id
+                _recentIds.Add(id, key);
+                _idHashes?.Add(key);
             }
         }
 
@@ -324,57 +322,77 @@ public sealed partial class SessionGrain(
 
     /// <summary>
     /// Marks the events whose client id this session already has (in memory, in the store, or earlier in the batch);
-    /// null when there are none, the common case, which then allocates nothing.
+    /// null when there are none, the common case, which then allocates nothing. A new id costs one probe of the
+    /// session's key set; the window of recent ids is scanned only for a key the set holds (a resend).
     /// </summary>
-    private bool[]? FindDuplicates(IncomingEvent[] events, IReadOnlyCollection<string> storedIds, out int duplicates)
+    private bool[]? FindDuplicates(IncomingEvent[] events, ulong[]? keys, IReadOnlyCollection<string> storedIds, out int duplicates)
     {
         bool[]? duplicate = null;
         duplicates = 0;
-        // A batch's own ids go into a set reused by every grain on this thread (this method does not await), not a set per batch.
-        var batchIds = events.Length > 1 ? t_batchIds ??= new HashSet<string>(StringComparer.Ordinal) : null;
+        if (keys is null)
+        {
+            return null; // no event carries an id
+        }
+
+        // A batch's own keys go into a set reused by every grain on this thread (this method does not await).
+        var batchKeys = events.Length > 1 ? t_batchKeys ??= [] : null;
         for (var i = 0; i < events.Length; i++)
         {
-            if (events[i].ClientId is { } id && (_recentIds.Contains(id) || storedIds.Contains(id) || batchIds?.Add(id) == false))
+            if (events[i].ClientId is not { } id)
+            {
+                continue;
+            }
+
+            var known = _idHashes is null ? _recentIds.Contains(id, keys[i]) : _idHashes.Contains(keys[i]) && _recentIds.Contains(id, keys[i]);
+            if (known || storedIds.Contains(id) || (batchKeys?.Add(keys[i]) == false && EarlierInBatch(events, i)))
             {
                 (duplicate ??= new bool[events.Length])[i] = true;
                 duplicates++;
             }
         }
 
-        batchIds?.Clear();
+        batchKeys?.Clear();
         return duplicate;
     }
 
-    /// <summary>
-    /// Client ids of this batch that only the store still remembers (older than the in-memory window). Once a session
-    /// has ids beyond the window, the 64-bit hashes of all its ids (read from the store once per activation) answer "new"
-    /// for every new id, and the store is asked only about ids whose hash is already held: resends.
-    /// </summary>
-    private async ValueTask<(IReadOnlyCollection<string> StoredIds, ulong[]? IdHashes)> FindStoredIdsAsync(IncomingEvent[] events)
+    private static bool EarlierInBatch(IncomingEvent[] events, int index)
     {
-        if (!_idsBeyondWindow && !_recentIds.HasEvicted)
+        for (var i = 0; i < index; i++)
         {
-            return ([], null);
-        }
-
-        // The hash of each id the window does not hold (0: not asked), kept for adding the accepted ones to the set.
-        ulong[]? hashes = null;
-        for (var i = 0; i < events.Length; i++)
-        {
-            if (events[i].ClientId is { } id && !_recentIds.Contains(id))
+            if (events[i].ClientId == events[index].ClientId)
             {
-                (hashes ??= new ulong[events.Length])[i] = Math.Max(ClientIdHash.Of(id), 1); // the set holds 0 as 1
+                return true;
             }
         }
 
-        if (hashes is null)
+        return false;
+    }
+
+    /// <summary>
+    /// The key of every event's client id (null when none has one), and those ids that only the store still remembers:
+    /// ids whose key the session's set holds but the window of recent ids does not (a resend of an older event, or a
+    /// 64-bit collision the store's exact check resolves). The set is built at the first append with ids: from the
+    /// window alone while it holds every id the session has, else from the store's id hashes, once per activation.
+    /// </summary>
+    private async ValueTask<(IReadOnlyCollection<string> StoredIds, ulong[]? Keys)> FindStoredIdsAsync(IncomingEvent[] events)
+    {
+        ulong[]? keys = null;
+        for (var i = 0; i < events.Length; i++)
+        {
+            if (events[i].ClientId is { } id)
+            {
+                (keys ??= new ulong[events.Length])[i] = ClientIdHashSet.KeyOf(id);
+            }
+        }
+
+        if (keys is null)
         {
             return ([], null);
         }
 
         if (_idHashes is null)
         {
-            var stored = await store.ReadClientIdHashesAsync(SessionId, CancellationToken.None);
+            var stored = _idsBeyondWindow || _recentIds.HasEvicted ? await store.ReadClientIdHashesAsync(SessionId, CancellationToken.None) : [];
             if (_idHashes is null)
             {
                 var set = new ClientIdHashSet(stored);
@@ -383,18 +401,18 @@ public sealed partial class SessionGrain(
             }
         }
 
-        List<string>? mayBeStored = null;
+        List<string>? olderThanWindow = null;
         for (var i = 0; i < events.Length; i++)
         {
-            if (hashes[i] != 0 && _idHashes.Contains(hashes[i]))
+            if (events[i].ClientId is { } id && _idHashes.Contains(keys[i]) && !_recentIds.Contains(id, keys[i]))
             {
-                (mayBeStored ??= []).Add(events[i].ClientId!);
+                (olderThanWindow ??= []).Add(id);
             }
         }
 
-        return mayBeStored is null
-            ? ([], hashes)
-            : (await store.FindStoredClientIdsAsync(SessionId, mayBeStored, CancellationToken.None), hashes);
+        return olderThanWindow is null
+            ? ([], keys)
+            : (await store.FindStoredClientIdsAsync(SessionId, olderThanWindow, CancellationToken.None), keys);
     }
 
     /// <summary>

@@ -53,36 +53,3 @@ public sealed class EventChunkTests
         return buffer.WrittenSpan.ToArray();
     }
 }
-
-[TestCategory("BVT")]
-public sealed class ClientIdHashSetTests
-{
-    [Fact]
-    public void Holds_every_added_hash_across_growth_and_no_other()
-    {
-        var stored = Enumerable.Range(0, 30_000).Select(i => $"stored-{i}").ToArray();
-        var set = new ClientIdHashSet(stored.Take(10_000).Select(Storage.ClientIdHash.Of).ToArray());
-        foreach (var id in stored.Skip(10_000))
-        {
-            set.Add(id); // past the first table's 3/4 load: grows and rehashes
-        }
-
-        set.Add(stored[5]); // a hash already held is not counted twice
-        var wronglyHeld = Enumerable.Range(0, 1_000_000).Count(i => set.Contains(Storage.ClientIdHash.Of($"new-{i}")));
-
-        Assert.All(stored, id => Assert.True(set.Contains(Storage.ClientIdHash.Of(id)), id));
-        Assert.Equal(30_000, set.Count);
-        Assert.Equal(0, wronglyHeld);
-        Assert.InRange(set.SizeInBytes, 30_000 * 8 * 4 / 3, 30_000 * 8 * 8 / 3);
-    }
-
-    [Fact]
-    public void The_hash_zero_is_held_like_any_other()
-    {
-        var set = new ClientIdHashSet([]);
-        Assert.False(set.Contains(0));
-        set.Add(0);
-        Assert.True(set.Contains(0));
-        Assert.Equal(1, set.Count);
-    }
-}

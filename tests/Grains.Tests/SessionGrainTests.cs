@@ -78,7 +78,18 @@ public sealed class SessionGrainTests(SessionClusterFixture fixture)
     }
 
     [Fact]
-    public async Task Beyond_the_window_new_ids_pass_the_filter_without_a_store_lookup_and_resends_are_still_found()
+    public async Task An_id_repeated_within_a_batch_is_stored_once()
+    {
+        var grain = await fixture.StartSessionAsync();
+        var result = await grain.AppendAsync(new AppendBatch([Event("key", "dup"), Event("key", "other"), Event("key", "dup")]));
+        var page = await grain.ReadAsync(0, 10);
+
+        Assert.Equal((2, 1), (result.Accepted, result.Duplicates));
+        Assert.Equal(["dup", "other"], page!.Events.Select(e => e.ClientId));
+    }
+
+    [Fact]
+    public async Task Beyond_the_window_new_ids_pass_the_key_set_without_a_store_lookup_and_resends_are_still_found()
     {
         // 8 ids in memory (the fixture): after 40 events, 400 new ids in batches of 20, then resends of old ids.
         var grain = await fixture.StartSessionAsync();

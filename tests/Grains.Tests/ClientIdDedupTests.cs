@@ -1,0 +1,86 @@
+using SessionTracking.TestSupport;
+
+namespace SessionTracking.Grains.Tests;
+
+[TestCategory("BVT")]
+public sealed class ClientIdHashSetTests
+{
+    [Fact]
+    public void Holds_every_added_hash_across_growth_and_no_other()
+    {
+        var stored = Enumerable.Range(0, 30_000).Select(i => $"stored-{i}").ToArray();
+        var set = new ClientIdHashSet(stored.Take(10_000).Select(Storage.ClientIdHash.Of).ToArray());
+        foreach (var id in stored.Skip(10_000))
+        {
+            set.Add(id); // past the first table's 3/4 load: grows and rehashes
+        }
+
+        set.Add(stored[5]); // a hash already held is not counted twice
+        var wronglyHeld = Enumerable.Range(0, 1_000_000).Count(i => set.Contains(Storage.ClientIdHash.Of($"new-{i}")));
+
+        Assert.All(stored, id => Assert.True(set.Contains(Storage.ClientIdHash.Of(id)), id));
+        Assert.Equal(30_000, set.Count);
+        Assert.Equal(0, wronglyHeld);
+        Assert.InRange(set.SizeInBytes, 30_000 * 8 * 4 / 3, 30_000 * 8 * 8 / 3);
+    }
+
+    [Fact]
+    public void The_hash_zero_is_held_like_any_other()
+    {
+        var set = new ClientIdHashSet([]);
+        Assert.False(set.Contains(0));
+        set.Add(0);
+        Assert.True(set.Contains(0));
+        Assert.Equal(1, set.Count);
+    }
+}
+
+[TestCategory("BVT")]
+public sealed class RecentIdsTests
+{
+    [Fact]
+    public void Keeps_the_newest_ids_up_to_its_capacity()
+    {
+        var recent = new RecentIds(4);
+        foreach (var i in Enumerable.Range(0, 10))
+        {
+            recent.Add($"id-{i}");
+        }
+
+        Assert.True(recent.HasEvicted);
+        Assert.Equal(4, recent.Count);
+        Assert.All(Enumerable.Range(6, 4), i => Assert.True(recent.Contains($"id-{i}"), $"id-{i}"));
+        Assert.All(Enumerable.Range(0, 6), i => Assert.False(recent.Contains($"id-{i}"), $"id-{i}"));
+    }
+
+    [Fact]
+    public void Ids_sharing_a_key_are_told_apart_by_the_id_itself()
+    {
+        var recent = new RecentIds(8);
+        recent.Add("a", 7);
+        recent.Add("b", 7);
+
+        Assert.True(recent.Contains("a", 7));
+        Assert.True(recent.Contains("b", 7));
+        Assert.False(recent.Contains("c", 7));
+        Assert.False(recent.Contains("a", 8));
+    }
+
+    [Fact]
+    public void A_removed_id_is_forgotten_and_not_copied_until_added_again()
+    {
+        var recent = new RecentIds(100);
+        recent.AddRange(["x", "y", "z"]);
+        recent.Remove("y");
+        var set = new ClientIdHashSet([]);
+        recent.CopyTo(set);
+
+        Assert.False(recent.Contains("y"));
+        Assert.False(recent.HasEvicted);
+        Assert.Equal(2, set.Count);
+        Assert.False(set.Contains(ClientIdHashSet.KeyOf("y")));
+
+        recent.Add("y");
+        Assert.True(recent.Contains("y"));
+    }
+}
