@@ -229,8 +229,9 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
         }, cancellationToken);
 
     /// <summary>
-    /// Reads the id hashes of the session's chunks and decodes only the chunks holding a wanted hash, where the ids
-    /// themselves are compared: no index entry per event, and a hash collision costs a decode, never a wrong answer.
+    /// Reads the id hashes of the session's chunks, newest first, and decodes only the chunks holding a wanted hash, where
+    /// the ids themselves are compared: no index entry per event, and a hash collision costs a decode, never a wrong
+    /// answer. Stops once every id is found: a resend is usually of recent events, so it reads the session's tail, not all of it.
     /// </summary>
     public Task<IReadOnlyCollection<string>> FindStoredClientIdsAsync(string sessionId, IReadOnlyCollection<string> clientIds, CancellationToken cancellationToken)
     {
@@ -242,35 +243,24 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
         return Readers.RunAsync<IReadOnlyCollection<string>>(connection =>
         {
             var wanted = clientIds.Select(ClientIdHash.Of).ToHashSet();
-            var chunks = new List<long>();
-            var command = connection.Command("SELECT chunk_id, id_hashes FROM event_chunks WHERE session_id = $id AND id_hashes IS NOT NULL");
-            command.Parameters.AddWithValue("$id", sessionId);
-            using (var reader = command.ExecuteReader())
-            {
-                while (reader.Read())
-                {
-                    if (EventChunk.ContainsAnyHash(ChunkBytes(reader, 1), wanted))
-                    {
-                        chunks.Add(reader.GetInt64(0));
-                    }
-                }
-            }
-
             var ids = clientIds as IReadOnlySet<string> ?? clientIds.ToHashSet(StringComparer.Ordinal);
             var found = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var chunk in chunks)
+            var command = connection.Command(
+                "SELECT first_seq, id_hashes, events FROM event_chunks WHERE session_id = $id AND id_hashes IS NOT NULL ORDER BY last_seq DESC");
+            command.Parameters.AddWithValue("$id", sessionId);
+            using var reader = command.ExecuteReader();
+            while (found.Count < ids.Count && reader.Read())
             {
-                var read = connection.Command("SELECT first_seq, events FROM event_chunks WHERE chunk_id = $chunk");
-                read.Parameters.AddWithValue("$chunk", chunk);
-                using var reader = read.ExecuteReader();
-                while (reader.Read())
+                if (!EventChunk.ContainsAnyHash(ChunkBytes(reader, 1), wanted))
                 {
-                    foreach (var e in EventChunk.Decode(ChunkBytes(reader, 1), reader.GetInt64(0)))
+                    continue; // the events column of a chunk without a wanted hash is never read
+                }
+
+                foreach (var e in EventChunk.Decode(ChunkBytes(reader, 2), reader.GetInt64(0)))
+                {
+                    if (e.ClientId is { } id && ids.Contains(id))
                     {
-                        if (e.ClientId is { } id && ids.Contains(id))
-                        {
-                            found.Add(id);
-                        }
+                        found.Add(id);
                     }
                 }
             }
