@@ -392,27 +392,40 @@ public sealed partial class SessionGrain(
 
         if (_idHashes is null)
         {
-            var stored = _idsBeyondWindow || _recentIds.HasEvicted ? await store.ReadClientIdHashesAsync(SessionId, CancellationToken.None) : [];
+            var storedKeys = _idsBeyondWindow || _recentIds.HasEvicted ? await store.ReadClientIdHashesAsync(SessionId, CancellationToken.None) : [];
             if (_idHashes is null)
             {
-                var set = new ClientIdHashSet(stored);
+                var set = new ClientIdHashSet(storedKeys);
                 _recentIds.CopyTo(set); // accepted meanwhile, perhaps not durable yet
                 _idHashes = set;
             }
         }
 
-        List<string>? olderThanWindow = null;
-        for (var i = 0; i < events.Length; i++)
+        // Ids the window does not hold go to the store. While it answers, other appends (the grain is reentrant) may push
+        // more of this batch's ids out of the window: those are asked about in another round, so that when this returns,
+        // with no await left before the batch is numbered, every id the set holds is either in the window or was asked.
+        HashSet<string>? asked = null;
+        HashSet<string>? stored = null;
+        while (true)
         {
-            if (events[i].ClientId is { } id && _idHashes.Contains(keys[i]) && !_recentIds.Contains(id, keys[i]))
+            List<string>? olderThanWindow = null;
+            for (var i = 0; i < events.Length; i++)
             {
-                (olderThanWindow ??= []).Add(id);
+                if (events[i].ClientId is { } id && _idHashes?.Contains(keys[i]) != false && !_recentIds.Contains(id, keys[i]) && asked?.Contains(id) != true)
+                {
+                    (olderThanWindow ??= []).Add(id);
+                }
             }
-        }
 
-        return olderThanWindow is null
-            ? ([], keys)
-            : (await store.FindStoredClientIdsAsync(SessionId, olderThanWindow, CancellationToken.None), keys);
+            if (olderThanWindow is null)
+            {
+                return (stored ?? (IReadOnlyCollection<string>)[], keys);
+            }
+
+            (asked ??= new HashSet<string>(StringComparer.Ordinal)).UnionWith(olderThanWindow);
+            var found = await store.FindStoredClientIdsAsync(SessionId, olderThanWindow, CancellationToken.None);
+            (stored ??= new HashSet<string>(StringComparer.Ordinal)).UnionWith(found);
+        }
     }
 
     /// <summary>

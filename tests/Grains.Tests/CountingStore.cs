@@ -9,7 +9,12 @@ internal sealed class CountingStore(ISessionStore inner) : ISessionStore
 
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> IdsCheckedBySession = new();
 
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Task> ExactCheckGates = new();
+
     public static int FlushesOf(string sessionId) => FlushesBySession.GetValueOrDefault(sessionId);
+
+    /// <summary>Holds the session's exact dedup checks (after counting them) until <paramref name="gate"/> completes.</summary>
+    public static void HoldExactChecks(string sessionId, Task gate) => ExactCheckGates[sessionId] = gate;
 
     /// <summary>How many client ids the grain sent to the store's exact dedup check for the session.</summary>
     public static int IdsCheckedOf(string sessionId) => IdsCheckedBySession.GetValueOrDefault(sessionId);
@@ -33,10 +38,15 @@ internal sealed class CountingStore(ISessionStore inner) : ISessionStore
     public Task<IReadOnlyCollection<ulong>> ReadClientIdHashesAsync(string sessionId, CancellationToken cancellationToken) =>
         inner.ReadClientIdHashesAsync(sessionId, cancellationToken);
 
-    public Task<IReadOnlyCollection<string>> FindStoredClientIdsAsync(string sessionId, IReadOnlyCollection<string> clientIds, CancellationToken cancellationToken)
+    public async Task<IReadOnlyCollection<string>> FindStoredClientIdsAsync(string sessionId, IReadOnlyCollection<string> clientIds, CancellationToken cancellationToken)
     {
         IdsCheckedBySession.AddOrUpdate(sessionId, clientIds.Count, (_, n) => n + clientIds.Count);
-        return inner.FindStoredClientIdsAsync(sessionId, clientIds, cancellationToken);
+        if (ExactCheckGates.TryRemove(sessionId, out var gate))
+        {
+            await gate;
+        }
+
+        return await inner.FindStoredClientIdsAsync(sessionId, clientIds, cancellationToken);
     }
 
     public Task WriteLegacyRowsAsync(IReadOnlyList<QueryRow> queries, IReadOnlyList<LegacyEvent> legacyEvents, CancellationToken cancellationToken) =>

@@ -78,6 +78,35 @@ public sealed class SessionGrainTests(SessionClusterFixture fixture)
     }
 
     [Fact]
+    public async Task An_id_pushed_out_of_the_window_while_the_store_is_asked_is_still_found()
+    {
+        // 8 ids in memory (the fixture). The resend of id-0 waits in the store's exact check while another append's new ids
+        // push id-19 (in the window when the resend arrived, so not asked about) out of the window.
+        var grain = await fixture.StartSessionAsync();
+        var sessionId = grain.GetPrimaryKeyString();
+        await grain.AppendAsync(new AppendBatch([.. Enumerable.Range(0, 20).Select(i => Event("key", $"id-{i}"))]));
+        var gate = new TaskCompletionSource();
+        CountingStore.HoldExactChecks(sessionId, gate.Task);
+        var checkedBefore = CountingStore.IdsCheckedOf(sessionId);
+
+        var resend = grain.AppendAsync(new AppendBatch([Event("key", "id-0"), Event("key", "id-19")]));
+        while (CountingStore.IdsCheckedOf(sessionId) == checkedBefore)
+        {
+            await Task.Delay(5);
+        }
+
+        var pushing = await grain.AppendAsync(new AppendBatch([.. Enumerable.Range(0, 10).Select(i => Event("key", $"new-{i}"))]));
+        gate.SetResult();
+        var result = await resend;
+        var page = await grain.ReadAsync(0, 100);
+
+        Assert.Equal(10, pushing.Accepted);
+        Assert.Equal((0, 2), (result.Accepted, result.Duplicates));
+        Assert.Equal(30, page!.Events.Length);
+        Assert.Equal(30, page.Events.Select(e => e.ClientId).Distinct().Count());
+    }
+
+    [Fact]
     public async Task An_id_repeated_within_a_batch_is_stored_once()
     {
         var grain = await fixture.StartSessionAsync();
