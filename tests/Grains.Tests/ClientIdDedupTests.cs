@@ -66,6 +66,39 @@ public sealed class RecentIdsTests
         Assert.False(recent.Contains("a", 8));
     }
 
+    [Theory]
+    [InlineData("0123456789abcdef0123456789abcdef-1", "0123456789abcdef0123456789abcdef-2")] // longer than a slot
+    [InlineData("sessão-ü-1", "sessão-ü-2")] // multi-byte UTF-8
+    public void Ids_of_any_length_and_text_are_told_apart_exactly(string id, string other)
+    {
+        var recent = new RecentIds(4);
+        recent.Add(id, 7);
+        recent.Add("x", 7);
+
+        Assert.True(recent.Contains(id, 7));
+        Assert.False(recent.Contains(other, 7));
+        Assert.False(recent.Contains(id[..^1], 7));
+        foreach (var i in Enumerable.Range(0, 4))
+        {
+            recent.Add($"n-{i}", 7); // the long id's slot is reused by a short one
+        }
+
+        Assert.False(recent.Contains(id, 7));
+        Assert.True(recent.Contains("n-0", 7));
+    }
+
+    [Fact]
+    public void Ids_with_lone_surrogates_are_held_as_strings_and_told_apart()
+    {
+        var (id, other) = ("a" + (char)0xD800, "a" + (char)0xDC00); // not valid UTF-16, so not encodable as UTF-8
+        var recent = new RecentIds(4);
+        recent.Add(id, 7);
+
+        Assert.True(recent.Contains(id, 7));
+        Assert.False(recent.Contains(other, 7));
+        Assert.False(recent.Contains("a\uFFFD", 7));
+    }
+
     [Fact]
     public void A_removed_id_is_forgotten_and_not_copied_until_added_again()
     {
