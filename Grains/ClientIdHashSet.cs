@@ -12,6 +12,7 @@ namespace SessionTracking;
 internal sealed class ClientIdHashSet
 {
     private const ulong Empty = 0;
+    private const int PooledFrom = 16 * 1024;
 
     private ulong[] _slots;
     private int _shift;
@@ -97,10 +98,18 @@ internal sealed class ClientIdHashSet
         }
     }
 
+    /// <summary>
+    /// Doubles the table. Tables from 16K slots (128 KB) come from the shared array pool and the old one goes back to it:
+    /// a growing session's tables would otherwise be fresh large-object-heap arrays, zeroed page by page, each growth a
+    /// step towards a gen2 collection.
+    /// </summary>
     private void Grow()
     {
         var old = _slots;
-        _slots = new ulong[old.Length * 2];
+        var size = old.Length * 2;
+        _slots = size >= PooledFrom ? System.Buffers.ArrayPool<ulong>.Shared.Rent(size) : new ulong[size];
+        Array.Clear(_slots); // a rented array holds what its last user left, and may be longer than asked for
+        _slots = _slots.Length == size ? _slots : _slots[..size];
         _shift--;
         foreach (var key in old)
         {
@@ -108,6 +117,11 @@ internal sealed class ClientIdHashSet
             {
                 Insert(_slots, key);
             }
+        }
+
+        if (old.Length >= PooledFrom)
+        {
+            System.Buffers.ArrayPool<ulong>.Shared.Return(old);
         }
     }
 }

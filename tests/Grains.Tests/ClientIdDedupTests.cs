@@ -25,6 +25,28 @@ public sealed class ClientIdHashSetTests
     }
 
     [Fact]
+    public void A_table_given_back_to_the_pool_on_growth_holds_nothing_for_the_next_set()
+    {
+        // 20,000 keys grow the first set through 16K-, 32K- and 64K-slot tables, the smaller ones returned to the shared pool;
+        // the second set then grows through tables of the same sizes, which it may rent.
+        var first = new ClientIdHashSet([]);
+        foreach (var i in Enumerable.Range(0, 20_000))
+        {
+            first.Add(Storage.ClientIdHash.Of($"first-{i}"));
+        }
+
+        var second = new ClientIdHashSet([]);
+        foreach (var i in Enumerable.Range(0, 20_000))
+        {
+            second.Add(Storage.ClientIdHash.Of($"second-{i}"));
+        }
+
+        Assert.Equal(0, Enumerable.Range(0, 20_000).Count(i => second.Contains(Storage.ClientIdHash.Of($"first-{i}"))));
+        Assert.All(Enumerable.Range(0, 20_000), i => Assert.True(first.Contains(Storage.ClientIdHash.Of($"first-{i}"))));
+        Assert.Equal(20_000, second.Count);
+    }
+
+    [Fact]
     public void The_hash_zero_is_held_like_any_other()
     {
         var set = new ClientIdHashSet([]);
