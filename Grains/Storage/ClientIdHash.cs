@@ -10,13 +10,23 @@ public static class ClientIdHash
     private const ulong OffsetBasis = 14695981039346656037;
     private const ulong Prime = 1099511628211;
 
+    /// <summary>Prime², for a code unit below 256: its high byte is 0, and (h ^ 0) · p · p = h · p², one multiply for two bytes.</summary>
+    private const ulong PrimeSquared = unchecked(Prime * Prime);
+
     public static ulong Of(string clientId)
     {
         var hash = OffsetBasis;
         foreach (var c in clientId)
         {
-            hash = (hash ^ (byte)c) * Prime;
-            hash = (hash ^ (byte)(c >> 8)) * Prime;
+            if (c < 256)
+            {
+                hash = (hash ^ c) * PrimeSquared;
+            }
+            else
+            {
+                hash = (hash ^ (byte)c) * Prime;
+                hash = (hash ^ (byte)(c >> 8)) * Prime;
+            }
         }
 
         return hash;

@@ -58,6 +58,28 @@ public sealed class ClientIdHashSetTests
 }
 
 [TestCategory("BVT")]
+public sealed class ClientIdHashTests
+{
+    [Theory]
+    [InlineData("")]
+    [InlineData("a")]
+    [InlineData("3f9a1c0b7e2d-12345")]
+    [InlineData("sessão-ü-ÿ")] // code units up to 0xFF
+    [InlineData("Ā-日本語-🙂")] // from 0x100, and a surrogate pair
+    public void Is_FNV1a_over_the_ids_UTF16_code_units_as_stored_beside_the_events(string id)
+    {
+        // The definition the stores' id_hashes columns were written with: every UTF-16 code unit, low byte first.
+        var reference = 14695981039346656037UL;
+        foreach (var b in System.Text.Encoding.Unicode.GetBytes(id))
+        {
+            reference = unchecked((reference ^ b) * 1099511628211UL);
+        }
+
+        Assert.Equal(reference, Storage.ClientIdHash.Of(id));
+    }
+}
+
+[TestCategory("BVT")]
 public sealed class RecentIdsTests
 {
     [Fact]
