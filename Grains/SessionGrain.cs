@@ -336,22 +336,28 @@ public sealed partial class SessionGrain(
 
         // A batch's own keys go into a set reused by every grain on this thread (this method does not await).
         var batchKeys = events.Length > 1 ? t_batchKeys ??= [] : null;
-        for (var i = 0; i < events.Length; i++)
+        try
         {
-            if (events[i].ClientId is not { } id)
+            for (var i = 0; i < events.Length; i++)
             {
-                continue;
-            }
+                if (events[i].ClientId is not { } id)
+                {
+                    continue;
+                }
 
-            var known = _idHashes is null ? _recentIds.Contains(id, keys[i]) : _idHashes.Contains(keys[i]) && _recentIds.Contains(id, keys[i]);
-            if (known || storedIds.Contains(id) || (batchKeys?.Add(keys[i]) == false && EarlierInBatch(events, i)))
-            {
-                (duplicate ??= new bool[events.Length])[i] = true;
-                duplicates++;
+                var known = _idHashes is null ? _recentIds.Contains(id, keys[i]) : _idHashes.Contains(keys[i]) && _recentIds.Contains(id, keys[i]);
+                if (known || storedIds.Contains(id) || (batchKeys?.Add(keys[i]) == false && EarlierInBatch(events, i)))
+                {
+                    (duplicate ??= new bool[events.Length])[i] = true;
+                    duplicates++;
+                }
             }
         }
+        finally
+        {
+            batchKeys?.Clear(); // shared by the thread's next batch, whatever happened here
+        }
 
-        batchKeys?.Clear();
         return duplicate;
     }
 
