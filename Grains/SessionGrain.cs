@@ -254,7 +254,7 @@ public sealed partial class SessionGrain(
             return AppendResult.NotFound;
         }
 
-        var (storedIds, idKeys) = await FindStoredIdsAsync(events);
+        var (storedIds, idKeys, inWindow) = await FindStoredIdsAsync(events);
         if (_forgotten)
         {
             return AppendResult.NotFound; // deleted while the store was asked about ids
@@ -262,7 +262,7 @@ public sealed partial class SessionGrain(
 
         // From here to the flush no await: dedup, numbering and buffering are one atomic step.
         var now = NowMs();
-        var duplicate = FindDuplicates(events, idKeys, storedIds, out var duplicates);
+        var duplicate = FindDuplicates(events, idKeys, inWindow, storedIds, out var duplicates);
         var accepted = events.Length - duplicates;
         SessionMetrics.Rejected(duplicates, "duplicate");
         if (_endRequested)
@@ -321,11 +321,11 @@ public sealed partial class SessionGrain(
     }
 
     /// <summary>
-    /// Marks the events whose client id this session already has (in memory, in the store, or earlier in the batch);
-    /// null when there are none, the common case, which then allocates nothing. A new id costs one probe of the
-    /// session's key set; the window of recent ids is scanned only for a key the set holds (a resend).
+    /// Marks the events whose client id this session already has (in the window or the store, as
+    /// <see cref="FindStoredIdsAsync"/> found, or earlier in the batch); null when there are none, the common case,
+    /// which then allocates nothing.
     /// </summary>
-    private bool[]? FindDuplicates(IncomingEvent[] events, ulong[]? keys, IReadOnlyCollection<string> storedIds, out int duplicates)
+    private static bool[]? FindDuplicates(IncomingEvent[] events, ulong[]? keys, bool[]? inWindow, IReadOnlyCollection<string> storedIds, out int duplicates)
     {
         bool[]? duplicate = null;
         duplicates = 0;
@@ -345,8 +345,7 @@ public sealed partial class SessionGrain(
                     continue;
                 }
 
-                var known = _idHashes is null ? _recentIds.Contains(id, keys[i]) : _idHashes.Contains(keys[i]) && _recentIds.Contains(id, keys[i]);
-                if (known || storedIds.Contains(id) || (batchKeys?.Add(keys[i]) == false && EarlierInBatch(events, i)))
+                if (inWindow?[i] == true || storedIds.Contains(id) || (batchKeys?.Add(keys[i]) == false && EarlierInBatch(events, i)))
                 {
                     (duplicate ??= new bool[events.Length])[i] = true;
                     duplicates++;
@@ -375,12 +374,13 @@ public sealed partial class SessionGrain(
     }
 
     /// <summary>
-    /// The key of every event's client id (null when none has one), and those ids that only the store still remembers:
-    /// ids whose key the session's set holds but the window of recent ids does not (a resend of an older event, or a
-    /// 64-bit collision the store's exact check resolves). The set is built at the first append with ids: from the
-    /// window alone while it holds every id the session has, else from the store's id hashes, once per activation.
+    /// The key of every event's client id (null when none has one), which of them the window of recent ids holds, and
+    /// those that only the store still remembers: ids whose key the session's set holds but the window does not (a
+    /// resend of an older event, or a 64-bit collision the store's exact check resolves). A new id costs one probe of
+    /// the set; the window is scanned only for a key the set holds. The set is built at the first append with ids: from
+    /// the window alone while it holds every id the session has, else from the store's id hashes, once per activation.
     /// </summary>
-    private async ValueTask<(IReadOnlyCollection<string> StoredIds, ulong[]? Keys)> FindStoredIdsAsync(IncomingEvent[] events)
+    private async ValueTask<(IReadOnlyCollection<string> StoredIds, ulong[]? Keys, bool[]? InWindow)> FindStoredIdsAsync(IncomingEvent[] events)
     {
         ulong[]? keys = null;
         for (var i = 0; i < events.Length; i++)
@@ -393,7 +393,7 @@ public sealed partial class SessionGrain(
 
         if (keys is null)
         {
-            return ([], null);
+            return ([], null, null);
         }
 
         if (_idHashes is null)
@@ -408,16 +408,26 @@ public sealed partial class SessionGrain(
         }
 
         // Ids the window does not hold go to the store. While it answers, other appends (the grain is reentrant) may push
-        // more of this batch's ids out of the window: those are asked about in another round, so that when this returns,
-        // with no await left before the batch is numbered, every id the set holds is either in the window or was asked.
+        // more of this batch's ids out of the window: those are asked about in another round. The round that asks nothing
+        // is the answer: with no await left before the batch is numbered, every id the set holds is in the window or was asked.
         HashSet<string>? asked = null;
         HashSet<string>? stored = null;
         while (true)
         {
             List<string>? olderThanWindow = null;
+            bool[]? inWindow = null;
             for (var i = 0; i < events.Length; i++)
             {
-                if (events[i].ClientId is { } id && _idHashes?.Contains(keys[i]) != false && !_recentIds.Contains(id, keys[i]) && asked?.Contains(id) != true)
+                if (events[i].ClientId is not { } id || _idHashes?.Contains(keys[i]) == false)
+                {
+                    continue; // no id, or a new one
+                }
+
+                if (_recentIds.Contains(id, keys[i]))
+                {
+                    (inWindow ??= new bool[events.Length])[i] = true;
+                }
+                else if (asked?.Contains(id) != true)
                 {
                     (olderThanWindow ??= []).Add(id);
                 }
@@ -425,7 +435,7 @@ public sealed partial class SessionGrain(
 
             if (olderThanWindow is null)
             {
-                return (stored ?? (IReadOnlyCollection<string>)[], keys);
+                return (stored ?? (IReadOnlyCollection<string>)[], keys, inWindow);
             }
 
             (asked ??= new HashSet<string>(StringComparer.Ordinal)).UnionWith(olderThanWindow);
