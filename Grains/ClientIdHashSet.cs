@@ -40,8 +40,6 @@ internal sealed class ClientIdHashSet
     /// <summary>The key the set (and <see cref="RecentIds"/>) hold for an id: its hash, with 0 (an empty slot) read as 1.</summary>
     public static ulong KeyOf(string clientId) => Key(ClientIdHash.Of(clientId));
 
-    public void Add(string clientId) => Add(ClientIdHash.Of(clientId));
-
     public bool Contains(ulong hash)
     {
         var key = Key(hash);

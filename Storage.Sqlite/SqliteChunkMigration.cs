@@ -22,12 +22,7 @@ internal static partial class SqliteChunkMigration
         }
 
         var started = Stopwatch.StartNew();
-        long total;
-        using (var count = connection.CreateCommand())
-        {
-            count.CommandText = "SELECT COUNT(*) FROM session_events";
-            total = Convert.ToInt64(count.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
-        }
+        var total = SqliteSchema.Scalar(connection, "SELECT COUNT(*) FROM session_events");
 
         LogStarted(logger, total);
         long done = 0;
@@ -47,11 +42,7 @@ internal static partial class SqliteChunkMigration
             LogProgress(logger, done, total, started.Elapsed.TotalSeconds);
         }
 
-        using (var drop = connection.CreateCommand())
-        {
-            drop.CommandText = "DROP TABLE session_events";
-            drop.ExecuteNonQuery();
-        }
+        SqliteSchema.Execute(connection, "DROP TABLE session_events");
 
         LogFinished(logger, done, started.Elapsed.TotalSeconds);
     }

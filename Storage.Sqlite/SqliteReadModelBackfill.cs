@@ -16,14 +16,14 @@ internal static partial class SqliteReadModelBackfill
 
     public static void Run(SqliteConnection connection, ILogger logger)
     {
-        if (Scalar(connection, "PRAGMA user_version") >= ReadModelVersion)
+        if (SqliteSchema.Scalar(connection, "PRAGMA user_version") >= ReadModelVersion)
         {
             return;
         }
 
-        var total = Scalar(connection, "SELECT COUNT(*) FROM sessions");
+        var total = SqliteSchema.Scalar(connection, "SELECT COUNT(*) FROM sessions");
         LogStarted(logger, total);
-        Execute(connection, "DELETE FROM session_summaries; DELETE FROM user_summaries; DELETE FROM experiment_moments; DELETE FROM experiment_sketch_bins;");
+        SqliteSchema.Execute(connection, "DELETE FROM session_summaries; DELETE FROM user_summaries; DELETE FROM experiment_moments; DELETE FROM experiment_sketch_bins;");
         using var readModel = new SqliteReadModel(connection);
         var done = 0L;
         var after = "";
@@ -46,7 +46,7 @@ internal static partial class SqliteReadModelBackfill
             LogProgress(logger, done, total, started.Elapsed.TotalSeconds);
         }
 
-        Execute(connection, $"PRAGMA user_version = {ReadModelVersion}");
+        SqliteSchema.Execute(connection, $"PRAGMA user_version = {ReadModelVersion}");
         LogFinished(logger, done, started.Elapsed.TotalSeconds);
     }
 
@@ -111,20 +111,6 @@ internal static partial class SqliteReadModelBackfill
             readModel.Apply(session, new ReadModelUpdate(null, builder!.Snapshot(), samples.ToArray()), transaction);
             samples.Clear();
         }
-    }
-
-    private static long Scalar(SqliteConnection connection, string sql)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
-    }
-
-    private static void Execute(SqliteConnection connection, string sql)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        command.ExecuteNonQuery();
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Read model: building from the stored events of {Total} sessions")]

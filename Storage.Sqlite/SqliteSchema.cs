@@ -52,6 +52,22 @@ internal static class SqliteSchema
         return added;
     }
 
+    /// <summary>Runs one statement without parameters outside any transaction (start-up steps) and returns its number.</summary>
+    public static long Scalar(Microsoft.Data.Sqlite.SqliteConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Runs statements without parameters outside any transaction (start-up steps).</summary>
+    public static void Execute(Microsoft.Data.Sqlite.SqliteConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
     public static bool TableExists(Microsoft.Data.Sqlite.SqliteConnection connection, string table)
     {
         using var command = connection.CreateCommand();

@@ -12,10 +12,10 @@ public sealed class ClientIdHashSetTests
         var set = new ClientIdHashSet(stored.Take(10_000).Select(Storage.ClientIdHash.Of).ToArray());
         foreach (var id in stored.Skip(10_000))
         {
-            set.Add(id); // past the first table's 3/4 load: grows and rehashes
+            set.Add(Storage.ClientIdHash.Of(id)); // past the first table's 3/4 load: grows and rehashes
         }
 
-        set.Add(stored[5]); // a hash already held is not counted twice
+        set.Add(Storage.ClientIdHash.Of(stored[5])); // a hash already held is not counted twice
         var wronglyHeld = Enumerable.Range(0, 1_000_000).Count(i => set.Contains(Storage.ClientIdHash.Of($"new-{i}")));
 
         Assert.All(stored, id => Assert.True(set.Contains(Storage.ClientIdHash.Of(id)), id));
