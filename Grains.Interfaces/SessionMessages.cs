@@ -52,6 +52,21 @@ public sealed record StoredEvent(
     /// the rule for a batch without <c>sent_at</c> (the client's time, never later than its receipt).
     /// </summary>
     public long EventTime => CorrectedTime ?? Math.Min(T, ReceivedAt);
+
+    /// <summary>
+    /// The hash of <see cref="ClientId"/> as the grain's dedup computed it (<c>ClientIdHash</c>; 0 when not computed, 1
+    /// also for a hash of 0), so that a store keeps it beside the event without hashing the id a second time. Not
+    /// serialized: an event that crossed a process arrives with 0 and the store hashes the id itself.
+    /// </summary>
+    [field: NonSerialized]
+    public ulong IdHash { get; init; }
+
+    // Equality is the event's, not the cache's: an event read back from a store equals the one the grain numbered.
+    public bool Equals(StoredEvent? other) =>
+        other is not null && Seq == other.Seq && T == other.T && Type == other.Type && DataJson == other.DataJson
+        && ClientId == other.ClientId && ReceivedAt == other.ReceivedAt && CorrectedTime == other.CorrectedTime;
+
+    public override int GetHashCode() => HashCode.Combine(Seq, T, Type, DataJson, ClientId, ReceivedAt, CorrectedTime);
 }
 
 [GenerateSerializer, Immutable, Alias("SessionTracking.SessionInfo")]

@@ -283,7 +283,10 @@ public sealed partial class SessionGrain(
             }
 
             var e = events[i];
-            var numbered = new StoredEvent(++_lastSeq, e.ClientTime ?? now, e.Type, e.DataJson, e.ClientId, now, _clockSkew.Correct(e.ClientTime, sentAt, now));
+            var numbered = new StoredEvent(++_lastSeq, e.ClientTime ?? now, e.Type, e.DataJson, e.ClientId, now, _clockSkew.Correct(e.ClientTime, sentAt, now))
+            {
+                IdHash = idKeys?[i] ?? 0,
+            };
             _pending.Events.Add(numbered);
             _metrics.Add(numbered, _pending.Samples);
             if (e.ClientId is { } id)

@@ -54,9 +54,9 @@ internal static class EventChunk
         var at = 0;
         for (var i = start; i < start + count; i++)
         {
-            if (events[i].ClientId is { } id)
+            if (events[i].ClientId is not null)
             {
-                BinaryPrimitives.WriteUInt64LittleEndian(hashes[at..], ClientIdHash.Of(id));
+                BinaryPrimitives.WriteUInt64LittleEndian(hashes[at..], ClientIdHash.Of(events[i]));
                 at += sizeof(ulong);
             }
         }

@@ -13,6 +13,9 @@ public static class ClientIdHash
     /// <summary>Prime², for a code unit below 256: its high byte is 0, and (h ^ 0) · p · p = h · p², one multiply for two bytes.</summary>
     private const ulong PrimeSquared = unchecked(Prime * Prime);
 
+    /// <summary>The hash of an event's id (which it must have): the grain's when it travelled with the event, else computed.</summary>
+    public static ulong Of(StoredEvent e) => e.IdHash > 1 ? e.IdHash : Of(e.ClientId!);
+
     public static ulong Of(string clientId)
     {
         var hash = OffsetBasis;

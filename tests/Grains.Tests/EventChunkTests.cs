@@ -41,6 +41,22 @@ public sealed class EventChunkTests
     }
 
     [Fact]
+    public void Id_hashes_the_grain_computed_are_written_as_they_came_and_the_rest_are_computed()
+    {
+        // 12345 is not the hash of "a": written as it came shows the writer did not hash the id again. 1 is what the grain
+        // holds for a hash of 0 as well, so it is computed; 0 is "not computed" (an event that crossed a process).
+        var events = new StoredEvent[] { new(1, 1, "click", "{}", "a", 1) { IdHash = 12345 }, new(2, 1, "click", "{}", "b", 1) { IdHash = 1 }, new(3, 1, "click", "{}", "c", 1) };
+        var hashes = new List<ulong>();
+        var written = new ArrayBufferWriter<byte>();
+
+        Assert.True(EventChunk.EncodeIdHashes(events, 0, 3, written));
+        EventChunk.ReadIdHashes(written.WrittenSpan, hashes);
+
+        Assert.Equal([12345UL, Storage.ClientIdHash.Of("b"), Storage.ClientIdHash.Of("c")], hashes);
+        Assert.Equal(events[0] with { IdHash = 0 }, events[0]); // not part of the event's equality
+    }
+
+    [Fact]
     public void A_chunk_of_an_unknown_version_is_refused()
     {
         Assert.Throws<InvalidDataException>(() => EventChunk.Decode([9, 0], 1));
