@@ -65,8 +65,17 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
     internal int LastIsolatedBatchSize => Volatile.Read(ref _lastIsolatedBatchSize);
 
     /// <summary>For tests: one background checkpoint pass now, on the calling thread, whatever the interval.</summary>
-    internal void RunCheckpointPass() =>
-        (_checkpointer ?? throw new InvalidOperationException("The background checkpoint is off (CheckpointInterval is zero).")).RunPass();
+    internal void RunCheckpointPass() => Checkpointer.RunPass();
+
+    /// <summary>For tests: what one tick of the background checkpoint does, now; returns how many passes it made.</summary>
+    internal int RunCheckpointTick()
+    {
+        Checkpointer.RunPasses();
+        return Checkpointer.PassesInLastTick;
+    }
+
+    private SqliteCheckpointer Checkpointer =>
+        _checkpointer ?? throw new InvalidOperationException("The background checkpoint is off (CheckpointInterval is zero).");
 
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {

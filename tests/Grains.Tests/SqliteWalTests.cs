@@ -100,7 +100,21 @@ public sealed class SqliteWalTests : IDisposable
         Assert.True(wal < database / 2, $"WAL reached {wal} B for a {database} B database");
     }
 
-    private async Task<(SqliteSessionStore Store, string Database, FileInfo Wal)> WriteThousandEventsAsync(string name)
+    [Fact]
+    public async Task A_tick_whose_pass_copied_much_makes_another_before_the_writer_copies_the_rest()
+    {
+        // 1000 events of ~2 KB: ~500 pages in the WAL, more than a small pass (256). The second pass finds what was
+        // appended during the first (nothing here) and the tick stops; a tick after a few small writes makes one pass.
+        var (store, _, _) = await WriteThousandEventsAsync("tick", padding: 2000);
+        Assert.Equal(2, store.RunCheckpointTick());
+
+        await store.AppendAsync(new SessionFlush("cp", [new StoredEvent(1001, 1001, "custom", "{}", null, 1001)], [], [], null), CancellationToken.None);
+        Assert.Equal(1, store.RunCheckpointTick());
+        Assert.Equal(1001, (await store.ReadEventsAsync("cp", 0, 2000, CancellationToken.None)).Count);
+        await store.DisposeAsync();
+    }
+
+    private async Task<(SqliteSessionStore Store, string Database, FileInfo Wal)> WriteThousandEventsAsync(string name, int padding = 800)
     {
         var path = _directory.File(name + ".db");
         var store = new SqliteSessionStore(
@@ -108,11 +122,11 @@ public sealed class SqliteWalTests : IDisposable
             NullLogger<SqliteSessionStore>.Instance);
         await store.InitializeAsync(CancellationToken.None);
         await store.CreateSessionAsync(Session("cp"), [], CancellationToken.None);
-        var padding = new string('x', 800);
+        var pad = new string('x', padding);
         for (var i = 0; i < 10; i++)
         {
             await store.AppendAsync(
-                new SessionFlush("cp", [.. Enumerable.Range((i * 100) + 1, 100).Select(seq => new StoredEvent(seq, seq, "custom", $$"""{"pad":"{{padding}}"}""", $"id-{seq}", seq))], [], [], null),
+                new SessionFlush("cp", [.. Enumerable.Range((i * 100) + 1, 100).Select(seq => new StoredEvent(seq, seq, "custom", $$"""{"pad":"{{pad}}"}""", $"id-{seq}", seq))], [], [], null),
                 CancellationToken.None);
         }
 
