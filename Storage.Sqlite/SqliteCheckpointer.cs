@@ -99,7 +99,7 @@ internal sealed partial class SqliteCheckpointer(string connectionString, TimeSp
     /// What each tick runs: passes until one copies at most <see cref="SmallPassPages"/> pages (the frames appended while
     /// the pass before it ran), at most <see cref="MaxPassesPerTick"/>, before the writer is let copy the rest. The
     /// writer's copy holds every acknowledgement back while it runs (15–24 ms after each pass of a 1 s tick under the
-    /// benchmark's batches, 2026-11-30); what is left after a small pass takes it a millisecond or two.
+    /// benchmark's batches, 2026-11-30); after a small pass it copies only what was appended while that pass ran.
     /// </summary>
     internal void RunPasses()
     {
