@@ -40,7 +40,7 @@ internal static class EventChunk
                 WriteVarint(buffer, ZigZag(unchecked(e.T - previousT)));
                 WriteVarint(buffer, ZigZag(unchecked(e.ReceivedAt - previousReceivedAt)));
                 WriteVarint(buffer, e.CorrectedTime is { } corrected ? ZigZag(unchecked(corrected - e.T)) + 1 : 0);
-                if (ReferenceEquals(e.Type, previousType) || e.Type == previousType)
+                if (e.Type == previousType)
                 {
                     WriteVarint(buffer, 0);
                 }

@@ -110,15 +110,15 @@ internal sealed partial class SqliteCheckpointer(string connectionString, TimeSp
             PassesInLastTick = 0;
             for (var pass = 1; pass <= MaxPassesPerTick; pass++)
             {
-                if (TryCheckpoint("PASSIVE") is not { } result)
+                if (TryCheckpoint("PASSIVE") is not { } checkpointed)
                 {
                     return; // the next tick tries again
                 }
 
                 PassesInLastTick = pass;
                 // A WAL restarted since the pass before counts from its beginning.
-                var copied = checkpointedBefore is { } before && result.Checkpointed >= before ? result.Checkpointed - before : result.Checkpointed;
-                checkpointedBefore = result.Checkpointed;
+                var copied = checkpointedBefore is { } before && checkpointed >= before ? checkpointed - before : checkpointed;
+                checkpointedBefore = checkpointed;
                 if (copied <= SmallPassPages)
                 {
                     break;
@@ -141,8 +141,8 @@ internal sealed partial class SqliteCheckpointer(string connectionString, TimeSp
         }
     }
 
-    /// <summary>The WAL's frames and how many of them are in the database file after the checkpoint; null if it failed.</summary>
-    private (long Frames, long Checkpointed)? TryCheckpoint(string mode)
+    /// <summary>How many of the WAL's frames are in the database file after the checkpoint; null if it failed.</summary>
+    private long? TryCheckpoint(string mode)
     {
         try
         {
@@ -151,7 +151,7 @@ internal sealed partial class SqliteCheckpointer(string connectionString, TimeSp
             using var command = connection.CreateCommand();
             command.CommandText = $"PRAGMA wal_checkpoint({mode});";
             using var reader = command.ExecuteReader();
-            return reader.Read() ? (reader.GetInt64(1), reader.GetInt64(2)) : (0, 0);
+            return reader.Read() ? reader.GetInt64(2) : 0; // (busy, frames in the WAL, frames checkpointed)
         }
         catch (SqliteException ex)
         {
