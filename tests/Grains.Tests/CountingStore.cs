@@ -3,7 +3,7 @@ using SessionTracking.Storage;
 namespace SessionTracking.Grains.Tests;
 
 /// <summary>Passes every call to the real SQLite store and counts session flushes and exact dedup checks per session id.</summary>
-internal sealed class CountingStore(ISessionStore inner) : ISessionStore
+internal sealed class CountingStore(ISessionStore inner) : DelegatingSessionStore(inner)
 {
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> FlushesBySession = new();
 
@@ -19,26 +19,13 @@ internal sealed class CountingStore(ISessionStore inner) : ISessionStore
     /// <summary>How many client ids the grain sent to the store's exact dedup check for the session.</summary>
     public static int IdsCheckedOf(string sessionId) => IdsCheckedBySession.GetValueOrDefault(sessionId);
 
-    public Task InitializeAsync(CancellationToken cancellationToken) => inner.InitializeAsync(cancellationToken);
-
-    public Task CreateSessionAsync(SessionInfo session, IReadOnlyList<StoredEvent> initialEvents, CancellationToken cancellationToken) => inner.CreateSessionAsync(session, initialEvents, cancellationToken);
-
-    public Task<SessionSnapshot?> LoadSessionAsync(string sessionId, int recentIdCount, CancellationToken cancellationToken) =>
-        inner.LoadSessionAsync(sessionId, recentIdCount, cancellationToken);
-
-    public async Task AppendAsync(SessionFlush flush, CancellationToken cancellationToken)
+    public override async Task AppendAsync(SessionFlush flush, CancellationToken cancellationToken)
     {
-        await inner.AppendAsync(flush, cancellationToken);
+        await base.AppendAsync(flush, cancellationToken);
         FlushesBySession.AddOrUpdate(flush.SessionId ?? "", 1, (_, n) => n + 1);
     }
 
-    public Task<IReadOnlyList<StoredEvent>> ReadEventsAsync(string sessionId, long afterSeq, int limit, CancellationToken cancellationToken) =>
-        inner.ReadEventsAsync(sessionId, afterSeq, limit, cancellationToken);
-
-    public Task<IReadOnlyCollection<ulong>> ReadClientIdHashesAsync(string sessionId, CancellationToken cancellationToken) =>
-        inner.ReadClientIdHashesAsync(sessionId, cancellationToken);
-
-    public async Task<IReadOnlyCollection<string>> FindStoredClientIdsAsync(string sessionId, IReadOnlyCollection<string> clientIds, CancellationToken cancellationToken)
+    public override async Task<IReadOnlyCollection<string>> FindStoredClientIdsAsync(string sessionId, IReadOnlyCollection<string> clientIds, CancellationToken cancellationToken)
     {
         IdsCheckedBySession.AddOrUpdate(sessionId, clientIds.Count, (_, n) => n + clientIds.Count);
         if (ExactCheckGates.TryRemove(sessionId, out var gate))
@@ -46,11 +33,6 @@ internal sealed class CountingStore(ISessionStore inner) : ISessionStore
             await gate;
         }
 
-        return await inner.FindStoredClientIdsAsync(sessionId, clientIds, cancellationToken);
+        return await base.FindStoredClientIdsAsync(sessionId, clientIds, cancellationToken);
     }
-
-    public Task WriteLegacyRowsAsync(IReadOnlyList<QueryRow> queries, IReadOnlyList<LegacyEvent> legacyEvents, CancellationToken cancellationToken) =>
-        inner.WriteLegacyRowsAsync(queries, legacyEvents, cancellationToken);
-
-    public Task<bool> IsHealthyAsync(CancellationToken cancellationToken) => inner.IsHealthyAsync(cancellationToken);
 }
