@@ -14,27 +14,12 @@ namespace SessionTracking.Grains.Tests;
 [TestCategory("BVT")]
 public sealed class BufferedFlushTests : IAsyncLifetime
 {
-    private readonly string _directory = RepoPaths.NewTempDirectory("buffered-flush-tests");
-    private TestCluster _cluster = null!;
+    private SqliteTestCluster _cluster = null!;
 
-    public async Task InitializeAsync()
-    {
-        var builder = new TestClusterBuilder(initialSilosCount: 1);
-        builder.Properties["Storage:Sqlite:DatabasePath"] = Path.Combine(_directory, "sessions.db");
-        builder.Properties["Sessions:Durability"] = "Buffered";
-        builder.Properties["Sessions:FlushInterval"] = "00:00:00.200";
-        builder.AddSiloBuilderConfigurator<Configurator>();
-        _cluster = builder.Build();
-        await _cluster.DeployAsync();
-    }
+    public async Task InitializeAsync() =>
+        _cluster = await SqliteTestCluster.StartAsync<Configurator>("buffered-flush-tests", silos: 1, ("Sessions:Durability", "Buffered"), ("Sessions:FlushInterval", "00:00:00.200"));
 
-    public async Task DisposeAsync()
-    {
-        await _cluster.StopAllSilosAsync();
-        await _cluster.DisposeAsync();
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        Directory.Delete(_directory, recursive: true);
-    }
+    public async Task DisposeAsync() => await _cluster.DisposeAsync();
 
     [Fact]
     public async Task Events_that_arrive_after_a_quiet_spell_are_stored_within_the_interval_like_the_first()
@@ -68,7 +53,7 @@ public sealed class BufferedFlushTests : IAsyncLifetime
     private async Task<(string Id, ISessionGrain Grain)> StartAsync()
     {
         var id = Guid.NewGuid().ToString("N");
-        var grain = _cluster.Client.GetGrain<ISessionGrain>(id);
+        var grain = _cluster.Cluster.Client.GetGrain<ISessionGrain>(id);
         Assert.Equal(SessionStatus.Ok, (await grain.StartAsync(new StartSession("u", "e", "g", "{}"))).Status);
         return (id, grain);
     }

@@ -7,31 +7,17 @@ namespace SessionTracking.Grains.Tests;
 [TestCategory("BVT")]
 public sealed class IdleSessionTests : IAsyncLifetime
 {
-    private readonly string _directory = RepoPaths.NewTempDirectory("idle-tests");
-    private TestCluster _cluster = null!;
+    private SqliteTestCluster _cluster = null!;
 
-    public async Task InitializeAsync()
-    {
-        var builder = new TestClusterBuilder(initialSilosCount: 1);
-        builder.Properties["Storage:Sqlite:DatabasePath"] = Path.Combine(_directory, "sessions.db");
-        builder.Properties["Sessions:IdleTimeout"] = "00:00:02";
-        builder.AddSiloBuilderConfigurator<Configurator>();
-        _cluster = builder.Build();
-        await _cluster.DeployAsync();
-    }
+    public async Task InitializeAsync() =>
+        _cluster = await SqliteTestCluster.StartAsync<Configurator>("idle-tests", silos: 1, ("Sessions:IdleTimeout", "00:00:02"));
 
-    public async Task DisposeAsync()
-    {
-        await _cluster.StopAllSilosAsync();
-        await _cluster.DisposeAsync();
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        Directory.Delete(_directory, recursive: true);
-    }
+    public async Task DisposeAsync() => await _cluster.DisposeAsync();
 
     [Fact]
     public async Task An_idle_session_is_ended_at_its_last_activity_and_refuses_new_events()
     {
-        var grain = _cluster.Client.GetGrain<ISessionGrain>(Guid.NewGuid().ToString("N"));
+        var grain = _cluster.Cluster.Client.GetGrain<ISessionGrain>(Guid.NewGuid().ToString("N"));
         await grain.StartAsync(new StartSession("u", "e", "g", "{}"));
         var appended = await grain.AppendAsync(new AppendBatch([new IncomingEvent("click", "{}", null, "i1")]));
         var page = await grain.ReadAsync(0, 10);

@@ -1,40 +1,27 @@
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
 using SessionTracking.Storage;
 using SessionTracking.Storage.Sqlite;
-using SessionTracking.TestSupport;
 
 namespace SessionTracking.Grains.Tests;
 
 /// <summary>A two-silo TestCluster whose silos share one SQLite file in a temp directory, as production silos share a store.</summary>
 public sealed class SessionClusterFixture : IAsyncLifetime
 {
-    public string DataDirectory { get; } = RepoPaths.NewTempDirectory("grains-tests");
+    private SqliteTestCluster _cluster = null!;
 
-    public string DatabasePath => Path.Combine(DataDirectory, "sessions.db");
+    public string DataDirectory => _cluster.DataDirectory;
 
-    public TestCluster Cluster { get; private set; } = null!;
+    public string DatabasePath => _cluster.DatabasePath;
+
+    public TestCluster Cluster => _cluster.Cluster;
 
     public IGrainFactory Grains => Cluster.Client;
 
-    public async Task InitializeAsync()
-    {
-        var builder = new TestClusterBuilder(initialSilosCount: 2);
-        builder.Properties["Storage:Sqlite:DatabasePath"] = DatabasePath;
-        builder.Properties["Sessions:RecentIdWindow"] = "8";
-        builder.AddSiloBuilderConfigurator<SiloConfigurator>();
-        Cluster = builder.Build();
-        await Cluster.DeployAsync();
-    }
+    public async Task InitializeAsync() =>
+        _cluster = await SqliteTestCluster.StartAsync<SiloConfigurator>("grains-tests", silos: 2, ("Sessions:RecentIdWindow", "8"));
 
-    public async Task DisposeAsync()
-    {
-        await Cluster.StopAllSilosAsync();
-        await Cluster.DisposeAsync();
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        Directory.Delete(DataDirectory, recursive: true);
-    }
+    public async Task DisposeAsync() => await _cluster.DisposeAsync();
 
     public ISessionGrain Session(string id) => Grains.GetGrain<ISessionGrain>(id);
 
