@@ -44,7 +44,7 @@ public sealed partial class SessionGrain(
     private IGrainTimer? _flushTimer; // Buffered: due once FlushInterval after events start waiting, else off
     private bool _flushTimerDue;
     private TaskCompletionSource? _inFlight;
-    private TaskCompletionSource _nextFlush = NewCompletion();
+    private TaskCompletionSource? _nextFlush; // made when someone waits: a session keeps nothing new between flushes
     private SessionSummary _durableMetrics = SessionSummary.Started(); // the store's read-model row of this session
     private SessionSummaryBuilder _metrics = new(SessionSummary.Started()); // the row with every accepted event
 
@@ -180,8 +180,8 @@ public sealed partial class SessionGrain(
 
         // Appends waiting for a write that will now never happen fail like any failed write: their clients retry
         // and then meet a 404.
-        _nextFlush.TrySetException(new StoreUnavailableException("The session was deleted."));
-        _nextFlush = NewCompletion();
+        _nextFlush?.TrySetException(new StoreUnavailableException("The session was deleted."));
+        _nextFlush = null;
         if (_inFlight is { } inFlight)
         {
             try
@@ -461,7 +461,7 @@ public sealed partial class SessionGrain(
             return _inFlight?.Task ?? Task.CompletedTask;
         }
 
-        var completion = _nextFlush.Task;
+        var completion = (_nextFlush ??= NewCompletion()).Task;
         if (!_flushing)
         {
             _flushing = true;
@@ -478,8 +478,8 @@ public sealed partial class SessionGrain(
             while (!_pending.IsEmpty)
             {
                 var flush = _pending.Take(_session!, _durableMetrics, _metrics.SnapshotSince(_durableMetrics));
-                _inFlight = _nextFlush;
-                _nextFlush = NewCompletion();
+                _inFlight = _nextFlush ?? NewCompletion();
+                _nextFlush = null;
                 try
                 {
                     var started = clock.GetTimestamp();
@@ -502,8 +502,8 @@ public sealed partial class SessionGrain(
                     if (_options.Durability == DurabilityMode.Acked)
                     {
                         // Unacknowledged events behind the failed write share its fate: their callers retry.
-                        _nextFlush.TrySetException(ex);
-                        _nextFlush = NewCompletion();
+                        _nextFlush?.TrySetException(ex);
+                        _nextFlush = null;
                     }
 
                     break;
