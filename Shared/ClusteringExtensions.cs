@@ -24,7 +24,7 @@ public static class ClusteringExtensions
 
         // Calls in flight through a gateway connection that closes are resent by their callers (ResendOnGatewayLoss).
         client.Services.TryAddSingleton<ResendOnGatewayLoss>();
-        client.Services.AddSingleton<IClusterConnectionStatusObserver>(sp => sp.GetRequiredService<ResendOnGatewayLoss>());
+        client.Services.AddSingleton<IClusterConnectionStatusObserver>(sp => sp.GetRequiredService<ResendOnGatewayLoss>().ObserveConnections());
         if (IsRedis(settings))
         {
             client.Configure<ClusterOptions>(o =>

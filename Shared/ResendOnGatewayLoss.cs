@@ -12,11 +12,12 @@ namespace SessionTracking;
 /// learns of the lost connection through <see cref="IClusterConnectionStatusObserver"/>, after Orleans has switched
 /// routing to the remaining gateways, and resends then, through a live connection. Only calls whose resend cannot
 /// store anything twice may be passed here (every event carries a client id: the session grain drops ids it already
-/// holds and answers them once durable). In a co-hosted gateway no connection is ever lost and calls run once.
+/// holds and answers them once durable). In a co-hosted gateway no connection is ever lost: calls pass straight through.
 /// </remarks>
 public sealed partial class ResendOnGatewayLoss(ILogger<ResendOnGatewayLoss> logger) : IClusterConnectionStatusObserver
 {
     private TaskCompletionSource _nextLoss = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private bool _observing;
 
     /// <summary>Completes when a gateway connection is lost after this moment.</summary>
     public Task NextLoss => Volatile.Read(ref _nextLoss).Task;
@@ -27,6 +28,11 @@ public sealed partial class ResendOnGatewayLoss(ILogger<ResendOnGatewayLoss> log
     /// </summary>
     public ValueTask<T> CallAsync<TState, T>(TState state, Func<TState, ValueTask<T>> call)
     {
+        if (!_observing)
+        {
+            return call(state); // no connection this process reports on can be lost: nothing to wait for
+        }
+
         var loss = NextLoss;
         var pending = call(state);
         return pending.IsCompletedSuccessfully ? pending : WaitOrResendAsync(pending.AsTask(), loss, state, call);
@@ -48,6 +54,16 @@ public sealed partial class ResendOnGatewayLoss(ILogger<ResendOnGatewayLoss> log
 
         Observe(first);
         return await resent;
+    }
+
+    /// <summary>
+    /// Marks this instance as the Orleans client's connection observer (client mode). Until then, as in a co-hosted gateway
+    /// whose calls cross no gateway connection, <see cref="CallAsync"/> passes calls straight through.
+    /// </summary>
+    public ResendOnGatewayLoss ObserveConnections()
+    {
+        _observing = true;
+        return this;
     }
 
     void IClusterConnectionStatusObserver.NotifyGatewayCountChanged(int currentNumberOfGateways, int previousNumberOfGateways, bool connectionRecovered)

@@ -6,7 +6,7 @@ namespace SessionTracking.Grains.Tests;
 [TestCategory("BVT")]
 public sealed class ResendOnGatewayLossTests
 {
-    private readonly ResendOnGatewayLoss _resend = new(NullLogger<ResendOnGatewayLoss>.Instance);
+    private readonly ResendOnGatewayLoss _resend = new ResendOnGatewayLoss(NullLogger<ResendOnGatewayLoss>.Instance).ObserveConnections();
 
     private IClusterConnectionStatusObserver Observer => _resend;
 
@@ -76,6 +76,22 @@ public sealed class ResendOnGatewayLossTests
         Assert.False(call.IsCompleted);
         resent.SetResult(2);
         Assert.Equal(2, await call.WaitAsync(TimeSpan.FromSeconds(5)));
+    }
+
+    [Fact]
+    public async Task Without_client_connections_to_observe_a_call_is_sent_once_even_across_a_loss()
+    {
+        IClusterConnectionStatusObserver coHosted = new ResendOnGatewayLoss(NullLogger<ResendOnGatewayLoss>.Instance);
+        var pending = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var sends = 0;
+        var call = ((ResendOnGatewayLoss)coHosted).CallAsync(pending, p => { sends++; return new ValueTask<int>(p.Task); }).AsTask();
+
+        coHosted.NotifyClusterConnectionLost();
+        await Task.Delay(50);
+        pending.SetResult(3);
+
+        Assert.Equal(3, await call.WaitAsync(TimeSpan.FromSeconds(5)));
+        Assert.Equal(1, sends);
     }
 
     [Fact]
