@@ -97,18 +97,19 @@ internal sealed partial class SqliteCheckpointer(string connectionString, TimeSp
 
     /// <summary>
     /// What each tick runs: passes until one copies at most <see cref="SmallPassPages"/> pages (the frames appended while
-    /// the pass before it ran), at most <see cref="MaxPassesPerTick"/>, before the writer is let copy the rest. The
+    /// the pass before it ran), at most <paramref name="maxPasses"/>, before the writer is let copy the rest. The
     /// writer's copy holds every acknowledgement back while it runs (15–24 ms after each pass of a 1 s tick under the
-    /// benchmark's batches, 2026-11-30); after a small pass it copies only what was appended while that pass ran.
+    /// benchmark's batches, 2026-11-30); after a small pass it copies only what was appended while that pass ran. Tests
+    /// call it (with 1: one pass) to make passes happen at a known moment.
     /// </summary>
-    internal void RunPasses()
+    internal void RunPasses(int maxPasses = MaxPassesPerTick)
     {
         lock (_gate)
         {
             // Synchronous on purpose: Microsoft.Data.Sqlite runs its async methods synchronously anyway.
             long? checkpointedBefore = null;
             PassesInLastTick = 0;
-            for (var pass = 1; pass <= MaxPassesPerTick; pass++)
+            for (var pass = 1; pass <= maxPasses; pass++)
             {
                 if (TryCheckpoint("PASSIVE") is not { } checkpointed)
                 {
@@ -126,18 +127,6 @@ internal sealed partial class SqliteCheckpointer(string connectionString, TimeSp
             }
 
             _passCompleted = 1;
-        }
-    }
-
-    /// <summary>One background pass; tests call it to make a pass happen at a known moment.</summary>
-    internal void RunPass()
-    {
-        lock (_gate)
-        {
-            if (TryCheckpoint("PASSIVE") is not null)
-            {
-                _passCompleted = 1;
-            }
         }
     }
 

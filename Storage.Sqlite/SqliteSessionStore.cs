@@ -65,7 +65,7 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
     internal int LastIsolatedBatchSize => Volatile.Read(ref _lastIsolatedBatchSize);
 
     /// <summary>For tests: one background checkpoint pass now, on the calling thread, whatever the interval.</summary>
-    internal void RunCheckpointPass() => Checkpointer.RunPass();
+    internal void RunCheckpointPass() => Checkpointer.RunPasses(maxPasses: 1);
 
     /// <summary>For tests: what one tick of the background checkpoint does, now; returns how many passes it made.</summary>
     internal int RunCheckpointTick()
