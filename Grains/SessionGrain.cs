@@ -517,6 +517,7 @@ public sealed partial class SessionGrain(
         finally
         {
             _flushing = false;
+            ScheduleBufferedFlush(); // Buffered: what a failed write put back waits for the timer
         }
     }
 
@@ -552,7 +553,6 @@ public sealed partial class SessionGrain(
         {
             // Already acknowledged: keep them, in order, for the next attempt.
             _pending.Restore(flush);
-            ScheduleBufferedFlush();
             return;
         }
 
@@ -654,8 +654,6 @@ public sealed partial class SessionGrain(
         {
             _metrics.End(_session.StartTime, end, _pending.Samples);
         }
-
-        ScheduleBufferedFlush();
     }
 
     private void DeactivateUnlessForgotten()
@@ -717,8 +715,6 @@ public sealed partial class SessionGrain(
         {
             // Logged by the flush; the failed events are pending again and the timer retries them.
         }
-
-        ScheduleBufferedFlush(); // what arrived during the flush, or what it failed to write
     }
 
     private async Task OnIdleTimerAsync()
