@@ -55,7 +55,7 @@ public sealed partial class SessionGrain(
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        var snapshot = await store.LoadSessionAsync(SessionId, _options.RecentIdWindow, cancellationToken);
+        var snapshot = await CallStoreAsync(() => store.LoadSessionAsync(SessionId, _options.RecentIdWindow, cancellationToken));
         if (snapshot is not null)
         {
             _session = snapshot.Session;
@@ -79,7 +79,7 @@ public sealed partial class SessionGrain(
         {
             await FlushAsync();
         }
-        catch (Exception ex) when (ex is StoreUnavailableException or StoreConflictException)
+        catch (Exception ex)
         {
             LogDeactivationFlushFailed(logger, ex, SessionId, _pending.Events.Count);
         }
@@ -106,6 +106,10 @@ public sealed partial class SessionGrain(
         {
             DeactivateOnIdle();
             return new StartResult(SessionStatus.AlreadyExists, null);
+        }
+        catch (Exception ex) when (ex is not StoreUnavailableException)
+        {
+            throw AsPortFailure(ex);
         }
 
         _session = session;
@@ -210,7 +214,7 @@ public sealed partial class SessionGrain(
 
         // Buffered events become durable first, so a read never shows what a crash could take back.
         await FlushAsync();
-        var events = await store.ReadEventsAsync(SessionId, afterSeq, limit, CancellationToken.None);
+        var events = await CallStoreAsync(() => store.ReadEventsAsync(SessionId, afterSeq, limit, CancellationToken.None));
         var last = events.Count > 0 ? events[^1].Seq : afterSeq;
         long? next = events.Count == limit && last < _durableSeq ? last : null;
         return new SessionPage(_session, [.. events], _durableSeq, next);
@@ -404,7 +408,7 @@ public sealed partial class SessionGrain(
 
         if (_idHashes is null)
         {
-            var storedKeys = _idsBeyondWindow || _recentIds.HasEvicted ? await store.ReadClientIdHashesAsync(SessionId, CancellationToken.None) : [];
+            var storedKeys = _idsBeyondWindow || _recentIds.HasEvicted ? await CallStoreAsync(() => store.ReadClientIdHashesAsync(SessionId, CancellationToken.None)) : [];
             if (_idHashes is null)
             {
                 var set = new ClientIdHashSet(storedKeys);
@@ -445,7 +449,7 @@ public sealed partial class SessionGrain(
             }
 
             (asked ??= new HashSet<string>(StringComparer.Ordinal)).UnionWith(olderThanWindow);
-            var found = await store.FindStoredClientIdsAsync(SessionId, olderThanWindow, CancellationToken.None);
+            var found = await CallStoreAsync(() => store.FindStoredClientIdsAsync(SessionId, olderThanWindow, CancellationToken.None));
             (stored ??= new HashSet<string>(StringComparer.Ordinal)).UnionWith(found);
         }
     }
@@ -489,20 +493,24 @@ public sealed partial class SessionGrain(
                     OnFlushed(flush, elapsed);
                     _inFlight.TrySetResult();
                 }
-                catch (Exception ex) when (ex is StoreUnavailableException or StoreConflictException)
+                catch (Exception ex)
                 {
+                    // Every failure fails the write, whatever its type: only the port's "unavailable" says that nothing
+                    // was written. A conflict says our numbering is stale, and any other exception leaves the outcome
+                    // unknown; after both, the store's state is the truth, and waiters learn of the failure only once
+                    // the grain holds it again (their retries are then numbered and deduplicated against it).
+                    var failure = AsPortFailure(ex);
                     OnFlushFailed(flush, ex);
-                    if (ex is StoreConflictException)
+                    if (ex is not StoreUnavailableException)
                     {
-                        // Waiters learn of the failure only once the grain holds the store's state again: they retry.
-                        await ReloadAfterConflictAsync(flush);
+                        await ReloadFromStoreAsync(flush);
                     }
 
-                    _inFlight.TrySetException(ex);
+                    _inFlight.TrySetException(failure);
                     if (_options.Durability == DurabilityMode.Acked)
                     {
                         // Unacknowledged events behind the failed write share its fate: their callers retry.
-                        _nextFlush?.TrySetException(ex);
+                        _nextFlush?.TrySetException(failure);
                         _nextFlush = null;
                     }
 
@@ -543,10 +551,15 @@ public sealed partial class SessionGrain(
         LogFlushFailed(logger, ex, SessionId, flush.Events.Count);
         if (ex is StoreConflictException)
         {
-            // Another activation wrote this session: our numbering is stale (ReloadAfterConflictAsync). This activation
+            // Another activation wrote this session: our numbering is stale (ReloadFromStoreAsync). This activation
             // may be the one the directory no longer points to; the next call finds the registered one.
             DeactivateOnIdle();
             return;
+        }
+
+        if (ex is not StoreUnavailableException)
+        {
+            return; // outcome unknown: ReloadFromStoreAsync takes the store's state
         }
 
         if (_options.Durability == DurabilityMode.Buffered)
@@ -572,19 +585,20 @@ public sealed partial class SessionGrain(
     }
 
     /// <summary>
-    /// After a conflict: takes the session's state (last sequence number, recent client ids, end) from the store again.
-    /// Acked: nothing after the durable point was acknowledged, so it is dropped and the callers retry. Buffered: the
-    /// failed events were acknowledged, so they are kept and numbered after what the store holds, minus ids the other
-    /// activation already stored; the next flush writes them.
+    /// After a conflict or a failure of unknown outcome: takes the session's state (last sequence number, recent client
+    /// ids, end, read-model row) from the store again. Acked: nothing after the durable point was acknowledged, so it is
+    /// dropped and the callers retry. Buffered: the failed events were acknowledged, so they are kept and numbered after
+    /// what the store holds, minus ids the store already has (the failed write itself may have committed); the next
+    /// flush writes them.
     /// </summary>
-    private async Task ReloadAfterConflictAsync(SessionFlush failed)
+    private async Task ReloadFromStoreAsync(SessionFlush failed)
     {
         SessionSnapshot? snapshot = null;
         try
         {
             snapshot = await store.LoadSessionAsync(SessionId, _options.RecentIdWindow, CancellationToken.None);
         }
-        catch (StoreUnavailableException ex)
+        catch (Exception ex)
         {
             LogFlushFailed(logger, ex, SessionId, 0);
         }
@@ -605,11 +619,15 @@ public sealed partial class SessionGrain(
 
         if (snapshot is null || _forgotten)
         {
-            // Unknown state: nothing more is numbered here (the flush failure deactivates this activation).
+            // The store did not answer: back to the last state known durable. Should the failed write have committed
+            // after all, the next flush reuses its numbers or its read-model version, which the store refuses as a
+            // conflict, and that reload finds it.
             if (!buffered)
             {
                 _pending.Clear();
                 _lastSeq = _durableSeq;
+                _endRequested = _session!.EndTime is not null;
+                _metrics = new SessionSummaryBuilder(_durableMetrics);
             }
 
             return;
@@ -747,6 +765,35 @@ public sealed partial class SessionGrain(
 
     private long NowMs() => clock.GetUtcNow().ToUnixTimeMilliseconds();
 
+    /// <summary>A store call whose failures reach the caller as the port's types (<see cref="AsPortFailure"/>).</summary>
+    private async Task<T> CallStoreAsync<T>(Func<Task<T>> call)
+    {
+        try
+        {
+            return await call();
+        }
+        catch (Exception ex) when (ex is not (StoreUnavailableException or StoreConflictException))
+        {
+            throw AsPortFailure(ex);
+        }
+    }
+
+    /// <summary>
+    /// The port's two failure types pass as they are. Anything else an adapter lets through (a driver error it does not
+    /// map, a bug) is answered like an unavailable store, 503 and retry, never a 500 or a hang; it is logged here with
+    /// its cause, which does not cross the grain boundary (the gateway may not know the driver's exception types).
+    /// </summary>
+    private Exception AsPortFailure(Exception ex)
+    {
+        if (ex is StoreUnavailableException or StoreConflictException)
+        {
+            return ex;
+        }
+
+        LogUnexpectedStoreFailure(logger, ex, SessionId, ex.GetType().Name);
+        return new StoreUnavailableException($"The session store failed ({ex.GetType().Name}); nothing in this request was stored. Retry.");
+    }
+
     private static TaskCompletionSource NewCompletion() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Session {SessionId}: flushed {Count} events in {ElapsedMs:F2} ms")]
@@ -760,6 +807,9 @@ public sealed partial class SessionGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Session {SessionId}: another activation kept writing it; the request is answered as unavailable")]
     private static partial void LogConflictUnresolved(ILogger logger, Exception exception, string sessionId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Session {SessionId}: the store threw {ExceptionType}, which its adapter should have mapped; answered as unavailable")]
+    private static partial void LogUnexpectedStoreFailure(ILogger logger, Exception exception, string sessionId, string exceptionType);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Session {SessionId}: ended after idle timeout")]
     private static partial void LogIdleEnded(ILogger logger, string sessionId);

@@ -24,7 +24,7 @@ internal sealed class SqliteReaders : IAsyncDisposable
         }
     }
 
-    /// <summary>Runs <paramref name="read"/> on a reader thread; SQLite failures become <see cref="StoreUnavailableException"/>.</summary>
+    /// <summary>Runs <paramref name="read"/> on a reader thread; every failure becomes <see cref="StoreUnavailableException"/>.</summary>
     public Task<T> RunAsync<T>(Func<Connection, T> read, CancellationToken cancellationToken)
     {
         var completion = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -42,7 +42,9 @@ internal sealed class SqliteReaders : IAsyncDisposable
             }
             catch (Exception ex)
             {
-                completion.TrySetException(ex);
+                // Not the connection's fault (a row the read cannot decode, say): the connection is kept, and the
+                // caller sees the port's type like any other failed read.
+                completion.TrySetException(new StoreUnavailableException($"SQLite read failed ({ex.GetType().Name}).", ex));
                 return true;
             }
         }

@@ -373,6 +373,10 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
         {
             throw new StoreUnavailableException($"SQLite read failed: {ex.SqliteErrorCode}", ex);
         }
+        catch (Exception ex) when (ex is not (StoreUnavailableException or OperationCanceledException))
+        {
+            throw new StoreUnavailableException($"SQLite read failed ({ex.GetType().Name}).", ex);
+        }
     }
 
     private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
@@ -407,10 +411,13 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
 
                     _checkpointer?.FinishCompletedPass(writer.FinishCheckpoint);
                 }
-                catch (Exception ex) when (ex is SqliteException or InvalidOperationException)
+                catch (Exception ex)
                 {
+                    // Any exception, not only SQLite's: one that escaped would end this thread, and every write after
+                    // it would wait forever. The batch's flushes fail as unavailable (nothing committed); their
+                    // grains restore what they took, and the writer goes on with the next batch.
                     LogWriteFailed(_logger, ex, batch.Count);
-                    var failure = new StoreUnavailableException("The session store refused the write.", ex);
+                    var failure = new StoreUnavailableException($"The session store refused the write ({ex.GetType().Name}).", ex);
                     WriteRequest.CompleteAll(batch, _ => failure);
 
                     // A failed connection may be in a bad state (read-only file, disk full): reopen next time.
