@@ -604,6 +604,12 @@ public sealed partial class SessionGrain(
         }
 
         var buffered = _options.Durability == DurabilityMode.Buffered;
+        HashSet<string>? storedBeyondWindow = null;
+        if (buffered && snapshot is not null)
+        {
+            storedBeyondWindow = await FindOwedIdsStoredBeyondWindowAsync(snapshot, failed);
+            snapshot = storedBeyondWindow is null ? null : snapshot;
+        }
         if (buffered)
         {
             _pending.Restore(failed);
@@ -654,9 +660,9 @@ public sealed partial class SessionGrain(
         _pending.Samples.Clear();
         foreach (var e in owed)
         {
-            if (e.ClientId is { } id && _recentIds.Contains(id))
+            if (e.ClientId is { } id && (_recentIds.Contains(id) || storedBeyondWindow!.Contains(id)))
             {
-                continue;
+                continue; // the store has it: the failed write committed, or the other activation stored it
             }
 
             var renumbered = e with { Seq = ++_lastSeq };
@@ -671,6 +677,37 @@ public sealed partial class SessionGrain(
         if (_pending.EndTime is { } end)
         {
             _metrics.End(_session.StartTime, end, _pending.Samples);
+        }
+    }
+
+    /// <summary>
+    /// Buffered, after a reload: the owed ids the store holds although its snapshot's window of recent ids does not show
+    /// them (a failed write larger than the window may have committed). Null when the store could not be asked.
+    /// </summary>
+    private async Task<HashSet<string>?> FindOwedIdsStoredBeyondWindowAsync(SessionSnapshot snapshot, SessionFlush failed)
+    {
+        var found = new HashSet<string>(StringComparer.Ordinal);
+        if (snapshot.LastSeq <= snapshot.RecentClientIds.Count)
+        {
+            return found; // the window shows every id the store has
+        }
+
+        var recent = snapshot.RecentClientIds.ToHashSet(StringComparer.Ordinal);
+        var unseen = failed.Events.Concat(_pending.Events).Select(e => e.ClientId).OfType<string>().Where(id => !recent.Contains(id)).Distinct().ToList();
+        if (unseen.Count == 0)
+        {
+            return found;
+        }
+
+        try
+        {
+            found.UnionWith(await store.FindStoredClientIdsAsync(SessionId, unseen, CancellationToken.None));
+            return found;
+        }
+        catch (Exception ex)
+        {
+            LogFlushFailed(logger, ex, SessionId, 0);
+            return null;
         }
     }
 

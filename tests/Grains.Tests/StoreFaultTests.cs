@@ -78,6 +78,30 @@ public abstract class StoreFaultTests(DurabilityMode durability)
         await AssertStoredOnceAsync(id, ["a1", "a2", "b1", "b2", "b3", "c1", "c2"]);
     }
 
+    [Fact]
+    public async Task A_lost_commit_of_more_events_than_the_id_window_holds_stores_each_once()
+    {
+        var (id, grain) = await StartAsync();
+        FaultInjectingStore.Inject(id, FaultStep.Append, nameof(TimeoutException), afterWrite: true);
+        var batch = Batch("a", 20); // the window holds 8 ids
+
+        if (durability == DurabilityMode.Acked)
+        {
+            await Assert.ThrowsAsync<StoreUnavailableException>(() => grain.AppendAsync(batch).AsTask());
+            var retried = await grain.AppendAsync(batch);
+            Assert.Equal((0, 20), (retried.Accepted, retried.Duplicates));
+        }
+        else
+        {
+            Assert.Equal(20, (await grain.AppendAsync(batch)).Accepted);
+            await Task.Delay(500); // several flush intervals: a second copy would have been written by now
+        }
+
+        Assert.Equal(1, (await grain.AppendAsync(Batch("b", 1))).Accepted);
+        await grain.EndAsync();
+        await AssertStoredOnceAsync(id, [.. Enumerable.Range(1, 20).Select(i => $"a{i}"), "b1"]);
+    }
+
     [Theory]
     [InlineData(FaultStep.FindStoredClientIds)]
     [InlineData(FaultStep.ReadClientIdHashes)]
