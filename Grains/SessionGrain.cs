@@ -25,7 +25,7 @@ public sealed partial class SessionGrain(
 {
     private readonly SessionOptions _options = options.Value;
     private readonly PendingFlush _pending = new();
-    private readonly RecentIds _recentIds = new(options.Value.RecentIdWindow);
+    private readonly SessionDedup _dedup = new(options.Value.RecentIdWindow);
     private readonly RequestBudget _budget = new(options.Value.RequestsPerSecond, clock);
     private readonly ClockSkewCorrection _clockSkew = new(options.Value);
 
@@ -34,11 +34,6 @@ public sealed partial class SessionGrain(
     private long _durableSeq;     // highest number the store has
     private bool _endRequested;   // no new events accepted
     private long _lastActivityMs;
-    private bool _idsBeyondWindow; // at activation, older client ids existed only in the store
-    [ThreadStatic]
-    private static HashSet<ulong>? t_batchKeys;
-
-    private ClientIdHashSet? _idHashes; // the key of every id stored or accepted; built at the first append with ids
     private bool _flushing;
     private bool _forgotten;      // deleted by a privacy request: a tombstone until collected
     private IGrainTimer? _flushTimer; // Buffered: due once FlushInterval after events start waiting, else off
@@ -61,8 +56,7 @@ public sealed partial class SessionGrain(
             _session = snapshot.Session;
             _lastSeq = _durableSeq = snapshot.LastSeq;
             _endRequested = snapshot.Session.EndTime is not null;
-            _recentIds.AddRange(snapshot.RecentClientIds);
-            _idsBeyondWindow = snapshot.LastSeq > _options.RecentIdWindow;
+            _dedup.Load(snapshot);
             _durableMetrics = snapshot.Metrics;
             _metrics = new SessionSummaryBuilder(snapshot.Metrics);
             _lastActivityMs = NowMs();
@@ -114,7 +108,7 @@ public sealed partial class SessionGrain(
 
         _session = session;
         _lastSeq = _durableSeq = initial.Length;
-        _recentIds.AddRange(initial.Where(e => e.ClientId is not null).Select(e => e.ClientId!));
+        _dedup.AddInitial(initial.Select(e => e.ClientId).OfType<string>());
         _durableMetrics = SessionSummary.OfNewSession(initial, []);
         _metrics = new SessionSummaryBuilder(_durableMetrics);
         _lastActivityMs = NowMs();
@@ -260,7 +254,16 @@ public sealed partial class SessionGrain(
             return AppendResult.NotFound;
         }
 
-        var (storedIds, idKeys, inWindow) = await FindStoredIdsAsync(events);
+        DedupLookup lookup;
+        try
+        {
+            lookup = await _dedup.LookupAsync(events, store, SessionId);
+        }
+        catch (Exception ex)
+        {
+            throw AsPortFailure(ex);
+        }
+
         if (_forgotten)
         {
             return AppendResult.NotFound; // deleted while the store was asked about ids
@@ -268,7 +271,7 @@ public sealed partial class SessionGrain(
 
         // From here to the flush no await: dedup, numbering and buffering are one atomic step.
         var now = NowMs();
-        var duplicate = FindDuplicates(events, idKeys, inWindow, storedIds, out var duplicates);
+        var duplicate = SessionDedup.FindDuplicates(events, lookup, out var duplicates);
         var accepted = events.Length - duplicates;
         SessionMetrics.Rejected(duplicates, "duplicate");
         if (_endRequested)
@@ -291,15 +294,13 @@ public sealed partial class SessionGrain(
             var e = events[i];
             var numbered = new StoredEvent(++_lastSeq, e.ClientTime ?? now, e.Type, e.DataJson, e.ClientId, now, _clockSkew.Correct(e.ClientTime, sentAt, now))
             {
-                IdHash = idKeys?[i] ?? 0,
+                IdHash = lookup.Keys?[i] ?? 0,
             };
             _pending.Events.Add(numbered);
             _metrics.Add(numbered, _pending.Samples);
             if (e.ClientId is { } id)
             {
-                var key = idKeys![i]; // set for every event with an id
-                _recentIds.Add(id, key);
-                _idHashes?.Add(key);
+                _dedup.Accept(id, lookup.Keys![i]); // a key is set for every event with an id
             }
         }
 
@@ -328,130 +329,6 @@ public sealed partial class SessionGrain(
         ScheduleBufferedFlush();
         SessionMetrics.EventsAccepted.Add(accepted);
         return new AppendResult(SessionStatus.Ok, accepted, duplicates, lastSeq, _endRequested);
-    }
-
-    /// <summary>
-    /// Marks the events whose client id this session already has (in the window or the store, as
-    /// <see cref="FindStoredIdsAsync"/> found, or earlier in the batch); null when there are none, the common case,
-    /// which then allocates nothing.
-    /// </summary>
-    private static bool[]? FindDuplicates(IncomingEvent[] events, ulong[]? keys, bool[]? inWindow, IReadOnlyCollection<string> storedIds, out int duplicates)
-    {
-        bool[]? duplicate = null;
-        duplicates = 0;
-        if (keys is null)
-        {
-            return null; // no event carries an id
-        }
-
-        // A batch's own keys go into a set reused by every grain on this thread (this method does not await).
-        var batchKeys = events.Length > 1 ? t_batchKeys ??= [] : null;
-        try
-        {
-            for (var i = 0; i < events.Length; i++)
-            {
-                if (events[i].ClientId is not { } id)
-                {
-                    continue;
-                }
-
-                if (inWindow?[i] == true || storedIds.Contains(id) || (batchKeys?.Add(keys[i]) == false && EarlierInBatch(events, i)))
-                {
-                    (duplicate ??= new bool[events.Length])[i] = true;
-                    duplicates++;
-                }
-            }
-        }
-        finally
-        {
-            batchKeys?.Clear(); // shared by the thread's next batch, whatever happened here
-        }
-
-        return duplicate;
-    }
-
-    private static bool EarlierInBatch(IncomingEvent[] events, int index)
-    {
-        for (var i = 0; i < index; i++)
-        {
-            if (events[i].ClientId == events[index].ClientId)
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
-    /// <summary>
-    /// The key of every event's client id (null when none has one), which of them the window of recent ids holds, and
-    /// those that only the store still remembers: ids whose key the session's set holds but the window does not (a
-    /// resend of an older event, or a 64-bit collision the store's exact check resolves). A new id costs one probe of
-    /// the set; the window is scanned only for a key the set holds. The set is built at the first append with ids: from
-    /// the window alone while it holds every id the session has, else from the store's id hashes, once per activation.
-    /// </summary>
-    private async ValueTask<(IReadOnlyCollection<string> StoredIds, ulong[]? Keys, bool[]? InWindow)> FindStoredIdsAsync(IncomingEvent[] events)
-    {
-        ulong[]? keys = null;
-        for (var i = 0; i < events.Length; i++)
-        {
-            if (events[i].ClientId is { } id)
-            {
-                (keys ??= new ulong[events.Length])[i] = ClientIdHashSet.KeyOf(id);
-            }
-        }
-
-        if (keys is null)
-        {
-            return ([], null, null);
-        }
-
-        if (_idHashes is null)
-        {
-            var storedKeys = _idsBeyondWindow || _recentIds.HasEvicted ? await CallStoreAsync(() => store.ReadClientIdHashesAsync(SessionId, CancellationToken.None)) : [];
-            if (_idHashes is null)
-            {
-                var set = new ClientIdHashSet(storedKeys);
-                _recentIds.CopyTo(set); // accepted meanwhile, perhaps not durable yet
-                _idHashes = set;
-            }
-        }
-
-        // Ids the window does not hold go to the store. While it answers, other appends (the grain is reentrant) may push
-        // more of this batch's ids out of the window: those are asked about in another round. The round that asks nothing
-        // is the answer: with no await left before the batch is numbered, every id the set holds is in the window or was asked.
-        HashSet<string>? asked = null;
-        HashSet<string>? stored = null;
-        while (true)
-        {
-            List<string>? olderThanWindow = null;
-            bool[]? inWindow = null;
-            for (var i = 0; i < events.Length; i++)
-            {
-                if (events[i].ClientId is not { } id || _idHashes?.Contains(keys[i]) == false)
-                {
-                    continue; // no id, or a new one
-                }
-
-                if (_recentIds.Contains(id, keys[i]))
-                {
-                    (inWindow ??= new bool[events.Length])[i] = true;
-                }
-                else if (asked?.Contains(id) != true)
-                {
-                    (olderThanWindow ??= []).Add(id);
-                }
-            }
-
-            if (olderThanWindow is null)
-            {
-                return (stored ?? (IReadOnlyCollection<string>)[], keys, inWindow);
-            }
-
-            (asked ??= new HashSet<string>(StringComparer.Ordinal)).UnionWith(olderThanWindow);
-            var found = await CallStoreAsync(() => store.FindStoredClientIdsAsync(SessionId, olderThanWindow, CancellationToken.None));
-            (stored ??= new HashSet<string>(StringComparer.Ordinal)).UnionWith(found);
-        }
     }
 
     /// <summary>
@@ -574,7 +451,7 @@ public sealed partial class SessionGrain(
         {
             if (e.ClientId is { } id)
             {
-                _recentIds.Remove(id);
+                _dedup.Forget(id);
             }
         }
 
@@ -619,7 +496,7 @@ public sealed partial class SessionGrain(
         {
             if (e.ClientId is { } id)
             {
-                _recentIds.Remove(id);
+                _dedup.Forget(id);
             }
         }
 
@@ -641,9 +518,7 @@ public sealed partial class SessionGrain(
 
         _session = snapshot.Session;
         _lastSeq = _durableSeq = snapshot.LastSeq;
-        _recentIds.AddRange(snapshot.RecentClientIds);
-        _idsBeyondWindow |= snapshot.LastSeq > _options.RecentIdWindow;
-        _idHashes = null; // the other activation stored ids this one never saw: rebuilt from the store when needed
+        _dedup.Load(snapshot);
 
         // The read model too: the stored summary is the version the next flush starts from.
         _durableMetrics = snapshot.Metrics;
@@ -660,7 +535,7 @@ public sealed partial class SessionGrain(
         _pending.Samples.Clear();
         foreach (var e in owed)
         {
-            if (e.ClientId is { } id && (_recentIds.Contains(id) || storedBeyondWindow!.Contains(id)))
+            if (e.ClientId is { } id && (_dedup.Holds(id) || storedBeyondWindow!.Contains(id)))
             {
                 continue; // the store has it: the failed write committed, or the other activation stored it
             }
@@ -670,7 +545,7 @@ public sealed partial class SessionGrain(
             _metrics.Add(renumbered, _pending.Samples);
             if (e.ClientId is { } kept)
             {
-                _recentIds.Add(kept);
+                _dedup.Accept(kept, ClientIdHashSet.KeyOf(kept));
             }
         }
 
