@@ -1,5 +1,6 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using Microsoft.Extensions.AI;
 
 namespace SessionTracking.Gateway.Query;
 
@@ -11,6 +12,7 @@ internal sealed record ModelAnswer(
     long LatencyMs,
     DateTimeOffset AskedAt,
     DateTimeOffset AnsweredAt,
+    TokenUsage Usage,
     StreamFigures? Streaming = null)
 {
     /// <summary>The exchange as one grain call: a <c>prompt</c> and a <c>model_response</c> event plus the legacy row.</summary>
@@ -29,6 +31,18 @@ internal sealed record ModelAnswer(
         writer.WriteNumber("response_length", Text.Length);
         writer.WriteStartArray("citations");
         writer.WriteEndArray();
+
+        // The provider's own counts, what it bills by: the fields a client sends for the same purpose (docs/analytics.md).
+        if (Usage.InputTokens is { } input)
+        {
+            writer.WriteNumber("input_tokens", input);
+        }
+
+        if (Usage.OutputTokens is { } output)
+        {
+            writer.WriteNumber("output_tokens", output);
+        }
+
         if (Streaming is { } figures)
         {
             writer.WriteBoolean("streamed", true);
@@ -64,6 +78,12 @@ internal sealed record ModelAnswer(
 
         return System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
     }
+}
+
+/// <summary>The provider's token counts of one answer (its usage report), null where it reported none.</summary>
+internal readonly record struct TokenUsage(long? InputTokens, long? OutputTokens)
+{
+    public static TokenUsage Of(UsageDetails? usage) => new(usage?.InputTokenCount, usage?.OutputTokenCount);
 }
 
 /// <summary>

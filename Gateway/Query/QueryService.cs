@@ -53,7 +53,7 @@ internal sealed class QueryService(
         }
 
         var (model, provider) = Describe(answer.ModelId);
-        var recorded = new ModelAnswer(answer.Text, model, provider, (long)clock.GetElapsedTime(started).TotalMilliseconds, askedAt, clock.GetUtcNow());
+        var recorded = new ModelAnswer(answer.Text, model, provider, (long)clock.GetElapsedTime(started).TotalMilliseconds, askedAt, clock.GetUtcNow(), TokenUsage.Of(answer.Usage));
         return await RecordAsync(recorded, query, response) is { } refused
             ? refused
             : TypedResults.Ok(new QueryResponse(recorded.Text, model, provider, recorded.LatencyMs, [], query.SessionId));

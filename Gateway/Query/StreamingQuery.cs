@@ -34,6 +34,7 @@ internal sealed partial class StreamingQuery(
     private long _lastTokenAt;
     private long _chunks;
     private long? _usageTokens;
+    private long? _inputTokens;
     private string? _modelId;
 
     /// <summary>Waits for the model's first update, so that a provider failure can still be a 503.</summary>
@@ -119,6 +120,7 @@ internal sealed partial class StreamingQuery(
         foreach (var usage in update.Contents.OfType<UsageContent>())
         {
             _usageTokens = usage.Details.OutputTokenCount ?? _usageTokens;
+            _inputTokens = usage.Details.InputTokenCount ?? _inputTokens;
         }
 
         var text = update.Text;
@@ -147,7 +149,7 @@ internal sealed partial class StreamingQuery(
         long? ttft = _firstTokenAt is { } firstAt ? (long)_clock.GetElapsedTime(_started, firstAt).TotalMilliseconds : null;
         var (model, provider) = queries.Describe(_modelId);
         return new ModelAnswer(
-            _text.ToString(), model, provider, (long)_clock.GetElapsedTime(_started).TotalMilliseconds, _askedAt, _clock.GetUtcNow(),
+            _text.ToString(), model, provider, (long)_clock.GetElapsedTime(_started).TotalMilliseconds, _askedAt, _clock.GetUtcNow(), new TokenUsage(_inputTokens, _usageTokens),
             new StreamFigures(ttft, tokens, _usageTokens is not null, rate, stopped, error));
     }
 

@@ -32,6 +32,14 @@ public sealed class FakeOpenAiServer : IAsyncDisposable
         {
             var body = await JsonDocument.ParseAsync(context.Request.Body);
             requests.Enqueue((context.Request.Headers.Authorization.ToString(), body.RootElement.Clone()));
+            var usage = $$"""{"prompt_tokens":12,"completion_tokens":{{outputTokens}},"total_tokens":{{12 + outputTokens}}}""";
+            if (!body.RootElement.TryGetProperty("stream", out var stream) || !stream.GetBoolean())
+            {
+                context.Response.ContentType = "application/json";
+                await context.Response.WriteAsync($$$"""{"id":"c1","object":"chat.completion","created":1764000000,"model":"fake-gpt-2026","choices":[{"index":0,"message":{"role":"assistant","content":{{{JsonSerializer.Serialize(string.Concat(chunks))}}}},"finish_reason":"stop"}],"usage":{{{usage}}}}""");
+                return;
+            }
+
             context.Response.ContentType = "text/event-stream";
             foreach (var chunk in chunks)
             {
@@ -39,7 +47,6 @@ public sealed class FakeOpenAiServer : IAsyncDisposable
             }
 
             await WriteAsync(context, """{"id":"c1","object":"chat.completion.chunk","created":1764000000,"model":"fake-gpt-2026","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}""");
-            var usage = $$"""{"prompt_tokens":12,"completion_tokens":{{outputTokens}},"total_tokens":{{12 + outputTokens}}}""";
             await WriteAsync(context, $$$"""{"id":"c1","object":"chat.completion.chunk","created":1764000000,"model":"fake-gpt-2026","choices":[],"usage":{{{usage}}}}""");
             await context.Response.WriteAsync("data: [DONE]\n\n");
         }));

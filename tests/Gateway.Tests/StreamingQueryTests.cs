@@ -126,6 +126,28 @@ public sealed class StreamingQueryTests
     }
 
     [Fact]
+    public async Task A_plain_query_to_the_OpenAI_compatible_provider_records_the_tokens_it_bills()
+    {
+        await using var provider = await FakeOpenAiServer.StartAsync(["Machine ", "learning."], outputTokens: 7);
+        await using var factory = Gateway(tokenDelayMs: 0, new()
+        {
+            ["Query:Provider"] = "OpenAI",
+            ["Query:Endpoint"] = provider.BaseAddress,
+            ["Query:ApiKey"] = "test-key",
+            ["Query:Model"] = "fake-gpt",
+        });
+        var client = factory.CreateClient();
+        var sessionId = await client.StartSessionAsync();
+
+        var (status, body, _) = await client.PostAsync("/query", $$"""{"prompt":"{{Prompt}}","session_id":"{{sessionId}}"}""");
+
+        Assert.Equal(200, status);
+        Assert.Equal("Machine learning.", body.GetProperty("response").GetString());
+        var data = (await client.GetSessionAsync(sessionId)).GetProperty("events")[1].GetProperty("data");
+        Assert.Equal((12, 7), (data.GetProperty("input_tokens").GetInt64(), data.GetProperty("output_tokens").GetInt64()));
+    }
+
+    [Fact]
     public async Task The_OpenAI_compatible_provider_streams_through_Microsoft_Extensions_AI_with_its_usage_figures()
     {
         await using var provider = await FakeOpenAiServer.StartAsync(["Machine ", "learning ", "is ", "learning ", "from ", "data."], outputTokens: 9);
@@ -156,6 +178,7 @@ public sealed class StreamingQueryTests
         var data = (await client.GetSessionAsync(sessionId)).GetProperty("events")[1].GetProperty("data");
         Assert.Equal("usage", data.GetProperty("tokens_source").GetString());
         Assert.Equal(9, data.GetProperty("tokens").GetInt64());
+        Assert.Equal((12, 9), (data.GetProperty("input_tokens").GetInt64(), data.GetProperty("output_tokens").GetInt64())); // what the provider bills
         Assert.Equal("fake-gpt-2026", data.GetProperty("model").GetString()); // the model id the provider answered with
         Assert.Equal("openai", data.GetProperty("provider").GetString());
     }
