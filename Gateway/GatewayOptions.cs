@@ -30,8 +30,4 @@ public sealed class GatewayOptions
     /// <summary>Default and largest page size of GET /session/{id}.</summary>
     [Range(1, 100_000)]
     public int MaxPageSize { get; set; } = 10_000;
-
-    /// <summary>Grain calls slower than this answer 503 so clients retry elsewhere. Default 10 s.</summary>
-    [Range(typeof(TimeSpan), "00:00:00.100", "00:05:00")]
-    public TimeSpan GrainCallTimeout { get; set; } = TimeSpan.FromSeconds(10);
 }

@@ -10,7 +10,8 @@ namespace SessionTracking.Storage.Sqlite;
 /// SQLite adapter (WAL). All writes go through one writer connection fed by a queue: the writer takes every
 /// request waiting and commits them in one transaction, so flushes of many sessions share one fsync
 /// (group commit across sessions). Each request runs in its own savepoint, so one conflicting flush fails
-/// alone. Reads use pooled connections, which WAL lets run beside the writer.
+/// alone. The grains' reads (snapshots, events, client ids) run on dedicated reader threads with their own connections
+/// (<see cref="SqliteReaders"/>), which WAL lets run beside the writer; only the health check opens a pooled connection.
 /// </summary>
 public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
 {
