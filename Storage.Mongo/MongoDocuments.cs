@@ -18,6 +18,9 @@ public static class MongoDocuments
     /// <summary>View on which the guide's latency pipeline runs unchanged: one document per bucket, with the session's fields.</summary>
     public const string SessionsWithEventsView = "sessions_with_events";
 
+    /// <summary>Levels a BSON copy of client JSON may have: far inside the driver's serialization limit of 100.</summary>
+    private const int MaxProjectedDepth = 32;
+
     private static readonly JsonWriterSettings RelaxedJson = new() { OutputMode = JsonOutputMode.RelaxedExtendedJson, Indent = false };
 
     public static BsonDocument Session(SessionInfo s) => new()
@@ -38,16 +41,32 @@ public static class MongoDocuments
     /// The environment as BSON for ad-hoc queries when it converts without loss of meaning; the text itself is kept in
     /// <c>environment_json</c> and is what is read back (see <see cref="MongoEventData"/> for why a parse is not enough).
     /// </summary>
-    private static BsonValue EnvironmentProjection(string json)
+    private static BsonValue EnvironmentProjection(string json) => PlainBson(json, j => BsonDocument.Parse(j));
+
+    /// <summary>
+    /// <paramref name="json"/> parsed to BSON only when nothing in it can trouble the server or the driver — no
+    /// <c>$</c>-prefixed, dotted or empty key, at most <see cref="MaxProjectedDepth"/> levels — else null. Never throws:
+    /// the text beside it is the source of truth, so an unconvertible value only loses its queryable copy.
+    /// </summary>
+    private static BsonValue PlainBson(string json, Func<string, BsonValue> parse)
     {
         try
         {
-            return BsonDocument.Parse(json);
+            var value = parse(json);
+            return IsPlain(value, 0) ? value : BsonNull.Value;
         }
-        catch (Exception ex) when (ex is FormatException or BsonException or ArgumentException or InvalidOperationException)
+        catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             return BsonNull.Value;
         }
+
+        static bool IsPlain(BsonValue value, int depth) => value switch
+        {
+            _ when depth > MaxProjectedDepth => false,
+            BsonDocument d => d.All(e => e.Name.Length > 0 && e.Name[0] != '$' && !e.Name.Contains('.', StringComparison.Ordinal) && IsPlain(e.Value, depth + 1)),
+            BsonArray a => a.All(v => IsPlain(v, depth + 1)),
+            _ => true,
+        };
     }
 
     /// <summary>The session's read-model row, kept in its session document: <c>{through_seq, sessions, ended, …}</c>.</summary>
@@ -215,15 +234,6 @@ public static class MongoDocuments
     ];
 
     /// <summary>The citations as a BSON array when they convert; the text in <c>citations_json</c> is kept either way.</summary>
-    private static BsonValue CitationsProjection(string json)
-    {
-        try
-        {
-            return MongoDB.Bson.Serialization.BsonSerializer.Deserialize<BsonArray>(json);
-        }
-        catch (Exception ex) when (ex is FormatException or BsonException or ArgumentException or InvalidOperationException)
-        {
-            return BsonNull.Value;
-        }
-    }
+    private static BsonValue CitationsProjection(string json) =>
+        PlainBson(json, j => MongoDB.Bson.Serialization.BsonSerializer.Deserialize<BsonArray>(j));
 }

@@ -71,7 +71,7 @@ internal static partial class MongoReadModelBackfill
         var (filter, update) = AcquireLease(owner, LeaseDuration);
         try
         {
-            await metadata.UpdateOneAsync(filter, update, new UpdateOptions { IsUpsert = true }, cancellationToken);
+            await metadata.UpdateOneAsync(filter, new PipelineUpdateDefinition<BsonDocument>(update), new UpdateOptions { IsUpsert = true }, cancellationToken);
             return true;
         }
         catch (Exception ex) when (MongoErrors.IsDuplicateKey(ex))
@@ -81,24 +81,23 @@ internal static partial class MongoReadModelBackfill
     }
 
     /// <summary>Filter and pipeline update of <see cref="TryAcquireAsync"/> (pure, tested without a server).</summary>
-    public static (BsonDocument Filter, PipelineUpdateDefinition<BsonDocument> Update) AcquireLease(string owner, TimeSpan duration) => (
+    public static (BsonDocument Filter, BsonDocument[] Update) AcquireLease(string owner, TimeSpan duration) => (
         new BsonDocument { { "_id", LeaseId }, { "$expr", new BsonDocument("$lt", new BsonArray { "$expires_at", "$$NOW" }) } },
         LeaseUpdate(owner, duration));
 
     /// <summary>Renewal, in each batch's transaction: matches only while <paramref name="owner"/> still holds the lease.</summary>
-    public static (BsonDocument Filter, PipelineUpdateDefinition<BsonDocument> Update) RenewLease(string owner, TimeSpan duration) => (
+    public static (BsonDocument Filter, BsonDocument[] Update) RenewLease(string owner, TimeSpan duration) => (
         new BsonDocument { { "_id", LeaseId }, { "owner", owner } },
         LeaseUpdate(owner, duration));
 
-    private static PipelineUpdateDefinition<BsonDocument> LeaseUpdate(string owner, TimeSpan duration) =>
-        new(new BsonDocument[]
+    private static BsonDocument[] LeaseUpdate(string owner, TimeSpan duration) =>
+    [
+        new("$set", new BsonDocument
         {
-            new("$set", new BsonDocument
-            {
-                { "owner", owner },
-                { "expires_at", new BsonDocument("$add", new BsonArray { "$$NOW", (long)duration.TotalMilliseconds }) },
-            }),
-        });
+            { "owner", owner },
+            { "expires_at", new BsonDocument("$add", new BsonArray { "$$NOW", (long)duration.TotalMilliseconds }) },
+        }),
+    ];
 
     private static Task ReleaseAsync(IMongoCollection<BsonDocument> metadata, string owner, CancellationToken cancellationToken) =>
         metadata.DeleteOneAsync(new BsonDocument { { "_id", LeaseId }, { "owner", owner } }, cancellationToken);
@@ -143,7 +142,8 @@ internal static partial class MongoReadModelBackfill
                 MongoConnection.Transaction(options),
                 async (session, ct) =>
                 {
-                    var (leaseFilter, renew) = RenewLease(owner, LeaseDuration);
+                    var (leaseFilter, renewal) = RenewLease(owner, LeaseDuration);
+                    var renew = new PipelineUpdateDefinition<BsonDocument>(renewal);
                     var held = await (session is null ? metadata.UpdateOneAsync(leaseFilter, renew, cancellationToken: ct) : metadata.UpdateOneAsync(session, leaseFilter, renew, cancellationToken: ct));
                     if (held.MatchedCount == 0)
                     {
