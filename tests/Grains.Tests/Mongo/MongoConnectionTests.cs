@@ -61,6 +61,33 @@ public sealed class MongoConnectionTests
         }
     }
 
+    [Fact]
+    public async Task Start_up_refuses_a_secondary_read_preference_before_contacting_any_server()
+    {
+        // Port 1 on localhost: no server. The refusal must come first, as InvalidOperationException, not a timeout.
+        var options = new MongoStoreOptions { ConnectionString = "mongodb://127.0.0.1:1/?readPreference=secondaryPreferred&serverSelectionTimeoutMS=200" };
+        var store = new MongoSessionStore(Microsoft.Extensions.Options.Options.Create(options), Microsoft.Extensions.Logging.Abstractions.NullLogger<MongoSessionStore>.Instance);
+
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => store.InitializeAsync(CancellationToken.None));
+
+        Assert.Contains("readPreference=SecondaryPreferred", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Without_a_reachable_server_every_call_fails_as_unavailable_within_the_operation_timeout()
+    {
+        var options = new MongoStoreOptions { ConnectionString = "mongodb://127.0.0.1:1/?replicaSet=rs0", OperationTimeout = TimeSpan.FromMilliseconds(300), HealthTimeout = TimeSpan.FromMilliseconds(300) };
+        var store = new MongoSessionStore(Microsoft.Extensions.Options.Options.Create(options), Microsoft.Extensions.Logging.Abstractions.NullLogger<MongoSessionStore>.Instance);
+        var started = DateTime.UtcNow;
+
+        await Assert.ThrowsAsync<StoreUnavailableException>(() => store.AppendAsync(new SessionFlush("s", [new StoredEvent(1, 1, "click", "{}", null, 1)], [], [], null), CancellationToken.None));
+        await Assert.ThrowsAsync<StoreUnavailableException>(() => store.ReadEventsAsync("s", 0, 10, CancellationToken.None));
+        Assert.False(await store.IsHealthyAsync(CancellationToken.None));
+
+        // The driver's default server selection timeout is 30 s: only the adapter's own limit ends these calls sooner.
+        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(10), $"{DateTime.UtcNow - started}");
+    }
+
     [Theory]
     [InlineData("""{ isWritablePrimary: true, maxWireVersion: 21 }""", true, true)]
     [InlineData("""{ isWritablePrimary: true, maxWireVersion: 21 }""", false, false)]
