@@ -22,7 +22,8 @@ internal static partial class MongoReadModelBackfill
     /// <summary>Sessions per transaction: their summaries and aggregate changes, a few hundred small writes, seconds at most.</summary>
     private const int SessionsPerBatch = 100;
 
-    private static readonly TimeSpan LeaseDuration = TimeSpan.FromMinutes(1);
+    // Long beside one batch (a fold of 100 sessions and one transaction), so only a silo that stopped loses it.
+    private static readonly TimeSpan LeaseDuration = TimeSpan.FromMinutes(5);
     private static readonly TimeSpan WaitInterval = TimeSpan.FromSeconds(2);
 
     public static async Task RunAsync(IMongoClient client, IMongoDatabase database, MongoStoreOptions options, ILogger logger, CancellationToken cancellationToken)
