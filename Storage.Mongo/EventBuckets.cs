@@ -24,7 +24,7 @@ public readonly record struct EventBuckets(int MaxEvents, int MaxBytes)
 
     /// <summary>
     /// Splits a flush's events (consecutive sequence numbers) into runs that each fit an empty bucket; each event's size
-    /// is its serialized BSON. An event larger than <see cref="MaxBytes"/> on its own gets a bucket of its own (the
+    /// is its serialized BSON, kept as a <see cref="RawBsonDocument"/>. An event larger than <see cref="MaxBytes"/> on its own gets a bucket of its own (the
     /// gateway's 64 KiB cap keeps it far below MongoDB's 16 MiB).
     /// </summary>
     public IReadOnlyList<BucketRun> Split(IReadOnlyList<StoredEvent> events)
@@ -35,8 +35,9 @@ public readonly record struct EventBuckets(int MaxEvents, int MaxBytes)
         long first = 0, last = 0;
         foreach (var e in events)
         {
-            var document = MongoDocuments.Event(e);
-            var size = document.ToBson().Length + ArrayElementOverhead;
+            // Serialized once: the size is exact, and the driver copies these bytes instead of serializing again.
+            var bytesOfEvent = MongoDocuments.Event(e).ToBson();
+            var size = bytesOfEvent.Length + ArrayElementOverhead;
             if (current.Count > 0 && (current.Count >= MaxEvents || bytes + size > MaxBytes))
             {
                 runs.Add(new BucketRun(first, last, current, bytes));
@@ -49,7 +50,7 @@ public readonly record struct EventBuckets(int MaxEvents, int MaxBytes)
                 first = e.Seq;
             }
 
-            current.Add(document);
+            current.Add(new RawBsonDocument(bytesOfEvent));
             bytes += size;
             last = e.Seq;
         }

@@ -24,6 +24,19 @@ public sealed class MongoDocumentTests
     }
 
     [Fact]
+    public void A_runs_events_are_kept_as_their_serialized_bytes_and_write_the_same_documents()
+    {
+        var events = new[] { Event(1), Event(2, data: """{"n":123456789012345678901234567890}"""), Event(3, id: null) with { ClientId = null } };
+
+        var run = new EventBuckets(500, 1_000_000).Split(events).Single();
+        var written = MongoDB.Bson.Serialization.BsonSerializer.Deserialize<BsonDocument>(EventBuckets.NewBucket("s", run).ToBson());
+
+        Assert.All(run.Events, e => Assert.IsType<RawBsonDocument>(e));
+        Assert.Equal(events.Select(MongoDocuments.Event), written["events"].AsBsonArray.Select(e => e.AsBsonDocument));
+        Assert.Equal(events, written["events"].AsBsonArray.Select(e => MongoDocuments.ToEvent(e.AsBsonDocument)));
+    }
+
+    [Fact]
     public void Extending_the_tail_matches_only_the_open_bucket_ending_just_before_the_run_with_room_for_it()
     {
         var buckets = new EventBuckets(500, 1_000_000);
