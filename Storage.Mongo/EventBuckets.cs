@@ -63,6 +63,35 @@ public readonly record struct EventBuckets(int MaxEvents, int MaxBytes)
         return runs;
     }
 
+    /// <summary>
+    /// Stores a flush's events: each run extends the tail, or seals it and starts a new bucket. Throws
+    /// <see cref="StoreConflictException"/> when neither matches: another writer stored the run's first seq. An insert
+    /// that meets another writer's bucket fails in <paramref name="buckets"/> with a duplicate key (a conflict at the
+    /// adapter's boundary).
+    /// </summary>
+    public async Task AppendAsync(IBucketWrites buckets, string sessionId, IReadOnlyList<StoredEvent> events)
+    {
+        foreach (var run in Split(events))
+        {
+            if (run.FirstSeq > 1)
+            {
+                var (filter, update) = ExtendTail(sessionId, run);
+                if (await buckets.UpdateOneAsync(filter, update))
+                {
+                    continue;
+                }
+
+                var (sealFilter, seal) = Seal(sessionId, run.FirstSeq);
+                if (!await buckets.UpdateOneAsync(sealFilter, seal))
+                {
+                    throw new StoreConflictException($"Session {sessionId} has no open bucket ending at seq {run.FirstSeq - 1}: another activation stored seq {run.FirstSeq} first.");
+                }
+            }
+
+            await buckets.InsertOneAsync(NewBucket(sessionId, run));
+        }
+    }
+
     public static BsonDocument BucketId(string sessionId, long firstSeq) => new() { { "s", sessionId }, { "f", firstSeq } };
 
     /// <summary>
@@ -86,17 +115,12 @@ public readonly record struct EventBuckets(int MaxEvents, int MaxBytes)
         });
 
     /// <summary>
-    /// Closes the bucket ending just before <paramref name="nextSeq"/> for appends. Idempotent for the same successor, so a
-    /// flush retried after its seal but before its insert (no transaction) can still finish; matches nothing when another
-    /// writer extended the bucket past <paramref name="nextSeq"/> − 1.
+    /// Closes the bucket ending just before <paramref name="nextSeq"/> for appends (<c>next_seq</c> is always its
+    /// <c>last_seq</c> + 1, so sealing again is harmless: a flush retried after its seal but before its insert, without a
+    /// transaction, can finish). Matches nothing when another writer extended the bucket past <paramref name="nextSeq"/> − 1.
     /// </summary>
     public static (BsonDocument Filter, BsonDocument Update) Seal(string sessionId, long nextSeq) => (
-        new BsonDocument
-        {
-            { "session_id", sessionId },
-            { "last_seq", nextSeq - 1 },
-            { "$or", new BsonArray { new BsonDocument("next_seq", new BsonDocument("$exists", false)), new BsonDocument("next_seq", nextSeq) } },
-        },
+        new BsonDocument { { "session_id", sessionId }, { "last_seq", nextSeq - 1 } },
         new BsonDocument("$set", new BsonDocument("next_seq", nextSeq)));
 
     public static BsonDocument NewBucket(string sessionId, BucketRun run) => new()
@@ -113,6 +137,15 @@ public readonly record struct EventBuckets(int MaxEvents, int MaxBytes)
     /// <summary>The buckets holding any event with seq &gt; <paramref name="afterSeq"/>, found on <c>{session_id, last_seq}</c>.</summary>
     public static BsonDocument After(string sessionId, long afterSeq) =>
         new() { { "session_id", sessionId }, { "last_seq", new BsonDocument("$gt", afterSeq) } };
+}
+
+/// <summary>The two writes of an append on <c>session_events</c> (inside the flush's transaction, when there is one).</summary>
+public interface IBucketWrites
+{
+    /// <summary>True when the filter matched a bucket.</summary>
+    Task<bool> UpdateOneAsync(BsonDocument filter, BsonDocument update);
+
+    Task InsertOneAsync(BsonDocument bucket);
 }
 
 /// <summary>Consecutive events that go into one bucket: their documents and their size in bytes.</summary>

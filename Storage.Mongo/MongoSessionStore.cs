@@ -280,10 +280,7 @@ public sealed partial class MongoSessionStore : ISessionStore
     {
         if (flush.SessionId is { } sessionId)
         {
-            foreach (var run in _buckets.Split(flush.Events))
-            {
-                await WriteRunAsync(session, sessionId, run, cancellationToken);
-            }
+            await _buckets.AppendAsync(new BucketWrites(_eventBuckets, session, cancellationToken), sessionId, flush.Events);
 
             if (flush.ReadModel is { ChangesFigures: true } readModel)
             {
@@ -317,36 +314,17 @@ public sealed partial class MongoSessionStore : ISessionStore
         await WriteLegacyAsync(session, flushKey, flush.Queries, flush.LegacyEvents, cancellationToken);
     }
 
-    /// <summary>
-    /// One run into the session's tail bucket, or into a new bucket after sealing the full one (<see cref="EventBuckets"/>).
-    /// Neither matching means another writer stored this seq first: a conflict, and the transaction is aborted.
-    /// </summary>
-    private async Task WriteRunAsync(IClientSessionHandle? session, string sessionId, BucketRun run, CancellationToken cancellationToken)
+    /// <summary><c>session_events</c> writes of one flush, in its transaction when there is one.</summary>
+    private sealed class BucketWrites(IMongoCollection<BsonDocument> collection, IClientSessionHandle? session, CancellationToken cancellationToken) : IBucketWrites
     {
-        if (run.FirstSeq > 1)
-        {
-            var (filter, update) = _buckets.ExtendTail(sessionId, run);
-            if ((await UpdateAsync(filter, update)).MatchedCount == 1)
-            {
-                return;
-            }
+        public async Task<bool> UpdateOneAsync(BsonDocument filter, BsonDocument update) =>
+            (await (session is null
+                ? collection.UpdateOneAsync(filter, update, cancellationToken: cancellationToken)
+                : collection.UpdateOneAsync(session, filter, update, cancellationToken: cancellationToken))).MatchedCount == 1;
 
-            var (sealFilter, seal) = EventBuckets.Seal(sessionId, run.FirstSeq);
-            if ((await UpdateAsync(sealFilter, seal)).MatchedCount == 0)
-            {
-                throw new StoreConflictException($"Session {sessionId} has no open tail ending at seq {run.FirstSeq - 1}: another activation stored seq {run.FirstSeq} first.");
-            }
-        }
-
-        // A duplicate key here (same first seq, or same last seq) is another writer's bucket: the boundary maps it to a conflict.
-        var bucket = EventBuckets.NewBucket(sessionId, run);
-        await (session is null
-            ? _eventBuckets.InsertOneAsync(bucket, cancellationToken: cancellationToken)
-            : _eventBuckets.InsertOneAsync(session, bucket, cancellationToken: cancellationToken));
-
-        Task<UpdateResult> UpdateAsync(BsonDocument filter, BsonDocument update) => session is null
-            ? _eventBuckets.UpdateOneAsync(filter, update, cancellationToken: cancellationToken)
-            : _eventBuckets.UpdateOneAsync(session, filter, update, cancellationToken: cancellationToken);
+        public Task InsertOneAsync(BsonDocument bucket) => session is null
+            ? collection.InsertOneAsync(bucket, cancellationToken: cancellationToken)
+            : collection.InsertOneAsync(session, bucket, cancellationToken: cancellationToken);
     }
 
     /// <summary>
