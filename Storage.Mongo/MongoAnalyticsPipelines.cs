@@ -6,7 +6,7 @@ namespace SessionTracking.Storage.Mongo;
 /// <summary>
 /// The analytics port's aggregation pipelines, as plain BSON so they are tested without a server. Every pipeline starts
 /// from <c>sessions</c> (the filter's <c>$match</c> uses the <c>{experiment_id, model_group, start_time}</c> index) and
-/// joins each selected session's buckets with <c>$lookup</c> on <c>session_events {session_id, bucket}</c>, so a
+/// joins each selected session's buckets with <c>$lookup</c> on <c>session_events {session_id, last_seq}</c>, so a
 /// narrow filter reads only its own buckets. Each mirrors one query of <see cref="Sqlite.SqliteAnalyticsStore"/>.
 /// Experiment figures do not come from events: see <see cref="MongoGroupFigures"/>.
 /// </summary>
@@ -82,7 +82,7 @@ public static class MongoAnalyticsPipelines
         .. limit > 0 ? [new BsonDocument("$limit", limit)] : Array.Empty<BsonDocument>(),
         Lookup("counted", EventCount()),
         new("$set", new BsonDocument("event_count", EventCountOfLookup("$counted"))),
-        new("$project", new BsonDocument { { "environment", 0 }, { "counted", 0 } }),
+        new("$project", new BsonDocument { { "environment", 0 }, { "environment_json", 0 }, { "counted", 0 } }),
     ];
 
     public static BsonDocument[] ExportSessions(AnalyticsFilter filter) =>
@@ -104,7 +104,7 @@ public static class MongoAnalyticsPipelines
         Match(SessionFilter(filter)),
         new("$project", new BsonDocument { { "session_id", 1 }, { "user_id", 1 }, { "experiment_id", 1 }, { "model_group", 1 }, { "start_time", 1 } }),
         new("$sort", new BsonDocument { { "start_time", 1 }, { "session_id", 1 } }),
-        Lookup("b", [new("$sort", new BsonDocument("bucket", 1)), new("$project", new BsonDocument { { "_id", 0 }, { "events", 1 } })]),
+        Lookup("b", [new("$sort", new BsonDocument("last_seq", 1)), new("$project", new BsonDocument { { "_id", 0 }, { "events", 1 } })]),
         new("$unwind", "$b"),
         new("$unwind", "$b.events"),
         new("$project", new BsonDocument
@@ -117,17 +117,29 @@ public static class MongoAnalyticsPipelines
             { "seq", "$b.events.seq" },
             { "t", "$b.events.t" },
             { "type", "$b.events.type" },
-            { "data", "$b.events.data" },
+            // The accepted text; an event stored before data_json existed carries only its BSON data.
+            { "data", new BsonDocument("$ifNull", new BsonArray { "$b.events." + MongoEventData.JsonField, "$b.events.data" }) },
             { "id", "$b.events.id" },
             // StoredEvent.EventTime: events stored before corrected_t existed read as t, at most received_at.
             { "corrected_t", new BsonDocument("$ifNull", new BsonArray { "$b.events.corrected_t", new BsonDocument("$min", new BsonArray { "$b.events.t", "$b.events.received_at" }) }) },
         }),
     ];
 
-    /// <summary>Sub-pipeline on one session's buckets: its number of events (the arrays themselves, not the counters).</summary>
+    /// <summary>
+    /// Sub-pipeline on one session's buckets: its number of events, from each bucket's stored <c>count</c> (kept with every
+    /// append), so no event array is loaded to be measured.
+    /// </summary>
     public static BsonDocument[] EventCount() =>
     [
-        new("$group", new BsonDocument { { "_id", BsonNull.Value }, { "n", new BsonDocument("$sum", new BsonDocument("$size", "$events")) } }),
+        new("$project", new BsonDocument { { "_id", 0 }, { "count", 1 } }),
+        new("$group", new BsonDocument { { "_id", BsonNull.Value }, { "n", new BsonDocument("$sum", "$count") } }),
+    ];
+
+    /// <summary>Per session of <paramref name="sessionIds"/>: its bucket documents and events (stored counts).</summary>
+    public static BsonDocument[] BucketCounts(IEnumerable<BsonValue> sessionIds) =>
+    [
+        new("$match", BucketsOf(sessionIds)),
+        new("$group", new BsonDocument { { "_id", "$session_id" }, { "buckets", new BsonDocument("$sum", 1) }, { "n", new BsonDocument("$sum", "$count") } }),
     ];
 
     public static BsonDocument UserSessions(string userId) => new("user_id", userId);

@@ -1,5 +1,4 @@
 using MongoDB.Bson;
-using MongoDB.Bson.IO;
 using SessionTracking.Analytics;
 
 namespace SessionTracking.Storage.Mongo;
@@ -9,8 +8,6 @@ namespace SessionTracking.Storage.Mongo;
 /// </summary>
 public static class MongoAnalyticsResults
 {
-    private static readonly JsonWriterSettings RelaxedJson = new() { OutputMode = JsonOutputMode.RelaxedExtendedJson, Indent = false };
-
     public static GroupAverage ToGroupAverage(BsonDocument d, string field) => new(d["_id"].AsString, NullableDouble(d, field));
 
     public static SessionListItem ToSessionListItem(BsonDocument d) => new(
@@ -32,7 +29,7 @@ public static class MongoAnalyticsResults
         d["seq"].ToInt64(),
         d["t"].ToInt64(),
         d["type"].AsString,
-        d["data"].AsBsonDocument.ToJson(RelaxedJson),
+        MongoEventData.Read(d["data"]),
         d.TryGetValue("id", out var id) && id.IsString ? id.AsString : null,
         d.TryGetValue("corrected_t", out var corrected) && corrected.IsNumeric ? corrected.ToInt64() : d["t"].ToInt64());
 

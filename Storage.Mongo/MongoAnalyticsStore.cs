@@ -21,8 +21,10 @@ public sealed class MongoAnalyticsStore : IAnalyticsStore
     private static readonly AggregateOptions ReadOptions = new() { AllowDiskUse = true };
     private static readonly AggregateOptions ExportOptions = new() { AllowDiskUse = true, BatchSize = ExportBatchSize };
 
+    private const string StoreName = "MongoDB analytics store";
+
     private readonly MongoStoreOptions _options;
-    private readonly WriteConcern _writeConcern;
+    private readonly TransactionOptions _deletionTransaction;
     private readonly IMongoClient _client;
     private readonly IMongoDatabase _database;
     private readonly MongoReadModelWriter _readModel;
@@ -34,14 +36,12 @@ public sealed class MongoAnalyticsStore : IAnalyticsStore
     public MongoAnalyticsStore(IOptions<MongoStoreOptions> options)
     {
         _options = options.Value;
-        var connectionString = _options.ConnectionString ?? Environment.GetEnvironmentVariable("MONGODB_URI")
-            ?? throw new InvalidOperationException("Storage:Mongo:ConnectionString or MONGODB_URI is required for the MongoDB store.");
 
         // A client of its own, built from the same settings as MongoSessionStore's: the driver shares one cluster
         // (connection pools, server monitoring) between clients whose settings are equal.
-        _client = new MongoClient(connectionString);
-        _writeConcern = new WriteConcern(WriteConcern.WValue.Parse(_options.WriteConcern), journal: _options.Journal);
-        var database = _database = _client.GetDatabase(_options.Database).WithWriteConcern(_writeConcern).WithReadConcern(ReadConcern.Majority);
+        _client = new MongoClient(MongoConnection.ClientSettings(_options));
+        _deletionTransaction = MongoConnection.Transaction(_options, ReadConcern.Snapshot);
+        var database = _database = _client.GetDatabase(_options.Database).WithWriteConcern(MongoConnection.WriteConcern(_options)).WithReadConcern(ReadConcern.Majority);
         _readModel = new MongoReadModelWriter(database);
         _sessions = database.GetCollection<BsonDocument>(MongoDocuments.Sessions);
         _eventBuckets = database.GetCollection<BsonDocument>(MongoDocuments.EventBucketsCollection);
@@ -49,42 +49,51 @@ public sealed class MongoAnalyticsStore : IAnalyticsStore
         _events = database.GetCollection<BsonDocument>(MongoDocuments.Events);
     }
 
+    /// <summary>Sessions per deletion transaction (and per page of session ids when legacy rows are deleted).</summary>
+    internal int SessionsPerDeletion { get; init; } = 100;
+
+    /// <summary>Bucket documents per deletion transaction, unless one session alone has more (it then goes alone).</summary>
+    internal int BucketsPerDeletion { get; init; } = 1000;
+
+    /// <summary>Legacy rows deleted per <c>deleteMany</c>.</summary>
+    internal int LegacyRowsPerDeletion { get; init; } = 1000;
+
     public Task<IReadOnlyList<GroupFigures>> ReadGroupFiguresAsync(string? experimentId, DateTimeOffset? from, DateTimeOffset? to, bool usersAsUnits, CancellationToken cancellationToken) =>
-        Guard(() => MongoGroupFigures.ReadAsync(_database, experimentId, from?.ToUnixTimeMilliseconds(), to?.ToUnixTimeMilliseconds(), usersAsUnits, cancellationToken));
+        Guard(token => MongoGroupFigures.ReadAsync(_database, experimentId, from?.ToUnixTimeMilliseconds(), to?.ToUnixTimeMilliseconds(), usersAsUnits, token), cancellationToken);
 
     /// <summary>The earliest start of the experiment's sessions, on the (experiment_id, model_group, start_time) index.</summary>
     public Task<DateTimeOffset?> ExperimentStartAsync(string experimentId, CancellationToken cancellationToken) =>
-        Guard(async () =>
+        Guard(async token =>
         {
             var first = await _sessions.Find(new BsonDocument("experiment_id", experimentId))
                 .Sort(new BsonDocument("start_time", 1))
                 .Project(new BsonDocument("start_time", 1))
-                .FirstOrDefaultAsync(cancellationToken);
+                .FirstOrDefaultAsync(token);
             return first is null ? (DateTimeOffset?)null : new DateTimeOffset(first["start_time"].ToUniversalTime(), TimeSpan.Zero);
-        });
+        }, cancellationToken);
 
     public Task<GuideAverages> GuideAveragesAsync(AnalyticsFilter filter, CancellationToken cancellationToken) =>
-        Guard(async () =>
+        Guard(async token =>
         {
-            var latency = AggregateAsync(_sessions, MongoAnalyticsPipelines.GuideLatency(filter), cancellationToken);
-            var duration = AggregateAsync(_sessions, MongoAnalyticsPipelines.GuideDuration(filter), cancellationToken);
+            var latency = AggregateAsync(_sessions, MongoAnalyticsPipelines.GuideLatency(filter), token);
+            var duration = AggregateAsync(_sessions, MongoAnalyticsPipelines.GuideDuration(filter), token);
             await Task.WhenAll(latency, duration);
             return new GuideAverages(
                 (await latency).Select(d => MongoAnalyticsResults.ToGroupAverage(d, "avg_latency")).ToList(),
                 (await duration).Select(d => MongoAnalyticsResults.ToGroupAverage(d, "avg_duration_ms")).ToList());
-        });
+        }, cancellationToken);
 
     public Task<IReadOnlyList<SessionListItem>> ListSessionsAsync(AnalyticsFilter filter, int limit, CancellationToken cancellationToken) =>
-        Guard(async () =>
+        Guard(async token =>
         {
             if (limit == 0)
             {
                 return (IReadOnlyList<SessionListItem>)[];
             }
 
-            var rows = await AggregateAsync(_sessions, MongoAnalyticsPipelines.ListSessions(filter, limit), cancellationToken);
+            var rows = await AggregateAsync(_sessions, MongoAnalyticsPipelines.ListSessions(filter, limit), token);
             return rows.Select(MongoAnalyticsResults.ToSessionListItem).ToList();
-        });
+        }, cancellationToken);
 
     public IAsyncEnumerable<ExportSession> ExportSessionsAsync(AnalyticsFilter filter, CancellationToken cancellationToken) =>
         StreamAsync(MongoAnalyticsPipelines.ExportSessions(filter), MongoAnalyticsResults.ToExportSession, cancellationToken);
@@ -93,52 +102,122 @@ public sealed class MongoAnalyticsStore : IAnalyticsStore
         StreamAsync(MongoAnalyticsPipelines.ExportEvents(filter), MongoAnalyticsResults.ToExportEvent, cancellationToken);
 
     public Task<IReadOnlyList<string>> SessionIdsOfUserAsync(string userId, CancellationToken cancellationToken) =>
-        Guard<IReadOnlyList<string>>(async () =>
+        Guard<IReadOnlyList<string>>(async token =>
         {
             var found = await _sessions.Find(MongoAnalyticsPipelines.UserSessions(userId))
                 .Project(new BsonDocument("_id", 1))
-                .ToListAsync(cancellationToken);
+                .ToListAsync(token);
             return [.. found.Select(d => d["_id"].AsString)];
-        });
+        }, cancellationToken);
 
     /// <summary>
-    /// One multi-document transaction (snapshot reads, so the counts are of the rows deleted, and the aggregates lose
-    /// exactly what the deleted sessions had added) when <see cref="MongoStoreOptions.UseTransactions"/> says the
-    /// deployment supports it, as the session store decides; otherwise the same steps in order, deleting by the session
-    /// ids read first so no bucket of a counted session is left behind.
+    /// In steps that each fit a transaction, so a heavy user's deletion never meets the 60 s transaction lifetime nor
+    /// holds the hot aggregate documents long: first the legacy rows of the user and of the user's sessions (no read
+    /// model depends on them, so plain bounded deletes), then the sessions in batches of at most
+    /// <see cref="SessionsPerDeletion"/> sessions and <see cref="BucketsPerDeletion"/> buckets, each batch's read-model
+    /// removal, buckets and session documents in one transaction (snapshot reads, when the deployment has transactions),
+    /// and last the user's <c>user_summaries</c>, which every batch has already brought to zero. Each step deletes what
+    /// it counts, so an interrupted deletion run again finishes the rest and counts nothing twice; the counts are those
+    /// of this run.
     /// </summary>
     public Task<UserDeletion> DeleteUserAsync(string userId, CancellationToken cancellationToken) =>
-        Guard(() => MongoTransactions.RunAsync(
-            _client,
-            _options.UseTransactions,
-            new TransactionOptions(readConcern: ReadConcern.Snapshot, writeConcern: _writeConcern),
-            (s, ct) => DeleteUserCoreAsync(s, userId, ct),
-            cancellationToken));
+        MongoErrors.Guard(
+            async token =>
+            {
+                var (queries, events) = await DeleteLegacyRowsAsync(userId, token);
+                long sessions = 0, sessionEvents = 0;
+                while (true)
+                {
+                    // The limit is per batch: a heavy user takes many batches, each as short as a light user's deletion.
+                    using var batchLimit = CancellationTokenSource.CreateLinkedTokenSource(token);
+                    batchLimit.CancelAfter(_options.AnalyticsTimeout);
+                    var (deleted, deletedEvents) = await MongoTransactions.RunAsync(
+                        _client,
+                        _options.UseTransactions,
+                        _deletionTransaction,
+                        (s, ct) => DeleteSessionBatchAsync(s, userId, ct),
+                        batchLimit.Token);
+                    if (deleted == 0)
+                    {
+                        break;
+                    }
 
-    private async Task<UserDeletion> DeleteUserCoreAsync(IClientSessionHandle? session, string userId, CancellationToken cancellationToken)
+                    sessions += deleted;
+                    sessionEvents += deletedEvents;
+                }
+
+                await _database.GetCollection<BsonDocument>(MongoReadModelDocuments.UserSummaries).DeleteManyAsync(new BsonDocument("user_id", userId), token);
+                return new UserDeletion(userId, sessions, sessionEvents, queries, events);
+            },
+            StoreName,
+            Timeout.InfiniteTimeSpan,
+            cancellationToken);
+
+    /// <summary>The user's <c>queries</c>/<c>events</c> rows, and those of the user's sessions, a bounded page at a time.</summary>
+    private async Task<(long Queries, long Events)> DeleteLegacyRowsAsync(string userId, CancellationToken cancellationToken)
     {
-        // One user's session ids (not all sessions): the keys of their buckets and legacy rows.
+        long queries = 0, events = 0;
+        string? after = null;
+        while (true)
+        {
+            var page = await _sessions.Find(after is null ? MongoAnalyticsPipelines.UserSessions(userId) : new BsonDocument(MongoAnalyticsPipelines.UserSessions(userId)).Add("_id", new BsonDocument("$gt", after)))
+                .Sort(new BsonDocument("_id", 1)).Limit(SessionsPerDeletion).Project(new BsonDocument("_id", 1)).ToListAsync(cancellationToken);
+            var filter = MongoAnalyticsPipelines.LegacyRowsOf(userId, page.Select(d => d["_id"]));
+            queries += await DeleteInPagesAsync(_queries, filter);
+            events += await DeleteInPagesAsync(_events, filter);
+            if (page.Count < SessionsPerDeletion)
+            {
+                return (queries, events);
+            }
+
+            after = page[^1]["_id"].AsString;
+        }
+
+        async Task<long> DeleteInPagesAsync(IMongoCollection<BsonDocument> collection, BsonDocument filter)
+        {
+            long deleted = 0;
+            while (true)
+            {
+                var ids = await collection.Find(filter).Limit(LegacyRowsPerDeletion).Project(new BsonDocument("_id", 1)).ToListAsync(cancellationToken);
+                if (ids.Count == 0)
+                {
+                    return deleted;
+                }
+
+                deleted += (await collection.DeleteManyAsync(new BsonDocument("_id", new BsonDocument("$in", new BsonArray(ids.Select(d => d["_id"])))), cancellationToken)).DeletedCount;
+            }
+        }
+    }
+
+    /// <summary>
+    /// One batch of the user's sessions, in the caller's transaction: out of the read model, their buckets (events
+    /// counted from the buckets' stored <c>count</c>) and the session documents. Zero sessions: nothing left.
+    /// </summary>
+    private async Task<(long Sessions, long Events)> DeleteSessionBatchAsync(IClientSessionHandle? session, string userId, CancellationToken cancellationToken)
+    {
         var userSessions = MongoAnalyticsPipelines.UserSessions(userId);
         var found = await (session is null ? _sessions.Find(userSessions) : _sessions.Find(session, userSessions))
+            .Sort(new BsonDocument("_id", 1))
+            .Limit(SessionsPerDeletion)
             .Project(MongoReadModelDocuments.KeyProjection())
             .ToListAsync(cancellationToken);
-        var ids = found.Select(d => d["_id"]).ToList();
-        await RemoveFromReadModelAsync(session, userId, found, cancellationToken);
+        if (found.Count == 0)
+        {
+            return (0, 0);
+        }
 
-        // SessionEvents counts events, as the SQLite rows are events: the buckets' array sizes, before deleting them.
-        var buckets = MongoAnalyticsPipelines.BucketsOf(ids);
-        BsonDocument[] countPipeline = [new("$match", buckets), .. MongoAnalyticsPipelines.EventCount()];
-        var counted = await (session is null
+        var countPipeline = MongoAnalyticsPipelines.BucketCounts(found.Select(d => d["_id"]));
+        using var counted = await (session is null
             ? _eventBuckets.AggregateAsync<BsonDocument>(countPipeline, cancellationToken: cancellationToken)
             : _eventBuckets.AggregateAsync<BsonDocument>(session, countPipeline, cancellationToken: cancellationToken));
-        var sessionEvents = (await counted.FirstOrDefaultAsync(cancellationToken))?["n"].ToInt64() ?? 0;
+        var perSession = (await counted.ToListAsync(cancellationToken)).ToDictionary(d => d["_id"].AsString, d => (Buckets: d["buckets"].ToInt64(), Events: d["n"].ToInt64()), StringComparer.Ordinal);
+        var batch = TakeWithinBuckets(found, perSession, BucketsPerDeletion);
+        var ids = batch.Select(d => d["_id"]).ToList();
 
-        await DeleteAsync(_eventBuckets, buckets);
-        var legacy = MongoAnalyticsPipelines.LegacyRowsOf(userId, ids);
-        var queries = await DeleteAsync(_queries, legacy);
-        var events = await DeleteAsync(_events, legacy);
+        await RemoveFromReadModelAsync(session, batch, cancellationToken);
+        await DeleteAsync(_eventBuckets, MongoAnalyticsPipelines.BucketsOf(ids));
         var sessions = await DeleteAsync(_sessions, new BsonDocument("_id", new BsonDocument("$in", new BsonArray(ids))));
-        return new UserDeletion(userId, sessions, sessionEvents, queries, events);
+        return (sessions, batch.Sum(d => perSession.TryGetValue(d["_id"].AsString, out var c) ? c.Events : 0));
 
         async Task<long> DeleteAsync(IMongoCollection<BsonDocument> collection, BsonDocument filter) =>
             (await (session is null
@@ -146,18 +225,38 @@ public sealed class MongoAnalyticsStore : IAnalyticsStore
                 : collection.DeleteManyAsync(session, filter, cancellationToken: cancellationToken))).DeletedCount;
     }
 
+    /// <summary>The leading sessions whose buckets add up to at most <paramref name="maxBuckets"/>; never fewer than one.</summary>
+    internal static List<BsonDocument> TakeWithinBuckets(List<BsonDocument> sessions, IReadOnlyDictionary<string, (long Buckets, long Events)> counts, int maxBuckets)
+    {
+        var taken = new List<BsonDocument>();
+        long buckets = 0;
+        foreach (var d in sessions)
+        {
+            var own = counts.TryGetValue(d["_id"].AsString, out var c) ? c.Buckets : 0;
+            if (taken.Count > 0 && buckets + own > maxBuckets)
+            {
+                break;
+            }
+
+            taken.Add(d);
+            buckets += own;
+        }
+
+        return taken;
+    }
+
     /// <summary>
     /// Takes the user's sessions out of the experiment aggregates: each summary leaves the moments, each duration and
     /// response value leaves the sketch bins it was counted in (read as a report reads them), and the user's rows go.
     /// </summary>
-    private async Task RemoveFromReadModelAsync(IClientSessionHandle? session, string userId, List<BsonDocument> userSessions, CancellationToken cancellationToken)
+    private async Task RemoveFromReadModelAsync(IClientSessionHandle? session, List<BsonDocument> userSessions, CancellationToken cancellationToken)
     {
         var summarised = userSessions.Where(d => d.Contains("summary")).ToList();
         var samples = summarised.ToDictionary(d => d["_id"].AsString, _ => new List<MetricSample>(), StringComparer.Ordinal);
         if (summarised.Count > 0)
         {
-            // No allowDiskUse: one user's responses, read inside the deletion's transaction like its other reads.
-            var pipeline = MongoReadModelDocuments.ResponseValuesPipeline(MongoAnalyticsPipelines.UserSessions(userId));
+            // No allowDiskUse: one batch's responses, read inside the deletion's transaction like its other reads.
+            var pipeline = MongoReadModelDocuments.ResponseValuesPipeline(new BsonDocument("_id", new BsonDocument("$in", new BsonArray(summarised.Select(d => d["_id"])))));
             using var cursor = await (session is null
                 ? _sessions.AggregateAsync<BsonDocument>(pipeline, cancellationToken: cancellationToken)
                 : _sessions.AggregateAsync<BsonDocument>(session, pipeline, cancellationToken: cancellationToken));
@@ -197,15 +296,12 @@ public sealed class MongoAnalyticsStore : IAnalyticsStore
         }
 
         await _readModel.WriteAsync(session, changes, cancellationToken);
-        var users = _database.GetCollection<BsonDocument>(MongoReadModelDocuments.UserSummaries);
-        var filter = new BsonDocument("user_id", userId);
-        await (session is null ? users.DeleteManyAsync(filter, cancellationToken) : users.DeleteManyAsync(session, filter, cancellationToken: cancellationToken));
     }
 
     private async IAsyncEnumerable<T> StreamAsync<T>(BsonDocument[] pipeline, Func<BsonDocument, T> map, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        using var cursor = await Guard(() => _sessions.AggregateAsync<BsonDocument>(pipeline, ExportOptions, cancellationToken));
-        while (await Guard(() => cursor.MoveNextAsync(cancellationToken)))
+        using var cursor = await Guard(token => _sessions.AggregateAsync<BsonDocument>(pipeline, ExportOptions, token), cancellationToken);
+        while (await Guard(token => cursor.MoveNextAsync(token), cancellationToken))
         {
             foreach (var document in cursor.Current)
             {
@@ -220,16 +316,7 @@ public sealed class MongoAnalyticsStore : IAnalyticsStore
         return await cursor.ToListAsync(cancellationToken);
     }
 
-    /// <summary>Driver failures become the port's <see cref="StoreUnavailableException"/> (503 with Retry-After).</summary>
-    private static async Task<T> Guard<T>(Func<Task<T>> operation)
-    {
-        try
-        {
-            return await operation();
-        }
-        catch (Exception ex) when (ex is MongoException or TimeoutException)
-        {
-            throw new StoreUnavailableException("The MongoDB analytics store is unavailable.", ex);
-        }
-    }
+    /// <summary>Every failure leaves as the port's exception (<see cref="MongoErrors"/>): 503 with Retry-After.</summary>
+    private Task<T> Guard<T>(Func<CancellationToken, Task<T>> operation, CancellationToken cancellationToken) =>
+        MongoErrors.Guard(operation, StoreName, _options.AnalyticsTimeout, cancellationToken);
 }

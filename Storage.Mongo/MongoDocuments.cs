@@ -18,6 +18,9 @@ public static class MongoDocuments
     /// <summary>View on which the guide's latency pipeline runs unchanged: one document per bucket, with the session's fields.</summary>
     public const string SessionsWithEventsView = "sessions_with_events";
 
+    /// <summary>Levels a BSON copy of client JSON may have: far inside the driver's serialization limit of 100.</summary>
+    private const int MaxProjectedDepth = 32;
+
     private static readonly JsonWriterSettings RelaxedJson = new() { OutputMode = JsonOutputMode.RelaxedExtendedJson, Indent = false };
 
     public static BsonDocument Session(SessionInfo s) => new()
@@ -29,9 +32,42 @@ public static class MongoDocuments
         { "model_group", s.ModelGroup },
         { "start_time", s.StartTime.UtcDateTime },
         { "end_time", s.EndTime is { } end ? end.UtcDateTime : BsonNull.Value },
-        { "environment", BsonDocument.Parse(s.EnvironmentJson) },
+        { "environment", EnvironmentProjection(s.EnvironmentJson) },
+        { "environment_json", s.EnvironmentJson },
         { "summary", Summary(SessionSummary.Started()) },
     };
+
+    /// <summary>
+    /// The environment as BSON for ad-hoc queries when it converts without loss of meaning; the text itself is kept in
+    /// <c>environment_json</c> and is what is read back (see <see cref="MongoEventData"/> for why a parse is not enough).
+    /// </summary>
+    private static BsonValue EnvironmentProjection(string json) => PlainBson(json, j => BsonDocument.Parse(j));
+
+    /// <summary>
+    /// <paramref name="json"/> parsed to BSON only when nothing in it can trouble the server or the driver — no
+    /// <c>$</c>-prefixed, dotted or empty key, at most <see cref="MaxProjectedDepth"/> levels — else null. Never throws:
+    /// the text beside it is the source of truth, so an unconvertible value only loses its queryable copy.
+    /// </summary>
+    private static BsonValue PlainBson(string json, Func<string, BsonValue> parse)
+    {
+        try
+        {
+            var value = parse(json);
+            return IsPlain(value, 0) ? value : BsonNull.Value;
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            return BsonNull.Value;
+        }
+
+        static bool IsPlain(BsonValue value, int depth) => value switch
+        {
+            _ when depth > MaxProjectedDepth => false,
+            BsonDocument d => d.All(e => e.Name.Length > 0 && e.Name[0] != '$' && !e.Name.Contains('.', StringComparison.Ordinal) && IsPlain(e.Value, depth + 1)),
+            BsonArray a => a.All(v => IsPlain(v, depth + 1)),
+            _ => true,
+        };
+    }
 
     /// <summary>The session's read-model row, kept in its session document: <c>{through_seq, sessions, ended, …}</c>.</summary>
     public static BsonDocument Summary(SessionSummary summary)
@@ -90,16 +126,22 @@ public static class MongoDocuments
         d["model_group"].AsString,
         new DateTimeOffset(d["start_time"].ToUniversalTime(), TimeSpan.Zero),
         d["end_time"].IsBsonNull ? null : new DateTimeOffset(d["end_time"].ToUniversalTime(), TimeSpan.Zero),
-        d["environment"].AsBsonDocument.ToJson(RelaxedJson));
+        d.TryGetValue("environment_json", out var json) && json.IsString ? json.AsString
+            : d.GetValue("environment", BsonNull.Value) is BsonDocument environment ? environment.ToJson(RelaxedJson) : "{}");
 
-    /// <summary>An event as stored inside a bucket: the guide's <c>{t, type, data}</c> plus seq, client id, receive time and corrected time (absent on events stored before it existed).</summary>
+    /// <summary>
+    /// An event as stored inside a bucket: the guide's <c>{t, type, data}</c> (<c>data</c> only its numeric projection, the
+    /// accepted text in <c>data_json</c>: <see cref="MongoEventData"/>) plus seq, client id, receive time and corrected
+    /// time (absent on events stored before it existed).
+    /// </summary>
     public static BsonDocument Event(StoredEvent e)
     {
         var document = new BsonDocument
         {
             { "t", e.T },
             { "type", e.Type },
-            { "data", BsonDocument.Parse(e.DataJson) },
+            { MongoEventData.ProjectionField, MongoEventData.Projection(e.DataJson) },
+            { MongoEventData.JsonField, e.DataJson },
             { "seq", e.Seq },
             { "received_at", e.ReceivedAt },
         };
@@ -120,29 +162,17 @@ public static class MongoDocuments
         d["seq"].ToInt64(),
         d["t"].ToInt64(),
         d["type"].AsString,
-        d["data"].AsBsonDocument.ToJson(RelaxedJson),
+        MongoEventData.Read(d),
         d.TryGetValue("id", out var id) ? id.AsString : null,
         d["received_at"].ToInt64(),
         d.TryGetValue("corrected_t", out var corrected) && corrected.IsNumeric ? corrected.ToInt64() : null);
 
     /// <summary>
-    /// Filter and update that append one run of events to its bucket. The filter only matches a bucket whose last
-    /// sequence number is below the run's first: if another activation already stored these numbers, the upsert
-    /// tries to insert a second document with the same _id and fails with a duplicate key — a conflict, not an overwrite.
+    /// A legacy row's <c>_id</c> when it belongs to a session's flush: the session, the flush's first seq and the row's
+    /// place in it. Written with an upsert, so a flush retried after an unknown commit result adds no second copy.
     /// </summary>
-    public static (BsonDocument Filter, BsonDocument Update) AppendToBucket(string sessionId, long bucket, IReadOnlyList<StoredEvent> run) => (
-        new BsonDocument
-        {
-            { "_id", EventBuckets.BucketId(sessionId, bucket) },
-            { "last_seq", new BsonDocument("$lt", run[0].Seq) },
-        },
-        new BsonDocument
-        {
-            { "$setOnInsert", new BsonDocument { { "session_id", sessionId }, { "bucket", bucket }, { "first_seq", run[0].Seq } } },
-            { "$push", new BsonDocument("events", new BsonDocument("$each", new BsonArray(run.Select(Event)))) },
-            { "$max", new BsonDocument("last_seq", run[^1].Seq) },
-            { "$inc", new BsonDocument("count", run.Count) },
-        });
+    public static BsonDocument LegacyRowId(string sessionId, long firstSeq, string kind, int index) =>
+        new() { { "s", sessionId }, { "f", firstSeq }, { "k", kind }, { "i", index } };
 
     public static BsonDocument Query(QueryRow q) => new()
     {
@@ -154,7 +184,8 @@ public static class MongoDocuments
         { "model", q.Model },
         { "provider", q.Provider },
         { "latency_ms", q.LatencyMs },
-        { "citations", BsonSerializerArray(q.CitationsJson) },
+        { "citations", CitationsProjection(q.CitationsJson) },
+        { "citations_json", q.CitationsJson },
         { "timestamp", q.Timestamp.UtcDateTime },
     };
 
@@ -163,7 +194,8 @@ public static class MongoDocuments
         { "user_id", e.UserId },
         { "session_id", (BsonValue?)e.SessionId ?? BsonNull.Value },
         { "event_type", e.EventType },
-        { "data", BsonDocument.Parse(e.DataJson) },
+        { MongoEventData.ProjectionField, MongoEventData.Projection(e.DataJson) },
+        { MongoEventData.JsonField, e.DataJson },
         { "timestamp", e.Timestamp.UtcDateTime },
     };
 
@@ -178,7 +210,7 @@ public static class MongoDocuments
         new("$replaceWith", new BsonDocument("$mergeObjects", new BsonArray
         {
             "$session",
-            new BsonDocument { { "_id", "$_id" }, { "bucket", "$bucket" }, { "events", "$events" } },
+            new BsonDocument { { "_id", "$_id" }, { "first_seq", "$first_seq" }, { "events", "$events" } },
         })),
     ];
 
@@ -201,6 +233,7 @@ public static class MongoDocuments
         new("$group", new BsonDocument { { "_id", "$model_group" }, { "avg_duration_ms", new BsonDocument("$avg", "$duration") } }),
     ];
 
-    private static BsonArray BsonSerializerArray(string json) =>
-        MongoDB.Bson.Serialization.BsonSerializer.Deserialize<BsonArray>(json);
+    /// <summary>The citations as a BSON array when they convert; the text in <c>citations_json</c> is kept either way.</summary>
+    private static BsonValue CitationsProjection(string json) =>
+        PlainBson(json, j => MongoDB.Bson.Serialization.BsonSerializer.Deserialize<BsonArray>(j));
 }

@@ -10,23 +10,101 @@ namespace SessionTracking.Storage.Mongo;
 /// every session's events go through <see cref="SessionSummaryBuilder"/>, the grain's own code, as SQLite's backfill
 /// does, in batches of sessions in <c>_id</c> order, each batch's summaries and aggregate changes in one transaction.
 /// The <c>read_model_metadata</c> document records that it ran; an interrupted run starts over (the aggregates are
-/// cleared first and every summary is set again), so running it twice counts nothing twice. It runs before the silo
-/// takes traffic; with several silos on one database, let one finish it before the others start.
+/// cleared first and every summary is set again). Only one silo runs it: it holds a lease document (unique <c>_id</c>,
+/// expiry on the server's clock, renewed in every batch's transaction, so a holder that lost it cannot commit a batch);
+/// the others wait until the metadata says it is done, or take the lease over once it expires.
 /// </summary>
 internal static partial class MongoReadModelBackfill
 {
     public const int ReadModelVersion = 1;
-    private const int SessionsPerBatch = 500;
+    public const string LeaseId = "read_model_backfill_lease";
+
+    /// <summary>Sessions per transaction: their summaries and aggregate changes, a few hundred small writes, seconds at most.</summary>
+    private const int SessionsPerBatch = 100;
+
+    // Long beside one batch (a fold of 100 sessions and one transaction), so only a silo that stopped loses it.
+    private static readonly TimeSpan LeaseDuration = TimeSpan.FromMinutes(5);
+    private static readonly TimeSpan WaitInterval = TimeSpan.FromSeconds(2);
 
     public static async Task RunAsync(IMongoClient client, IMongoDatabase database, MongoStoreOptions options, ILogger logger, CancellationToken cancellationToken)
     {
         var metadata = database.GetCollection<BsonDocument>(MongoReadModelDocuments.Metadata);
-        var recorded = await metadata.Find(MongoReadModelDocuments.MetadataId()).FirstOrDefaultAsync(cancellationToken);
-        if (recorded is not null && recorded.GetValue("version", 0).ToInt32() >= ReadModelVersion)
+        var owner = Guid.NewGuid().ToString("N");
+        while (true)
         {
+            if (await IsBuiltAsync(metadata, cancellationToken))
+            {
+                return;
+            }
+
+            if (await TryAcquireAsync(metadata, owner, cancellationToken))
+            {
+                break;
+            }
+
+            LogWaiting(logger);
+            await Task.Delay(WaitInterval, cancellationToken);
+        }
+
+        // Built by the previous holder between our check and our lease: nothing to do.
+        if (await IsBuiltAsync(metadata, cancellationToken))
+        {
+            await ReleaseAsync(metadata, owner, cancellationToken);
             return;
         }
 
+        await BuildAsync(client, database, metadata, owner, options, logger, cancellationToken);
+        await ReleaseAsync(metadata, owner, cancellationToken);
+    }
+
+    private static async Task<bool> IsBuiltAsync(IMongoCollection<BsonDocument> metadata, CancellationToken cancellationToken)
+    {
+        var recorded = await metadata.Find(MongoReadModelDocuments.MetadataId()).FirstOrDefaultAsync(cancellationToken);
+        return recorded is not null && recorded.GetValue("version", 0).ToInt32() >= ReadModelVersion;
+    }
+
+    /// <summary>
+    /// One upsert: it matches the lease only when expired (server time, <c>$$NOW</c>) and takes it; with no lease it
+    /// inserts one; a live lease makes the upsert's insert meet its <c>_id</c> (duplicate key): someone else holds it.
+    /// </summary>
+    private static async Task<bool> TryAcquireAsync(IMongoCollection<BsonDocument> metadata, string owner, CancellationToken cancellationToken)
+    {
+        var (filter, update) = AcquireLease(owner, LeaseDuration);
+        try
+        {
+            await metadata.UpdateOneAsync(filter, new PipelineUpdateDefinition<BsonDocument>(update), new UpdateOptions { IsUpsert = true }, cancellationToken);
+            return true;
+        }
+        catch (Exception ex) when (MongoErrors.IsDuplicateKey(ex))
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Filter and pipeline update of <see cref="TryAcquireAsync"/> (pure, tested without a server).</summary>
+    public static (BsonDocument Filter, BsonDocument[] Update) AcquireLease(string owner, TimeSpan duration) => (
+        new BsonDocument { { "_id", LeaseId }, { "$expr", new BsonDocument("$lt", new BsonArray { "$expires_at", "$$NOW" }) } },
+        LeaseUpdate(owner, duration));
+
+    /// <summary>Renewal, in each batch's transaction: matches only while <paramref name="owner"/> still holds the lease.</summary>
+    public static (BsonDocument Filter, BsonDocument[] Update) RenewLease(string owner, TimeSpan duration) => (
+        new BsonDocument { { "_id", LeaseId }, { "owner", owner } },
+        LeaseUpdate(owner, duration));
+
+    private static BsonDocument[] LeaseUpdate(string owner, TimeSpan duration) =>
+    [
+        new("$set", new BsonDocument
+        {
+            { "owner", owner },
+            { "expires_at", new BsonDocument("$add", new BsonArray { "$$NOW", (long)duration.TotalMilliseconds }) },
+        }),
+    ];
+
+    private static Task ReleaseAsync(IMongoCollection<BsonDocument> metadata, string owner, CancellationToken cancellationToken) =>
+        metadata.DeleteOneAsync(new BsonDocument { { "_id", LeaseId }, { "owner", owner } }, cancellationToken);
+
+    private static async Task BuildAsync(IMongoClient client, IMongoDatabase database, IMongoCollection<BsonDocument> metadata, string owner, MongoStoreOptions options, ILogger logger, CancellationToken cancellationToken)
+    {
         var sessions = database.GetCollection<BsonDocument>(MongoDocuments.Sessions);
         var total = await sessions.CountDocumentsAsync(FilterDefinition<BsonDocument>.Empty, cancellationToken: cancellationToken);
         if (total == 0)
@@ -62,9 +140,17 @@ internal static partial class MongoReadModelBackfill
             await MongoTransactions.RunAsync(
                 client,
                 options.UseTransactions,
-                null,
+                MongoConnection.Transaction(options),
                 async (session, ct) =>
                 {
+                    var (leaseFilter, renewal) = RenewLease(owner, LeaseDuration);
+                    var renew = new PipelineUpdateDefinition<BsonDocument>(renewal);
+                    var held = await (session is null ? metadata.UpdateOneAsync(leaseFilter, renew, cancellationToken: ct) : metadata.UpdateOneAsync(session, leaseFilter, renew, cancellationToken: ct));
+                    if (held.MatchedCount == 0)
+                    {
+                        throw new StoreUnavailableException("The read-model backfill lost its lease to another silo (it was silent longer than the lease); that silo builds the read model.");
+                    }
+
                     var summaries = folded.Select(f => new UpdateOneModel<BsonDocument>(
                         new BsonDocument("_id", f.Session.SessionId),
                         new BsonDocument("$set", new BsonDocument("summary", MongoDocuments.Summary(f.Update.Current))))).ToList();
@@ -95,12 +181,12 @@ internal static partial class MongoReadModelBackfill
             new ReplaceOptions { IsUpsert = true },
             cancellationToken);
 
-    /// <summary>Each session's buckets in (session, bucket) order, from one cursor on the buckets' unique index.</summary>
+    /// <summary>Each session's buckets in (session, last seq) order, from one cursor on the buckets' unique index.</summary>
     private static async Task<List<(SessionInfo Session, ReadModelUpdate Update)>> FoldAsync(IMongoCollection<BsonDocument> buckets, List<SessionInfo> batch, CancellationToken cancellationToken)
     {
         var folder = new SessionFolder(batch);
         var filter = new BsonDocument("session_id", new BsonDocument("$in", new BsonArray(batch.Select(s => s.SessionId))));
-        using var cursor = await buckets.Find(filter).Sort(new BsonDocument { { "session_id", 1 }, { "bucket", 1 } })
+        using var cursor = await buckets.Find(filter).Sort(new BsonDocument { { "session_id", 1 }, { "last_seq", 1 } })
             .Project(new BsonDocument { { "session_id", 1 }, { "events", 1 } })
             .ToCursorAsync(cancellationToken);
         while (await cursor.MoveNextAsync(cancellationToken))
@@ -144,6 +230,9 @@ internal static partial class MongoReadModelBackfill
             return (s, new ReadModelUpdate(null, builder.Snapshot(), samples));
         }).ToList();
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Read model: another silo is building it; waiting")]
+    private static partial void LogWaiting(ILogger logger);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Read model: building from the stored events of {Total} sessions ({WithoutSummary} without a summary)")]
     private static partial void LogStarted(ILogger logger, long total, long withoutSummary);

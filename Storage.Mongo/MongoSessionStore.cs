@@ -2,88 +2,91 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using MongoDB.Bson;
 using MongoDB.Driver;
+using MongoDB.Driver.Core.Configuration;
 using SessionTracking.ReadModel;
 
 namespace SessionTracking.Storage.Mongo;
 
 /// <summary>
 /// MongoDB adapter. Sessions in <c>sessions</c> (the guide's fields), events appended with <c>$push</c>/<c>$each</c>
-/// into bucket documents of <see cref="MongoStoreOptions.BucketSize"/> events in <c>session_events</c>, legacy rows in
+/// into bucket documents bounded by count and bytes (<see cref="EventBuckets"/>) in <c>session_events</c>, legacy rows in
 /// <c>queries</c> and <c>events</c>. Each session document carries its read-model <c>summary</c>, and the experiment
 /// aggregates (<see cref="MongoReadModelDocuments"/>) change with it. A flush, and a new session, is one multi-document
-/// transaction when the server supports it.
+/// transaction with explicit options (<see cref="MongoConnection.Transaction"/>); every failure leaves as one of the
+/// port's exceptions (<see cref="MongoErrors"/>).
 /// </summary>
 public sealed partial class MongoSessionStore : ISessionStore
 {
-    private const int DuplicateKey = 11000;
+    private const string StoreName = "MongoDB session store";
+    private const string HealthCollection = "store_health";
 
     private readonly MongoStoreOptions _options;
     private readonly ILogger<MongoSessionStore> _logger;
     private readonly EventBuckets _buckets;
+    private readonly TransactionOptions _transactionOptions;
     private readonly IMongoClient _client;
     private readonly IMongoDatabase _database;
     private readonly IMongoCollection<BsonDocument> _sessions;
     private readonly IMongoCollection<BsonDocument> _eventBuckets;
     private readonly IMongoCollection<BsonDocument> _queries;
     private readonly IMongoCollection<BsonDocument> _events;
+    private readonly IMongoCollection<BsonDocument> _health;
     private readonly MongoReadModelWriter _readModel;
 
     public MongoSessionStore(IOptions<MongoStoreOptions> options, ILogger<MongoSessionStore> logger)
+        : this(options, logger, null)
+    {
+    }
+
+    /// <summary>With hooks on the driver's cluster: tests watch the commands sent (the commit's write concern).</summary>
+    internal MongoSessionStore(IOptions<MongoStoreOptions> options, ILogger<MongoSessionStore> logger, Action<ClusterBuilder>? configureCluster)
     {
         _options = options.Value;
         _logger = logger;
-        _buckets = new EventBuckets(_options.BucketSize);
-        var connectionString = _options.ConnectionString ?? Environment.GetEnvironmentVariable("MONGODB_URI")
-            ?? throw new InvalidOperationException("Storage:Mongo:ConnectionString or MONGODB_URI is required for the MongoDB store.");
-        _client = new MongoClient(connectionString);
-        var writeConcern = new WriteConcern(
-            WriteConcern.WValue.Parse(_options.WriteConcern),
-            journal: _options.Journal);
-        _database = _client.GetDatabase(_options.Database).WithWriteConcern(writeConcern).WithReadConcern(ReadConcern.Majority);
+        _buckets = new EventBuckets(_options.BucketSize, _options.MaxBucketBytes);
+        _transactionOptions = MongoConnection.Transaction(_options);
+        _client = new MongoClient(MongoConnection.ClientSettings(_options, configureCluster));
+        _database = _client.GetDatabase(_options.Database).WithWriteConcern(MongoConnection.WriteConcern(_options)).WithReadConcern(ReadConcern.Majority);
         _sessions = _database.GetCollection<BsonDocument>(MongoDocuments.Sessions);
         _eventBuckets = _database.GetCollection<BsonDocument>(MongoDocuments.EventBucketsCollection);
         _queries = _database.GetCollection<BsonDocument>(MongoDocuments.Queries);
         _events = _database.GetCollection<BsonDocument>(MongoDocuments.Events);
+        _health = _database.GetCollection<BsonDocument>(HealthCollection)
+            .WithWriteConcern(new WriteConcern(WriteConcern.WValue.Parse(_options.WriteConcern), wTimeout: _options.HealthTimeout, journal: _options.Journal));
         _readModel = new MongoReadModelWriter(_database);
     }
 
+    /// <summary>
+    /// Refuses a deployment the options cannot work with (before anything is written), then creates what is missing —
+    /// indexes, the bucket layout and its metadata, the view, the read model — each step safe when several silos start
+    /// at once (<see cref="MongoStartup"/>).
+    /// </summary>
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
-        await Guard(async () =>
+        if (MongoConnection.RefuseConnectionString(MongoConnection.ConnectionString(_options)) is { } refusedUrl)
         {
-            await _sessions.Indexes.CreateManyAsync(
-                [
-                    new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Ascending("session_id"), new CreateIndexOptions { Unique = true }),
-                    new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Ascending("experiment_id").Ascending("model_group").Ascending("start_time")),
-                    new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Ascending("user_id")),
-                    // Exports and unfiltered reads walk sessions in (start_time, session_id) order (MongoAnalyticsStore).
-                    new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Ascending("start_time").Ascending("session_id")),
-                ],
-                cancellationToken);
-            await _eventBuckets.Indexes.CreateManyAsync(
-                [
-                    new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Ascending("session_id").Ascending("bucket"), new CreateIndexOptions { Unique = true }),
-                    new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Ascending("session_id").Ascending("events.id")),
-                ],
-                cancellationToken);
-            await _queries.Indexes.CreateManyAsync(
-                [
-                    new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Ascending("session_id")),
-                    new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Ascending("user_id")),
-                ],
-                cancellationToken);
-            await _events.Indexes.CreateManyAsync(
-                [
-                    new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Ascending("user_id")),
-                    // The privacy deletion removes the legacy events of the user's sessions too.
-                    new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Ascending("session_id")),
-                ],
-                cancellationToken);
-            await CreateReadModelIndexesAsync(cancellationToken);
-            await EnsureViewAsync(cancellationToken);
-            await MongoReadModelBackfill.RunAsync(_client, _database, _options, _logger, cancellationToken);
-            return true;
-        });
+            throw new InvalidOperationException(refusedUrl);
+        }
+
+        var hello = await Guard(token => _client.GetDatabase("admin").RunCommandAsync<BsonDocument>(new BsonDocument("hello", 1), cancellationToken: token), cancellationToken);
+        if (MongoConnection.RefuseDeployment(hello, _options.UseTransactions) is { } refusedDeployment)
+        {
+            throw new InvalidOperationException(refusedDeployment);
+        }
+
+        // No overall limit: the backfill of an old database takes what it takes (each of its batches is bounded).
+        await MongoErrors.Guard(
+            async token =>
+            {
+                await MongoStartup.CreateIndexesAsync(_database, token);
+                await MongoStartup.PrepareBucketLayoutAsync(_database, _options, _logger, token);
+                await MongoStartup.EnsureViewAsync(_database, token);
+                await MongoReadModelBackfill.RunAsync(_client, _database, _options, _logger, token);
+                return true;
+            },
+            StoreName,
+            Timeout.InfiniteTimeSpan,
+            cancellationToken);
         LogInitialized(_logger, _options.Database);
     }
 
@@ -92,82 +95,102 @@ public sealed partial class MongoSessionStore : ISessionStore
     /// would send from a new session's summary), in one transaction, as SQLite's writer does.
     /// </summary>
     public Task CreateSessionAsync(SessionInfo session, IReadOnlyList<StoredEvent> initialEvents, CancellationToken cancellationToken) =>
-        Guard(() => MongoTransactions.RunAsync(
-            _client,
-            _options.UseTransactions,
-            null,
-            async (s, ct) =>
-            {
-                var document = MongoDocuments.Session(session);
-                await (s is null ? _sessions.InsertOneAsync(document, cancellationToken: ct) : _sessions.InsertOneAsync(s, document, cancellationToken: ct));
-                var changes = new MongoReadModelChanges(_options.AggregateShards);
-                changes.Apply(session, new ReadModelUpdate(null, SessionSummary.Started(), []));
-                await _readModel.WriteAsync(s, changes, ct);
-                if (initialEvents.Count > 0)
+        Guard(
+            token => MongoTransactions.RunAsync(
+                _client,
+                _options.UseTransactions,
+                _transactionOptions,
+                async (s, ct) =>
                 {
-                    var samples = new List<MetricSample>();
-                    var summary = SessionSummary.OfNewSession(initialEvents, samples);
-                    await WriteFlushAsync(s, new SessionFlush(session.SessionId, initialEvents, [], [], null, session, new ReadModelUpdate(SessionSummary.Started(), summary, samples)), ct);
+                    var document = MongoDocuments.Session(session);
+                    await (s is null ? _sessions.InsertOneAsync(document, cancellationToken: ct) : _sessions.InsertOneAsync(s, document, cancellationToken: ct));
+                    var changes = new MongoReadModelChanges(_options.AggregateShards);
+                    changes.Apply(session, new ReadModelUpdate(null, SessionSummary.Started(), []));
+                    await _readModel.WriteAsync(s, changes, ct);
+                    if (initialEvents.Count > 0)
+                    {
+                        var samples = new List<MetricSample>();
+                        var summary = SessionSummary.OfNewSession(initialEvents, samples);
+                        await WriteFlushAsync(s, new SessionFlush(session.SessionId, initialEvents, [], [], null, session, new ReadModelUpdate(SessionSummary.Started(), summary, samples)), ct);
+                    }
+
+                    return true;
+                },
+                token),
+            cancellationToken);
+
+    /// <summary>
+    /// The session, its last seq (the newest bucket on <c>{session_id, last_seq}</c>) and the ids of its newest events,
+    /// from only the buckets that hold them.
+    /// </summary>
+    public Task<SessionSnapshot?> LoadSessionAsync(string sessionId, int recentIdCount, CancellationToken cancellationToken) =>
+        Guard(
+            async token =>
+            {
+                var document = await _sessions.Find(new BsonDocument("_id", sessionId)).FirstOrDefaultAsync(token);
+                if (document is null)
+                {
+                    return null;
                 }
 
-                return true;
+                var newest = await _eventBuckets.Find(new BsonDocument("session_id", sessionId))
+                    .Sort(new BsonDocument("last_seq", -1))
+                    .Project(new BsonDocument { { "last_seq", 1 } })
+                    .FirstOrDefaultAsync(token);
+                var lastSeq = newest?["last_seq"].ToInt64() ?? 0;
+                var ids = new List<string>();
+                if (lastSeq > 0 && recentIdCount > 0)
+                {
+                    var since = lastSeq - recentIdCount;
+                    var buckets = await _eventBuckets.Find(EventBuckets.After(sessionId, since))
+                        .Project(new BsonDocument("events.id", 1).Add("events.seq", 1))
+                        .ToListAsync(token);
+                    ids.AddRange(buckets
+                        .SelectMany(b => b["events"].AsBsonArray.Select(e => e.AsBsonDocument))
+                        .Where(e => e["seq"].ToInt64() > since && e.Contains("id"))
+                        .Select(e => e["id"].AsString));
+                }
+
+                return new SessionSnapshot(MongoDocuments.ToSession(document), lastSeq, ids, MongoDocuments.ToSummary(document));
             },
-            cancellationToken));
-
-    public Task<SessionSnapshot?> LoadSessionAsync(string sessionId, int recentIdCount, CancellationToken cancellationToken) =>
-        Guard(async () =>
-        {
-            var document = await _sessions.Find(new BsonDocument("_id", sessionId)).FirstOrDefaultAsync(cancellationToken);
-            if (document is null)
-            {
-                return null;
-            }
-
-            var newest = await _eventBuckets.Find(new BsonDocument("session_id", sessionId))
-                .Sort(new BsonDocument("bucket", -1))
-                .Project(new BsonDocument { { "last_seq", 1 } })
-                .FirstOrDefaultAsync(cancellationToken);
-            var lastSeq = newest?["last_seq"].ToInt64() ?? 0;
-            var tail = _buckets.BucketsForTail(lastSeq, recentIdCount);
-            var ids = new List<string>();
-            if (tail > 0)
-            {
-                var from = _buckets.BucketOf(lastSeq) - tail + 1;
-                var buckets = await _eventBuckets.Find(new BsonDocument { { "session_id", sessionId }, { "bucket", new BsonDocument("$gte", from) } })
-                    .Project(new BsonDocument("events.id", 1).Add("events.seq", 1))
-                    .ToListAsync(cancellationToken);
-                ids.AddRange(buckets
-                    .SelectMany(b => b["events"].AsBsonArray.Select(e => e.AsBsonDocument))
-                    .Where(e => e["seq"].ToInt64() > lastSeq - recentIdCount && e.Contains("id"))
-                    .Select(e => e["id"].AsString));
-            }
-
-            return new SessionSnapshot(MongoDocuments.ToSession(document), lastSeq, ids, MongoDocuments.ToSummary(document));
-        });
+            cancellationToken);
 
     public Task AppendAsync(SessionFlush flush, CancellationToken cancellationToken) =>
-        Guard(() => MongoTransactions.RunAsync(
-            _client,
-            _options.UseTransactions,
-            null,
-            async (s, ct) =>
-            {
-                await WriteFlushAsync(s, flush, ct);
-                return true;
-            },
-            cancellationToken));
-
-    public Task<IReadOnlyList<StoredEvent>> ReadEventsAsync(string sessionId, long afterSeq, int limit, CancellationToken cancellationToken) =>
-        Guard(async () =>
-        {
-            var events = new List<StoredEvent>(Math.Min(limit, 1024));
-            var filter = new BsonDocument { { "session_id", sessionId }, { "bucket", new BsonDocument("$gte", _buckets.BucketOf(afterSeq + 1)) } };
-            using var cursor = await _eventBuckets.Find(filter).Sort(new BsonDocument("bucket", 1)).ToCursorAsync(cancellationToken);
-            while (events.Count < limit && await cursor.MoveNextAsync(cancellationToken))
-            {
-                foreach (var bucket in cursor.Current)
+        Guard(
+            token => MongoTransactions.RunAsync(
+                _client,
+                _options.UseTransactions,
+                _transactionOptions,
+                async (s, ct) =>
                 {
-                    foreach (var e in bucket["events"].AsBsonArray)
+                    await WriteFlushAsync(s, flush, ct);
+                    return true;
+                },
+                token),
+            cancellationToken);
+
+    /// <summary>
+    /// At most <paramref name="limit"/> buckets (each holds at least one wanted event), in seq order, read a few at a time
+    /// and no further than the page needs.
+    /// </summary>
+    public Task<IReadOnlyList<StoredEvent>> ReadEventsAsync(string sessionId, long afterSeq, int limit, CancellationToken cancellationToken) =>
+        Guard(
+            async token =>
+            {
+                var events = new List<StoredEvent>(Math.Clamp(limit, 0, 1024));
+                if (limit <= 0)
+                {
+                    return (IReadOnlyList<StoredEvent>)events;
+                }
+
+                using var cursor = await _eventBuckets.Find(EventBuckets.After(sessionId, afterSeq))
+                    .Sort(new BsonDocument("last_seq", 1))
+                    .Limit(limit)
+                    .Project(new BsonDocument("events", 1))
+                    .ToCursorAsync(token);
+                while (events.Count < limit && await cursor.MoveNextAsync(token))
+                {
+                    foreach (var e in cursor.Current.SelectMany(b => b["events"].AsBsonArray))
                     {
                         var stored = MongoDocuments.ToEvent(e.AsBsonDocument);
                         if (stored.Seq > afterSeq && events.Count < limit)
@@ -176,61 +199,78 @@ public sealed partial class MongoSessionStore : ISessionStore
                         }
                     }
                 }
-            }
 
-            return (IReadOnlyList<StoredEvent>)events;
-        });
+                return (IReadOnlyList<StoredEvent>)events;
+            },
+            cancellationToken);
 
     /// <summary>The session's buckets projected to their events' ids, hashed here: MongoDB keeps no hash beside them.</summary>
     public Task<IReadOnlyCollection<ulong>> ReadClientIdHashesAsync(string sessionId, CancellationToken cancellationToken) =>
-        Guard(async () =>
-        {
-            var buckets = await _eventBuckets.Find(new BsonDocument("session_id", sessionId))
-                .Project(new BsonDocument("events.id", 1))
-                .ToListAsync(cancellationToken);
-            return (IReadOnlyCollection<ulong>)buckets.SelectMany(b => b.GetValue("events", new BsonArray()).AsBsonArray)
-                .Select(e => e.AsBsonDocument.GetValue("id", BsonNull.Value))
-                .Where(id => id.IsString)
-                .Select(id => ClientIdHash.Of(id.AsString))
-                .ToArray();
-        });
+        Guard(
+            async token =>
+            {
+                var buckets = await _eventBuckets.Find(new BsonDocument("session_id", sessionId))
+                    .Project(new BsonDocument("events.id", 1))
+                    .ToListAsync(token);
+                return (IReadOnlyCollection<ulong>)buckets.SelectMany(b => b.GetValue("events", new BsonArray()).AsBsonArray)
+                    .Select(e => e.AsBsonDocument.GetValue("id", BsonNull.Value))
+                    .Where(id => id.IsString)
+                    .Select(id => ClientIdHash.Of(id.AsString))
+                    .ToArray();
+            },
+            cancellationToken);
 
     public Task<IReadOnlyCollection<string>> FindStoredClientIdsAsync(string sessionId, IReadOnlyCollection<string> clientIds, CancellationToken cancellationToken) =>
-        Guard(async () =>
-        {
-            if (clientIds.Count == 0)
+        Guard(
+            async token =>
             {
-                return (IReadOnlyCollection<string>)[];
-            }
+                if (clientIds.Count == 0)
+                {
+                    return (IReadOnlyCollection<string>)[];
+                }
 
-            var wanted = new BsonArray(clientIds);
-            var buckets = await _eventBuckets.Find(new BsonDocument { { "session_id", sessionId }, { "events.id", new BsonDocument("$in", wanted) } })
-                .Project(new BsonDocument("events.id", 1))
-                .ToListAsync(cancellationToken);
-            var requested = clientIds.ToHashSet(StringComparer.Ordinal);
-            return buckets.SelectMany(b => b["events"].AsBsonArray)
-                .Select(e => e.AsBsonDocument.GetValue("id", BsonNull.Value))
-                .Where(id => id.IsString && requested.Contains(id.AsString))
-                .Select(id => id.AsString)
-                .Distinct()
-                .ToArray();
-        });
+                var wanted = new BsonArray(clientIds);
+                var buckets = await _eventBuckets.Find(new BsonDocument { { "session_id", sessionId }, { "events.id", new BsonDocument("$in", wanted) } })
+                    .Project(new BsonDocument("events.id", 1))
+                    .ToListAsync(token);
+                var requested = clientIds.ToHashSet(StringComparer.Ordinal);
+                return buckets.SelectMany(b => b["events"].AsBsonArray)
+                    .Select(e => e.AsBsonDocument.GetValue("id", BsonNull.Value))
+                    .Where(id => id.IsString && requested.Contains(id.AsString))
+                    .Select(id => id.AsString)
+                    .Distinct()
+                    .ToArray();
+            },
+            cancellationToken);
 
     public Task WriteLegacyRowsAsync(IReadOnlyList<QueryRow> queries, IReadOnlyList<LegacyEvent> legacyEvents, CancellationToken cancellationToken) =>
-        Guard(async () =>
-        {
-            await WriteLegacyAsync(null, queries, legacyEvents, cancellationToken);
-            return true;
-        });
+        Guard(
+            async token =>
+            {
+                await WriteLegacyAsync(null, null, queries, legacyEvents, token);
+                return true;
+            },
+            cancellationToken);
 
+    /// <summary>
+    /// Ready only while a write with the configured write concern (majority by default) is acknowledged within
+    /// <see cref="MongoStoreOptions.HealthTimeout"/>: a <c>ping</c> answers on a primary that has lost its majority,
+    /// where every flush would wait and fail.
+    /// </summary>
     public async Task<bool> IsHealthyAsync(CancellationToken cancellationToken)
     {
+        using var limited = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        limited.CancelAfter(_options.HealthTimeout);
         try
         {
-            await _database.RunCommandAsync<BsonDocument>(new BsonDocument("ping", 1), cancellationToken: cancellationToken);
+            await _health.ReplaceOneAsync(
+                new BsonDocument("_id", Environment.MachineName),
+                new BsonDocument { { "_id", Environment.MachineName }, { "at", DateTime.UtcNow } },
+                new ReplaceOptions { IsUpsert = true },
+                limited.Token);
             return true;
         }
-        catch (Exception ex) when (ex is MongoException or TimeoutException)
+        catch (Exception) when (!cancellationToken.IsCancellationRequested)
         {
             return false;
         }
@@ -240,14 +280,7 @@ public sealed partial class MongoSessionStore : ISessionStore
     {
         if (flush.SessionId is { } sessionId)
         {
-            foreach (var (bucket, run) in _buckets.Split(flush.Events))
-            {
-                var (filter, update) = MongoDocuments.AppendToBucket(sessionId, bucket, run);
-                var options = new UpdateOptions { IsUpsert = true };
-                await (session is null
-                    ? _eventBuckets.UpdateOneAsync(filter, update, options, cancellationToken)
-                    : _eventBuckets.UpdateOneAsync(session, filter, update, options, cancellationToken));
-            }
+            await _buckets.AppendAsync(new BucketWrites(_eventBuckets, session, cancellationToken), sessionId, flush.Events);
 
             if (flush.ReadModel is { ChangesFigures: true } readModel)
             {
@@ -277,72 +310,59 @@ public sealed partial class MongoSessionStore : ISessionStore
             }
         }
 
-        await WriteLegacyAsync(session, flush.Queries, flush.LegacyEvents, cancellationToken);
+        var flushKey = flush.SessionId is { } id && flush.Events.Count > 0 ? (id, flush.Events[0].Seq) : ((string, long)?)null;
+        await WriteLegacyAsync(session, flushKey, flush.Queries, flush.LegacyEvents, cancellationToken);
     }
 
-    private async Task WriteLegacyAsync(IClientSessionHandle? session, IReadOnlyList<QueryRow> queries, IReadOnlyList<LegacyEvent> legacyEvents, CancellationToken cancellationToken)
+    /// <summary><c>session_events</c> writes of one flush, in its transaction when there is one.</summary>
+    private sealed class BucketWrites(IMongoCollection<BsonDocument> collection, IClientSessionHandle? session, CancellationToken cancellationToken) : IBucketWrites
     {
-        if (queries.Count > 0)
-        {
-            var documents = queries.Select(MongoDocuments.Query);
-            await (session is null ? _queries.InsertManyAsync(documents, cancellationToken: cancellationToken) : _queries.InsertManyAsync(session, documents, cancellationToken: cancellationToken));
-        }
+        public async Task<bool> UpdateOneAsync(BsonDocument filter, BsonDocument update) =>
+            (await (session is null
+                ? collection.UpdateOneAsync(filter, update, cancellationToken: cancellationToken)
+                : collection.UpdateOneAsync(session, filter, update, cancellationToken: cancellationToken))).MatchedCount == 1;
 
-        if (legacyEvents.Count > 0)
-        {
-            var documents = legacyEvents.Select(MongoDocuments.LegacyEvent);
-            await (session is null ? _events.InsertManyAsync(documents, cancellationToken: cancellationToken) : _events.InsertManyAsync(session, documents, cancellationToken: cancellationToken));
-        }
+        public Task InsertOneAsync(BsonDocument bucket) => session is null
+            ? collection.InsertOneAsync(bucket, cancellationToken: cancellationToken)
+            : collection.InsertOneAsync(session, bucket, cancellationToken: cancellationToken);
     }
 
-    private async Task CreateReadModelIndexesAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Legacy rows. Those of a session's flush are keyed by the flush (<see cref="MongoDocuments.LegacyRowId"/>) and
+    /// upserted, so a flush retried after an unknown commit result stores each row once; rows without a session are
+    /// plain inserts (the driver's retryable writes already make a retried insert a no-op).
+    /// </summary>
+    private async Task WriteLegacyAsync(IClientSessionHandle? session, (string SessionId, long FirstSeq)? flushKey, IReadOnlyList<QueryRow> queries, IReadOnlyList<LegacyEvent> legacyEvents, CancellationToken cancellationToken)
     {
-        // The privacy deletion finds a user's rows; reports read moments by unit, experiment and hour, sketches by experiment and hour.
-        await _database.GetCollection<BsonDocument>(MongoReadModelDocuments.UserSummaries).Indexes.CreateOneAsync(
-            new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Ascending("user_id")), cancellationToken: cancellationToken);
-        await _database.GetCollection<BsonDocument>(MongoReadModelDocuments.ExperimentMoments).Indexes.CreateOneAsync(
-            new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Ascending("unit").Ascending("experiment_id").Ascending("hour")), cancellationToken: cancellationToken);
-        await _database.GetCollection<BsonDocument>(MongoReadModelDocuments.ExperimentSketches).Indexes.CreateOneAsync(
-            new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Ascending("experiment_id").Ascending("hour")), cancellationToken: cancellationToken);
+        await WriteAsync(_queries, "q", queries.Select(MongoDocuments.Query).ToList());
+        await WriteAsync(_events, "e", legacyEvents.Select(MongoDocuments.LegacyEvent).ToList());
+
+        async Task WriteAsync(IMongoCollection<BsonDocument> collection, string kind, List<BsonDocument> documents)
+        {
+            if (documents.Count == 0)
+            {
+                return;
+            }
+
+            if (flushKey is not { } key)
+            {
+                await (session is null ? collection.InsertManyAsync(documents, cancellationToken: cancellationToken) : collection.InsertManyAsync(session, documents, cancellationToken: cancellationToken));
+                return;
+            }
+
+            var writes = documents.Select((d, i) =>
+            {
+                var id = MongoDocuments.LegacyRowId(key.SessionId, key.FirstSeq, kind, i);
+                d.InsertAt(0, new BsonElement("_id", id));
+                return (WriteModel<BsonDocument>)new ReplaceOneModel<BsonDocument>(new BsonDocument("_id", id), d) { IsUpsert = true };
+            }).ToList();
+            await (session is null ? collection.BulkWriteAsync(writes, cancellationToken: cancellationToken) : collection.BulkWriteAsync(session, writes, cancellationToken: cancellationToken));
+        }
     }
 
-    private async Task EnsureViewAsync(CancellationToken cancellationToken)
-    {
-        var existing = await (await _database.ListCollectionNamesAsync(
-            new ListCollectionNamesOptions { Filter = new BsonDocument("name", MongoDocuments.SessionsWithEventsView) }, cancellationToken)).ToListAsync(cancellationToken);
-        if (existing.Count == 0)
-        {
-            await _database.RunCommandAsync<BsonDocument>(
-                new BsonDocument
-                {
-                    { "create", MongoDocuments.SessionsWithEventsView },
-                    { "viewOn", MongoDocuments.EventBucketsCollection },
-                    { "pipeline", new BsonArray(MongoDocuments.SessionsWithEventsPipeline()) },
-                },
-                cancellationToken: cancellationToken);
-        }
-    }
-
-    /// <summary>Translates driver failures into the port's exceptions: duplicate keys are conflicts, the rest unavailability.</summary>
-    private static async Task<T> Guard<T>(Func<Task<T>> operation)
-    {
-        try
-        {
-            return await operation();
-        }
-        catch (MongoWriteException ex) when (ex.WriteError?.Code == DuplicateKey)
-        {
-            throw new StoreConflictException("A document with the same key is already stored.", ex);
-        }
-        catch (MongoCommandException ex) when (ex.Code == DuplicateKey)
-        {
-            throw new StoreConflictException("A document with the same key is already stored.", ex);
-        }
-        catch (Exception ex) when (ex is MongoException or TimeoutException)
-        {
-            throw new StoreUnavailableException("The MongoDB store is unavailable.", ex);
-        }
-    }
+    /// <summary>Each call of the port within <see cref="MongoStoreOptions.OperationTimeout"/>, failures as the port's exceptions.</summary>
+    private Task<T> Guard<T>(Func<CancellationToken, Task<T>> operation, CancellationToken cancellationToken) =>
+        MongoErrors.Guard(operation, StoreName, _options.OperationTimeout, cancellationToken);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "MongoDB session store ready (database {Database})")]
     private static partial void LogInitialized(ILogger logger, string database);

@@ -7,6 +7,8 @@ namespace SessionTracking.Storage.Mongo;
 /// (<see cref="MongoStoreOptions.UseTransactions"/>), else its steps in order without a session. The driver retries
 /// transient errors (write conflicts) with the whole transaction; this also reruns it when two transactions raced to
 /// create the same aggregate document. The work is run anew on each attempt, so it must build what it writes inside.
+/// The options are required (<see cref="MongoConnection.Transaction"/>): a transaction without them commits with the
+/// connection string's or the server's default write concern, not the configured one.
 /// </summary>
 internal static class MongoTransactions
 {
@@ -15,7 +17,7 @@ internal static class MongoTransactions
     public static async Task<T> RunAsync<T>(
         IMongoClient client,
         bool useTransactions,
-        TransactionOptions? transactionOptions,
+        TransactionOptions transactionOptions,
         Func<IClientSessionHandle?, CancellationToken, Task<T>> work,
         CancellationToken cancellationToken)
     {

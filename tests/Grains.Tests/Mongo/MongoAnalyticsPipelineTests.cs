@@ -92,7 +92,7 @@ public sealed class MongoAnalyticsPipelineTests
         Assert.Equal(new BsonDocument { { "start_time", 1 }, { "session_id", 1 } }, MongoAnalyticsPipelines.ExportSessions(new AnalyticsFilter())[1]["$sort"]);
         Assert.Equal(["$match", "$project", "$sort", "$lookup", "$unwind", "$unwind", "$project"], StageNames(events));
         Assert.Equal(new BsonDocument { { "start_time", 1 }, { "session_id", 1 } }, events[2]["$sort"]);
-        Assert.Equal(new BsonDocument("$sort", new BsonDocument("bucket", 1)), bucketOrder);
+        Assert.Equal(new BsonDocument("$sort", new BsonDocument("last_seq", 1)), bucketOrder);
         Assert.Equal(["$b", "$b.events"], events.Where(s => s.Contains("$unwind")).Select(s => s["$unwind"].AsString));
     }
 

@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using MongoDB.Bson;
 using SessionTracking.ReadModel;
 using SessionTracking.Storage;
@@ -7,63 +6,90 @@ using SessionTracking.TestSupport;
 
 namespace SessionTracking.Grains.Tests.Mongo;
 
-/// <summary>What the MongoDB adapter writes, checked without a server: bucket arithmetic, document shapes, pipelines.</summary>
+/// <summary>What the MongoDB adapter writes, checked without a server: bucket runs and updates, document shapes, pipelines.</summary>
 [TestCategory("BVT")]
 public sealed class MongoDocumentTests
 {
     private static StoredEvent Event(long seq, string? id = null, string data = """{"latency_ms":120,"nested":{"a":[1,2.5,"x"]}}""") =>
         new(seq, 1_730_000_000_000 + seq, "model_response", data, id ?? $"id-{seq}", 1_730_000_000_500 + seq);
 
-    [Theory]
-    [InlineData(1, 0)]
-    [InlineData(500, 0)]
-    [InlineData(501, 1)]
-    [InlineData(1_000_000, 1999)]
-    public void An_events_bucket_follows_from_its_sequence_number(long seq, long bucket) =>
-        Assert.Equal(bucket, new EventBuckets(500).BucketOf(seq));
-
     [Fact]
-    public void A_flush_crossing_a_bucket_boundary_is_split_into_in_order_runs()
+    public void A_flush_is_split_into_in_order_runs_of_at_most_the_bucket_size()
     {
-        var runs = new EventBuckets(500).Split([.. Enumerable.Range(498, 6).Select(i => Event(i))]).ToList();
+        var runs = new EventBuckets(3, 8 * 1024 * 1024).Split([.. Enumerable.Range(498, 7).Select(i => Event(i))]);
 
-        Assert.Equal([0L, 1L], runs.Select(r => r.Bucket));
-        Assert.Equal([498L, 499L, 500L], runs[0].Events.Select(e => e.Seq));
-        Assert.Equal([501L, 502L, 503L], runs[1].Events.Select(e => e.Seq));
+        Assert.Equal([(498L, 500L), (501L, 503L), (504L, 504L)], runs.Select(r => (r.FirstSeq, r.LastSeq)));
+        Assert.Equal([3, 3, 1], runs.Select(r => r.Events.Count));
+        Assert.Equal(runs.Sum(r => r.Events.Sum(e => e.AsBsonDocument.ToBson().Length)), runs.Sum(r => r.Bytes) - (7 * 8));
     }
 
-    [Theory]
-    [InlineData(0, 100, 0)]
-    [InlineData(10, 100, 1)]
-    [InlineData(1000, 100, 1)]
-    [InlineData(1001, 100, 2)]
-    [InlineData(1_000_000, 4096, 9)]
-    public void The_dedup_window_reads_only_the_newest_buckets(long lastSeq, int window, long buckets) =>
-        Assert.Equal(buckets, new EventBuckets(500).BucketsForTail(lastSeq, window));
+    [Fact]
+    public void A_runs_events_are_kept_as_their_serialized_bytes_and_write_the_same_documents()
+    {
+        var events = new[] { Event(1), Event(2, data: """{"n":123456789012345678901234567890}"""), Event(3, id: null) with { ClientId = null } };
+
+        var run = new EventBuckets(500, 1_000_000).Split(events).Single();
+        var written = MongoDB.Bson.Serialization.BsonSerializer.Deserialize<BsonDocument>(EventBuckets.NewBucket("s", run).ToBson());
+
+        Assert.All(run.Events, e => Assert.IsType<RawBsonDocument>(e));
+        Assert.Equal(events.Select(MongoDocuments.Event), written["events"].AsBsonArray.Select(e => e.AsBsonDocument));
+        Assert.Equal(events, written["events"].AsBsonArray.Select(e => MongoDocuments.ToEvent(e.AsBsonDocument)));
+    }
 
     [Fact]
-    public void Appending_pushes_into_the_tail_bucket_only_and_a_taken_sequence_cannot_match()
+    public void Extending_the_tail_matches_only_the_open_bucket_ending_just_before_the_run_with_room_for_it()
     {
-        var (filter, update) = MongoDocuments.AppendToBucket("s1", 3, [Event(1501), Event(1502)]);
+        var buckets = new EventBuckets(500, 1_000_000);
+        var run = buckets.Split([Event(1501), Event(1502)]).Single();
 
-        Assert.Equal("s1:3", filter["_id"].AsString);
-        Assert.Equal(1501, filter["last_seq"]["$lt"].ToInt64());
+        var (filter, update) = buckets.ExtendTail("s1", run);
+
+        Assert.Equal(
+            new BsonDocument
+            {
+                { "session_id", "s1" },
+                { "last_seq", 1500L },
+                { "next_seq", new BsonDocument("$exists", false) },
+                { "count", new BsonDocument("$lte", 498) },
+                { "bytes", new BsonDocument("$lte", 1_000_000 - run.Bytes) },
+            },
+            filter);
         Assert.Equal(2, update["$push"]["events"]["$each"].AsBsonArray.Count);
-        Assert.Equal(1502, update["$max"]["last_seq"].ToInt64());
-        Assert.Equal(2, update["$inc"]["count"].ToInt32());
-        Assert.Equal(3, update["$setOnInsert"]["bucket"].ToInt64());
-        Assert.DoesNotContain("$set", update.Names);
+        Assert.Equal(new BsonDocument("last_seq", 1502L), update["$set"]);
+        Assert.Equal(new BsonDocument { { "count", 2 }, { "bytes", run.Bytes } }, update["$inc"]);
+        Assert.DoesNotContain("$setOnInsert", update.Names);
     }
 
     [Fact]
-    public void A_bucket_of_the_default_size_stays_far_below_the_16_MB_document_limit()
+    public void A_new_bucket_is_keyed_by_its_first_seq_after_sealing_the_one_before_it()
     {
-        // 500 events at the gateway's largest accepted event data (64 KiB) would be 32 MB: the gateway's default
-        // data cap and typical events (~200 bytes) keep buckets small; this checks a realistic worst case of 8 KiB.
-        var data = $$"""{"text":"{{new string('x', 8 * 1024)}}"}""";
-        var (_, update) = MongoDocuments.AppendToBucket("s", 0, [.. Enumerable.Range(1, 500).Select(i => Event(i, data: data))]);
+        var run = new EventBuckets(500, 1_000_000).Split([Event(7), Event(8)]).Single();
 
-        Assert.True(update.ToBson().Length < 16 * 1024 * 1024 / 3, $"{update.ToBson().Length} bytes");
+        var (sealFilter, seal) = EventBuckets.Seal("s1", 7);
+        var bucket = EventBuckets.NewBucket("s1", run);
+
+        Assert.Equal(BsonDocument.Parse("""{ session_id: "s1", last_seq: NumberLong(6) }"""), sealFilter);
+        Assert.Equal(BsonDocument.Parse("""{ $set: { next_seq: NumberLong(7) } }"""), seal);
+        Assert.Equal(BsonDocument.Parse("""{ s: "s1", f: NumberLong(7) }"""), bucket["_id"]);
+        Assert.Equal(["_id", "session_id", "first_seq", "last_seq", "count", "bytes", "events"], bucket.Names);
+        Assert.Equal((7L, 8L, 2, run.Bytes), (bucket["first_seq"].ToInt64(), bucket["last_seq"].ToInt64(), bucket["count"].ToInt32(), bucket["bytes"].ToInt32()));
+        Assert.Equal(BsonDocument.Parse("""{ session_id: "s1", last_seq: { $gt: NumberLong(40) } }"""), EventBuckets.After("s1", 40));
+    }
+
+    [Fact]
+    public void Five_hundred_events_of_64_KiB_fill_buckets_that_stay_below_the_byte_bound_and_the_16_MiB_limit()
+    {
+        // The gateway accepts 500 events of 64 KiB in one batch: 32 MiB, twice MongoDB's document limit.
+        var data = $$"""{"text":"{{new string('x', 64 * 1024)}}","latency_ms":5}""";
+        var buckets = new EventBuckets(500, 8 * 1024 * 1024);
+
+        var runs = buckets.Split([.. Enumerable.Range(1, 500).Select(i => Event(i, data: data))]);
+        var sizes = runs.Select(r => EventBuckets.NewBucket("s", r).ToBson().Length).ToList();
+
+        Assert.True(runs.Count >= 4, $"{runs.Count} runs");
+        Assert.All(runs, r => Assert.True(r.Bytes <= buckets.MaxBytes, $"{r.Bytes} bytes"));
+        Assert.All(sizes, size => Assert.True(size < 16 * 1024 * 1024 / 2 + 4096, $"{size} bytes"));
+        Assert.Equal(Enumerable.Range(1, 500).Select(i => (long)i), runs.SelectMany(r => r.Events.Select(e => e["seq"].ToInt64())));
     }
 
     [Fact]
@@ -76,14 +102,13 @@ public sealed class MongoDocumentTests
         var eventDocument = MongoDocuments.Event(stored);
         var back = MongoDocuments.ToEvent(eventDocument);
 
-        Assert.Equal(["_id", "session_id", "user_id", "experiment_id", "model_group", "start_time", "end_time", "environment", "summary"], sessionDocument.Names);
+        Assert.Equal(["_id", "session_id", "user_id", "experiment_id", "model_group", "start_time", "end_time", "environment", "environment_json", "summary"], sessionDocument.Names);
         Assert.Equal(BsonType.DateTime, sessionDocument["start_time"].BsonType);
-        Assert.Equal(session with { EnvironmentJson = "" }, MongoDocuments.ToSession(sessionDocument) with { EnvironmentJson = "" });
-        Assert.True(JsonNode.DeepEquals(JsonNode.Parse(session.EnvironmentJson), JsonNode.Parse(MongoDocuments.ToSession(sessionDocument).EnvironmentJson)));
-        Assert.Equal(["t", "type", "data", "seq", "received_at", "id"], eventDocument.Names);
-        Assert.Equal(120, eventDocument["data"]["latency_ms"].ToInt32());
-        Assert.Equal(stored with { DataJson = "" }, back with { DataJson = "" });
-        Assert.True(JsonNode.DeepEquals(JsonNode.Parse(stored.DataJson), JsonNode.Parse(back.DataJson)));
+        Assert.Equal(session, MongoDocuments.ToSession(sessionDocument));
+        Assert.Equal(1920, sessionDocument["environment"]["viewport"]["width"].ToInt32());
+        Assert.Equal(["t", "type", "data", "data_json", "seq", "received_at", "id"], eventDocument.Names);
+        Assert.Equal(BsonDocument.Parse("""{ latency_ms: NumberLong(120) }"""), eventDocument["data"]);
+        Assert.Equal(stored, back);
     }
 
     [Fact]

@@ -18,7 +18,7 @@ public sealed class MongoEventTimeTests
 
         Assert.Equal(1_730_000_000_090, document["corrected_t"].ToInt64());
         Assert.Equal(1_730_000_600_000, document["t"].ToInt64());
-        Assert.Equal(stored, MongoDocuments.ToEvent(document) with { DataJson = "{}" }); // the BSON writer spaces an empty object
+        Assert.Equal(stored, MongoDocuments.ToEvent(document));
     }
 
     [Fact]

@@ -14,3 +14,27 @@ public sealed class MongoFactAttribute : FactAttribute
         }
     }
 }
+
+/// <summary>A test against a standalone MongoDB server (no replica set), skipped when there is none.</summary>
+public sealed class MongoStandaloneFactAttribute : FactAttribute
+{
+    public MongoStandaloneFactAttribute()
+    {
+        if (MongoServer.StandaloneSkipReason is { } reason)
+        {
+            Skip = reason;
+        }
+    }
+}
+
+/// <summary>A test that needs the server's <c>failCommand</c> fail point (<see cref="MongoServer.FailPointSkipReason"/>).</summary>
+public sealed class MongoFailPointFactAttribute : FactAttribute
+{
+    public MongoFailPointFactAttribute()
+    {
+        if (MongoServer.FailPointSkipReason is { } reason)
+        {
+            Skip = reason;
+        }
+    }
+}

@@ -126,7 +126,7 @@ public sealed class MongoReadModelDocumentTests
         var empty = Session("s3", "u3", "g", Start) with { EndTime = DateTimeOffset.FromUnixTimeMilliseconds(Start + 10) };
         var events1 = Enumerable.Range(1, 23).Select(i => RandomEvent(i, random)).ToArray();
         var events2 = Enumerable.Range(1, 4).Select(i => RandomEvent(i, random)).ToArray();
-        var buckets = new EventBuckets(5);
+        var buckets = new EventBuckets(5, 8 * 1024 * 1024);
 
         // What the grain kept, flush by flush.
         var expected = new Dictionary<string, (SessionSummary Summary, List<MetricSample> Samples)>();
@@ -150,9 +150,9 @@ public sealed class MongoReadModelDocumentTests
         var folder = new MongoReadModelBackfill.SessionFolder([ended, open, empty]);
         foreach (var (id, events) in new[] { ("s1", events1), ("s2", events2) })
         {
-            foreach (var (_, run) in buckets.Split(events))
+            foreach (var run in buckets.Split(events))
             {
-                folder.Add(new BsonDocument { { "session_id", id }, { "events", new BsonArray(run.Select(MongoDocuments.Event)) } });
+                folder.Add(new BsonDocument { { "session_id", id }, { "events", run.Events } });
             }
         }
 
