@@ -4,7 +4,7 @@ namespace SessionTracking.TestSupport;
 /// Event <c>data</c> objects that are valid JSON but that a store could easily change or refuse: numbers beyond 64 bits
 /// and beyond double precision, extended-JSON look-alikes (<c>$date</c>, <c>$oid</c>, <c>$numberDecimal</c>), keys with
 /// a NUL, a dot or nothing in them, a duplicate key, 1 beside 1.0, escapes and deep nesting. Every store must give each
-/// back exactly as it was written (issue 32: data is kept as accepted, values and types).
+/// back exactly as it was written (data is kept as accepted, values and types).
 /// </summary>
 public static class PoisonData
 {

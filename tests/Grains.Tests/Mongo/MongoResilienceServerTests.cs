@@ -18,7 +18,7 @@ namespace SessionTracking.Grains.Tests.Mongo;
 /// <see cref="MongoPoisonDataTests"/>, <see cref="MongoConnectionTests"/> and <see cref="MongoDocumentTests"/>.
 /// </summary>
 [TestCategory("BVT")]
-public sealed class MongoIssue32ServerTests : IAsyncLifetime
+public sealed class MongoResilienceServerTests : IAsyncLifetime
 {
     private static readonly DateTimeOffset Start = DateTimeOffset.FromUnixTimeMilliseconds(1_730_000_000_000);
     private readonly string _database = "st_i32_" + Guid.NewGuid().ToString("N")[..8];
@@ -304,7 +304,7 @@ public sealed class MongoIssue32ServerTests : IAsyncLifetime
         });
 
     /// <summary>
-    /// A database as the adapter wrote it before issue 32: sessions without a summary (before the read model), bucket
+    /// A database as the adapter wrote it before lossless data and byte-bounded buckets: sessions without a summary (before the read model), bucket
     /// <c>_id</c>s "session:index" with <c>bucket</c>, BSON <c>data</c>, no <c>bytes</c>, and the old unique index.
     /// </summary>
     private async Task SeedOldLayoutAsync(IReadOnlyList<string> sessionIds, int eventsPerSession, int oldBucketSize)
