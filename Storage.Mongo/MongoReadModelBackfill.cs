@@ -15,7 +15,7 @@ namespace SessionTracking.Storage.Mongo;
 /// </summary>
 internal static partial class MongoReadModelBackfill
 {
-    public const int ReadModelVersion = 1;
+    public const int ReadModelVersion = 2; // 2: the value bounds (ValueBounds), applied to data an older version summed
     private const int SessionsPerBatch = 500;
 
     public static async Task RunAsync(IMongoClient client, IMongoDatabase database, MongoStoreOptions options, ILogger logger, CancellationToken cancellationToken)
@@ -121,7 +121,7 @@ internal static partial class MongoReadModelBackfill
     internal sealed class SessionFolder(IReadOnlyList<SessionInfo> batch)
     {
         private readonly Dictionary<string, (SessionSummaryBuilder Builder, List<MetricSample> Samples)> _sessions =
-            batch.ToDictionary(s => s.SessionId, _ => (new SessionSummaryBuilder(SessionSummary.Started()), new List<MetricSample>()), StringComparer.Ordinal);
+            batch.ToDictionary(s => s.SessionId, _ => (new SessionSummaryBuilder(SessionSummary.Started(), countsExclusions: false), new List<MetricSample>()), StringComparer.Ordinal);
 
         /// <summary>One bucket <c>{session_id, events}</c>; a session's buckets must come in bucket order.</summary>
         public void Add(BsonDocument bucket)

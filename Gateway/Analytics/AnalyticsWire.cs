@@ -57,13 +57,14 @@ public sealed record GroupReport(
     Estimate ErrorsPerSession,
     long Stopped,
     Proportion StoppedRate,
-    Estimate TokensPerResponse)
+    Estimate TokensPerResponse,
+    long ExcludedValues)
 {
     public static GroupReport From(Grain.GroupReport g) => new(
         g.ExperimentId, g.ModelGroup, UnitName(g.Unit), g.Units, g.Sessions, g.EndedSessions,
         Distribution.From(g.DurationMs), Distribution.From(g.LatencyMs), Distribution.From(g.TimeToFirstTokenMs),
         g.Prompts, g.Responses, Estimate.From(g.PromptsPerSession), FeedbackSummary.From(g.Feedback), ImplicitFeedback.From(g.Implicit),
-        g.Errors, Estimate.From(g.ErrorsPerSession), g.Stopped, Proportion.From(g.StoppedRate), Estimate.From(g.TokensPerResponse));
+        g.Errors, Estimate.From(g.ErrorsPerSession), g.Stopped, Proportion.From(g.StoppedRate), Estimate.From(g.TokensPerResponse), g.ExcludedValues);
 
     /// <summary>The unit's name on the wire: <c>session</c> or <c>user</c>.</summary>
     public static string UnitName(Grain.AnalysisUnit unit) => System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(unit.ToString());
