@@ -37,7 +37,10 @@ public sealed record ImplicitFeedback(long Copies, long Selections, Proportion S
         new(i.Copies, i.Selections, Proportion.From(i.SessionsWithCopy), Proportion.From(i.SessionsWithSelection), Estimate.From(i.CopiesPerResponse));
 }
 
-/// <summary>The figures of one experiment × model_group, per analysis unit (<c>session</c> or <c>user</c>).</summary>
+/// <summary>
+/// The figures of one experiment × model_group, per analysis unit (<c>session</c> or <c>user</c>). <c>excluded_values</c>:
+/// numbers outside their bounds (docs/analytics.md, "Bounds"), stored but in no other figure.
+/// </summary>
 public sealed record GroupReport(
     string ExperimentId,
     string ModelGroup,

@@ -274,6 +274,7 @@ public sealed class PagesBrowserTests(PagesGateway gateway) : IClassFixture<Page
             Assert.Equal(PageFormat.Estimate(g.GetProperty("prompts_per_session"), PageFormat.Two), await Cell("groups", "prompts-per-session"));
             Assert.Equal(PageFormat.Estimate(g.GetProperty("tokens_per_response"), v => PageFormat.Number(v, 1)), await Cell("groups", "tokens-per-response"));
             Assert.Equal(PageFormat.Number(g.GetProperty("errors")), await Cell("groups", "errors"));
+            Assert.Equal(PageFormat.Number(g.GetProperty("excluded_values")), await Cell("groups", "excluded-values"));
             Assert.Equal(PageFormat.Estimate(g.GetProperty("errors_per_session"), PageFormat.Two), await Cell("groups", "errors-per-session"));
             Assert.Equal(PageFormat.Number(g.GetProperty("stopped")), await Cell("groups", "stopped"));
             Assert.Equal(PageFormat.Proportion(g.GetProperty("stopped_rate")), await Cell("groups", "stopped-rate"));
