@@ -131,6 +131,7 @@ public sealed class PagesBrowserTests(PagesGateway gateway) : IClassFixture<Page
         Assert.Equal("1 / 0 / 0 / 0 (1)", await Figure("feedback"));
         Assert.Equal("1 / 0", await Figure("implicit"));
         Assert.Equal("0.50", await Figure("copies-per-response"));
+        Assert.Equal("0", await Figure("excluded-values"));
         Assert.Empty(errors);
     }
 
