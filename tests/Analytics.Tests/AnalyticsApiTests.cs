@@ -206,6 +206,10 @@ public sealed class AnalyticsApiTests(SeededGateway gateway) : IClassFixture<See
     [InlineData("/analytics/plan?experiment_id=exp-a&metric=latency_ms&mde=1e300", "mde")]
     [InlineData("/analytics/plan?metric=up_rate&mde=0.05&baseline_rate=0.1&from=yesterday", "from")]
     [InlineData("/analytics?experiment_id=exp-a&to=-99999999999999999999", "to")]
+    [InlineData("/analytics?experiment_id=exp-a&from=0001-01-01T00:00:00%2B14:00", "from")]
+    [InlineData("/analytics/guide?to=9999-12-31T23:59:59-14:00", "to")]
+    [InlineData("/exports/events.csv?from=-62135596800001", "from")]
+    [InlineData("/analytics?experiment_id=exp-a&from=NaN", "from")]
     [InlineData("/analytics/sessions?limit=1e3", "limit")]
     public async Task Unrepresentable_parameters_and_results_are_400_problems_naming_the_parameter(string path, string parameter)
     {
