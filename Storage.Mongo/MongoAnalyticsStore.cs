@@ -269,12 +269,12 @@ public sealed class MongoAnalyticsStore : IAnalyticsStore
                         continue;
                     }
 
-                    if (d.TryGetValue("l", out var latency) && latency.IsNumeric)
+                    if (d.TryGetValue("l", out var latency) && latency.IsNumeric && ValueBounds.Within(latency.ToDouble(), ValueBounds.MaxLatencyMs))
                     {
                         values.Add(new MetricSample(QuantileMetric.LatencyMs, latency.ToDouble()));
                     }
 
-                    if (d.TryGetValue("t", out var ttft) && ttft.IsNumeric)
+                    if (d.TryGetValue("t", out var ttft) && ttft.IsNumeric && ValueBounds.Within(ttft.ToDouble(), ValueBounds.MaxLatencyMs))
                     {
                         values.Add(new MetricSample(QuantileMetric.TimeToFirstTokenMs, ttft.ToDouble()));
                     }

@@ -115,12 +115,12 @@ internal sealed class MongoGroupFigures
             d =>
             {
                 var entry = EntryFor(d["e"].AsString, d["g"].AsString);
-                if (d.TryGetValue("l", out var latency) && latency.IsNumeric)
+                if (d.TryGetValue("l", out var latency) && latency.IsNumeric && ValueBounds.Within(latency.ToDouble(), ValueBounds.MaxLatencyMs))
                 {
                     entry.Sketches[(int)QuantileMetric.LatencyMs].Add(latency.ToDouble());
                 }
 
-                if (d.TryGetValue("t", out var ttft) && ttft.IsNumeric)
+                if (d.TryGetValue("t", out var ttft) && ttft.IsNumeric && ValueBounds.Within(ttft.ToDouble(), ValueBounds.MaxLatencyMs))
                 {
                     entry.Sketches[(int)QuantileMetric.TimeToFirstTokenMs].Add(ttft.ToDouble());
                 }

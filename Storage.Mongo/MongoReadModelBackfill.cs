@@ -16,7 +16,7 @@ namespace SessionTracking.Storage.Mongo;
 /// </summary>
 internal static partial class MongoReadModelBackfill
 {
-    public const int ReadModelVersion = 1;
+    public const int ReadModelVersion = 2; // 2: the value bounds (ValueBounds), applied to data an older version summed
     public const string LeaseId = "read_model_backfill_lease";
 
     /// <summary>Sessions per transaction: their summaries and aggregate changes, a few hundred small writes, seconds at most.</summary>
@@ -207,7 +207,7 @@ internal static partial class MongoReadModelBackfill
     internal sealed class SessionFolder(IReadOnlyList<SessionInfo> batch)
     {
         private readonly Dictionary<string, (SessionSummaryBuilder Builder, List<MetricSample> Samples)> _sessions =
-            batch.ToDictionary(s => s.SessionId, _ => (new SessionSummaryBuilder(SessionSummary.Started()), new List<MetricSample>()), StringComparer.Ordinal);
+            batch.ToDictionary(s => s.SessionId, _ => (new SessionSummaryBuilder(SessionSummary.Started(), countsExclusions: false), new List<MetricSample>()), StringComparer.Ordinal);
 
         /// <summary>One bucket <c>{session_id, events}</c>; a session's buckets must come in bucket order.</summary>
         public void Add(BsonDocument bucket)

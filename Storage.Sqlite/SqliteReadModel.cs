@@ -36,7 +36,7 @@ internal sealed class SqliteReadModel : IDisposable
     /// </summary>
     public static void AddResponseSamples(byte[] chunk, long firstSeq, List<MetricSample> samples)
     {
-        var responses = new SessionSummaryBuilder(SessionSummary.Started());
+        var responses = new SessionSummaryBuilder(SessionSummary.Started(), countsExclusions: false);
         EventChunk.Decode(chunk, firstSeq, (responses, samples), static (state, e) =>
         {
             if (e.Type == "model_response")

@@ -7,11 +7,13 @@ namespace SessionTracking.Storage.Sqlite;
 /// <summary>
 /// Builds the read model of a database written before it existed, once, at start-up (before the writer takes flushes):
 /// every session's events go through <see cref="SessionSummaryBuilder"/>, the grain's own code, in batches of sessions
-/// with one transaction each. <c>PRAGMA user_version</c> records that it ran; an interrupted run starts over.
+/// with one transaction each. <c>PRAGMA user_version</c> records that it ran; an interrupted run starts over. A new
+/// version rebuilds a database built by an older one: version 2 applies the value bounds (<see cref="ValueBounds"/>),
+/// so values that older versions summed (a latency of 1e308) leave the figures and count as excluded.
 /// </summary>
 internal static partial class SqliteReadModelBackfill
 {
-    public const int ReadModelVersion = 1;
+    public const int ReadModelVersion = 2;
     private const int SessionsPerTransaction = 2000;
 
     public static void Run(SqliteConnection connection, ILogger logger)
@@ -84,7 +86,7 @@ internal static partial class SqliteReadModelBackfill
                     DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(4)),
                     reader.IsDBNull(5) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(5)),
                     reader.GetString(6));
-                builder = new SessionSummaryBuilder(SessionSummary.Started());
+                builder = new SessionSummaryBuilder(SessionSummary.Started(), countsExclusions: false);
             }
 
             if (!reader.IsDBNull(7))

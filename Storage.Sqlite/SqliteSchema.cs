@@ -21,6 +21,11 @@ internal static class SqliteSchema
     private static readonly (string Table, string Column, string Definition)[] AddedColumns =
     [
         ("session_events", "corrected_t", "INTEGER NULL"),
+
+        // Read-model fields appended to MetricField after its first release: 0 until the backfill rebuilds the read
+        // model (its version moves with them).
+        ("session_summaries", "excluded_values", "REAL NOT NULL DEFAULT 0"),
+        ("user_summaries", "excluded_values", "REAL NOT NULL DEFAULT 0"),
     ];
 
     /// <summary>Adds the <see cref="AddedColumns"/> an existing database lacks; returns the names of those it added.</summary>

@@ -31,8 +31,18 @@ internal static class AnalyticsEndpoints
         return endpoints;
     }
 
-    /// <summary>Sample-size planning: validation here, the arithmetic in the analytics grain.</summary>
+    /// <summary>
+    /// The smallest α a plan takes: z₁₋α/₂ needs 1 − α/2 &lt; 1 in doubles (α ≥ 2.2·10⁻¹⁶; 4.9·10⁻³²⁴ rounded to 1 and
+    /// failed), and no experiment tests at a level below 10⁻¹⁰ (z = 6.5).
+    /// </summary>
+    public const double MinAlpha = 1e-10;
+
+    /// <summary>
+    /// Sample-size planning: the parameters here (each must be finite and in range; a problem names the one that is
+    /// not), the arithmetic in the analytics grain, which refuses a result that does not fit a count.
+    /// </summary>
     private static async Task<Results<Ok<Wire.SamplePlan>, ProblemHttpResult>> PlanAsync(
+        HttpRequest request,
         IGrainFactory grains,
         Microsoft.Extensions.Options.IOptions<AnalyticsOptions> options,
         string metric,
@@ -44,15 +54,21 @@ internal static class AnalyticsEndpoints
         double? baseline_sd = null,
         string? unit = null)
     {
+        // The group's filter parameters are checked as on every analytics endpoint (experiment_id's length among them).
+        if (!AnalyticsRequest.TryReadFilter(request, out _, out var filterError))
+        {
+            return Problems.BadRequest(filterError);
+        }
+
         var level = alpha ?? options.Value.Alpha;
         string? problem = metric switch
         {
             _ when !AnalyticsOptions.ComparedMetrics.Contains(metric) => $"'metric' must be one of {string.Join(", ", AnalyticsOptions.ComparedMetrics)}.",
-            _ when !(mde > 0) || double.IsInfinity(mde) => "'mde' (the absolute change to detect) must be a positive number.",
+            _ when !(mde > 0 && double.IsFinite(mde)) => "'mde' (the absolute change to detect) must be a finite positive number.",
             _ when !(power > 0 && power < 1) => "'power' must lie strictly between 0 and 1.",
-            _ when !(level > 0 && level < 0.5) => "'alpha' must lie strictly between 0 and 0.5.",
+            _ when !(level >= MinAlpha && level < 0.5) => $"'alpha' must lie from {MinAlpha:G} up to (not including) 0.5.",
             _ when baseline_rate is { } r && !(r > 0 && r + mde < 1) => "'baseline_rate' and 'baseline_rate' + 'mde' must lie strictly between 0 and 1.",
-            _ when baseline_sd is { } sd && !(sd > 0) => "'baseline_sd' must be a positive number.",
+            _ when baseline_sd is { } sd && !(sd > 0 && double.IsFinite(sd)) => "'baseline_sd' must be a finite positive number.",
             _ when unit is not (null or "session" or "user") => "'unit' must be 'session' or 'user'.",
             _ when experiment_id is null && baseline_rate is null && baseline_sd is null => "Give 'baseline_rate', 'baseline_sd' or an 'experiment_id' with data.",
             _ => null,
@@ -70,7 +86,8 @@ internal static class AnalyticsEndpoints
     /// <summary>Per experiment × model_group figures, comparisons with the baseline group and the SRM check.</summary>
     private static async Task<Results<Ok<ReportsResponse>, ProblemHttpResult>> GetReportsAsync(HttpRequest request, IGrainFactory grains, string? baseline = null, string? unit = null)
     {
-        if (!AnalyticsRequest.TryReadFilter(request, out var filter, out var error))
+        if (!AnalyticsRequest.TryReadFilter(request, out var filter, out var error)
+            || !AnalyticsRequest.TryReadName(request, "baseline", out baseline, out error))
         {
             return Problems.BadRequest(error);
         }

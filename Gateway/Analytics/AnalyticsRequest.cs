@@ -40,6 +40,10 @@ internal static class AnalyticsRequest
         return true;
     }
 
+    /// <summary>An optional name (a group, an experiment) beside the filter: at most the wire's field length.</summary>
+    public static bool TryReadName(HttpRequest request, string name, out string? value, [NotNullWhen(false)] out string? error) =>
+        TryReadName(request.Query, name, request.HttpContext.RequestServices.GetRequiredService<WireLimits>().MaxFieldLength, out value, out error);
+
     public static bool TryReadLimit(HttpRequest request, int fallback, int max, out int limit, [NotNullWhen(false)] out string? error)
     {
         limit = fallback;

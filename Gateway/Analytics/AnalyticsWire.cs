@@ -37,7 +37,10 @@ public sealed record ImplicitFeedback(long Copies, long Selections, Proportion S
         new(i.Copies, i.Selections, Proportion.From(i.SessionsWithCopy), Proportion.From(i.SessionsWithSelection), Estimate.From(i.CopiesPerResponse));
 }
 
-/// <summary>The figures of one experiment × model_group, per analysis unit (<c>session</c> or <c>user</c>).</summary>
+/// <summary>
+/// The figures of one experiment × model_group, per analysis unit (<c>session</c> or <c>user</c>). <c>excluded_values</c>:
+/// numbers outside their bounds (docs/analytics.md, "Bounds"), stored but in no other figure.
+/// </summary>
 public sealed record GroupReport(
     string ExperimentId,
     string ModelGroup,
@@ -57,13 +60,14 @@ public sealed record GroupReport(
     Estimate ErrorsPerSession,
     long Stopped,
     Proportion StoppedRate,
-    Estimate TokensPerResponse)
+    Estimate TokensPerResponse,
+    long ExcludedValues)
 {
     public static GroupReport From(Grain.GroupReport g) => new(
         g.ExperimentId, g.ModelGroup, UnitName(g.Unit), g.Units, g.Sessions, g.EndedSessions,
         Distribution.From(g.DurationMs), Distribution.From(g.LatencyMs), Distribution.From(g.TimeToFirstTokenMs),
         g.Prompts, g.Responses, Estimate.From(g.PromptsPerSession), FeedbackSummary.From(g.Feedback), ImplicitFeedback.From(g.Implicit),
-        g.Errors, Estimate.From(g.ErrorsPerSession), g.Stopped, Proportion.From(g.StoppedRate), Estimate.From(g.TokensPerResponse));
+        g.Errors, Estimate.From(g.ErrorsPerSession), g.Stopped, Proportion.From(g.StoppedRate), Estimate.From(g.TokensPerResponse), g.ExcludedValues);
 
     /// <summary>The unit's name on the wire: <c>session</c> or <c>user</c>.</summary>
     public static string UnitName(Grain.AnalysisUnit unit) => System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(unit.ToString());

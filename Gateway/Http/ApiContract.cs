@@ -233,6 +233,29 @@ internal static class ApiContract
             case "user_id" or "userId" or "experiment_id" or "experimentId" or "model_group" or "baseline":
                 schema.MaxLength = limits.MaxFieldLength;
                 break;
+
+            // The planner's numbers (GET /analytics/plan): finite, in these ranges; a sample size that does not fit a
+            // count (more than 2⁵³ − 1 units, or an underflow to zero) is a 400 naming 'mde' as well.
+            case "mde":
+                schema.ExclusiveMinimum = "0";
+                parameter.Description ??= "The absolute change to detect (0.05 = 5 percentage points for a rate): finite, > 0.";
+                break;
+            case "power":
+                (schema.ExclusiveMinimum, schema.ExclusiveMaximum) = ("0", "1");
+                parameter.Description ??= "The probability of detecting the change: strictly between 0 and 1 (default 0.8).";
+                break;
+            case "alpha":
+                (schema.Minimum, schema.ExclusiveMaximum) = (SessionTracking.Gateway.Analytics.AnalyticsEndpoints.MinAlpha.ToString("R", System.Globalization.CultureInfo.InvariantCulture), "0.5");
+                parameter.Description ??= "The two-sided test's level: from 1e-10 up to (not including) 0.5 (default Analytics:Alpha).";
+                break;
+            case "baseline_rate":
+                (schema.ExclusiveMinimum, schema.ExclusiveMaximum) = ("0", "1");
+                parameter.Description ??= "The baseline proportion (two proportions): strictly between 0 and 1, and so is baseline_rate + mde.";
+                break;
+            case "baseline_sd":
+                schema.ExclusiveMinimum = "0";
+                parameter.Description ??= "The per-unit standard deviation (two means): finite, > 0.";
+                break;
         }
     }
 

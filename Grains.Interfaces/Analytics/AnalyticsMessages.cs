@@ -93,7 +93,8 @@ public sealed record GroupReport(
     [property: Id(15)] Estimate ErrorsPerSession,
     [property: Id(16)] long Stopped,
     [property: Id(17)] Proportion StoppedRate,
-    [property: Id(18)] Estimate TokensPerResponse);
+    [property: Id(18)] Estimate TokensPerResponse,
+    [property: Id(19)] long ExcludedValues = 0);
 
 /// <summary>
 /// treatment − baseline of one metric. Fixed horizon: a 95 % normal interval and two-sided p from the unpooled (Welch)

@@ -12,6 +12,12 @@ namespace SessionTracking.Analytics;
 [StatelessWorker]
 public sealed class AnalyticsGrain(IAnalyticsStore store, IOptions<AnalyticsOptions> options, TimeProvider clock) : Grain, IAnalyticsGrain
 {
+    /// <summary>
+    /// The largest sample size a plan answers: 2⁵³ − 1, the largest integer a JSON number keeps exactly in every client
+    /// (JavaScript's Number.MAX_SAFE_INTEGER), and more units than any experiment has.
+    /// </summary>
+    public const long MaxUnitsPerGroup = 9_007_199_254_740_991;
+
     private readonly AnalyticsOptions _options = options.Value;
 
     public async ValueTask<ReportsResult> GetReportsAsync(AnalyticsFilter filter, string? baseline, AnalysisUnit? unit)
@@ -64,7 +70,7 @@ public sealed class AnalyticsGrain(IAnalyticsStore store, IOptions<AnalyticsOpti
         var unit = request.Unit ?? (request.ExperimentId is { } id ? UnitOf(id) : AnalysisUnit.Session);
         SamplePlan Answer(string method, double? baseline, double? sd, double? n, double? perDay, string? problem = null) => new(
             request.Metric, method, unit, baseline, sd, request.MinimumDetectableEffect, request.Alpha, request.Power,
-            n is { } units ? (long)Math.Ceiling(units) : null, perDay, n is { } u && perDay > 0 ? u / perDay : null, problem);
+            n is { } units ? (long)Math.Ceiling(units) : null, perDay, n is { } u && perDay > 0 ? u / perDay : null, problem ?? Unfit(n, sd is not null));
 
         var traffic = request.ExperimentId is { } experimentId ? await TrafficAsync(experimentId, unit) : (null, null);
         if (request.BaselineRate is { } rate)
@@ -92,7 +98,29 @@ public sealed class AnalyticsGrain(IAnalyticsStore store, IOptions<AnalyticsOpti
         }
 
         var perUnitSd = Math.Sqrt(variance.Value * units.Units);
+        if (!double.IsFinite(perUnitSd))
+        {
+            return Answer("two means (delta method)", value, null, null, traffic.PerDay, $"The baseline group's standard deviation of {request.Metric} is beyond the range of the arithmetic.");
+        }
+
         return Answer("two means (delta method)", value, perUnitSd, perUnitSd == 0 ? null : Statistics.SampleSizeForMeans(perUnitSd, request.MinimumDetectableEffect, request.Alpha, request.Power), traffic.PerDay);
+    }
+
+    /// <summary>
+    /// Why a computed sample size cannot be answered, or null when it can: beyond <see cref="MaxUnitsPerGroup"/> (or not a
+    /// number at all), the change is too small to ever detect; zero (the formula underflowed) means it is so large against
+    /// the spread that the arithmetic cannot tell how many units it takes. Either way a count would be a lie.
+    /// </summary>
+    private static string? Unfit(double? n, bool fromStandardDeviation)
+    {
+        var spread = fromStandardDeviation ? "'baseline_sd' (or the baseline's standard deviation)" : "'baseline_rate'";
+        return n switch
+        {
+            null => null,
+            { } units when units > 0 && Math.Ceiling(units) <= MaxUnitsPerGroup => null,
+            { } units when units == 0 => $"'mde' is too large against {spread}: the sample size underflows to zero units.",
+            _ => $"'mde' is too small against {spread}: the plan needs more than {MaxUnitsPerGroup:N0} units per group.",
+        };
     }
 
     /// <summary>The experiment's baseline group (first by name) and its units per day and group since its first session.</summary>
@@ -110,8 +138,16 @@ public sealed class AnalyticsGrain(IAnalyticsStore store, IOptions<AnalyticsOpti
         return (figures[0], units / (double)figures.Count / days);
     }
 
-    public async ValueTask<GuideAverages> GetGuideAveragesAsync(AnalyticsFilter filter) =>
-        await store.GuideAveragesAsync(filter, CancellationToken.None);
+    /// <summary>
+    /// The guide's pipelines. An average the store cannot compute in doubles (a MongoDB <c>$avg</c> over raw event
+    /// values, which the value bounds do not filter) is null, as for a group without values.
+    /// </summary>
+    public async ValueTask<GuideAverages> GetGuideAveragesAsync(AnalyticsFilter filter)
+    {
+        var averages = await store.GuideAveragesAsync(filter, CancellationToken.None);
+        static List<GroupAverage> Finite(IReadOnlyList<GroupAverage> rows) => [.. rows.Select(a => a with { Average = Statistics.Finite(a.Average) })];
+        return new GuideAverages(Finite(averages.AverageLatency), Finite(averages.AverageDuration));
+    }
 
     public async ValueTask<IReadOnlyList<SessionListItem>> ListSessionsAsync(AnalyticsFilter filter, int limit) =>
         await store.ListSessionsAsync(filter, limit, CancellationToken.None);
@@ -188,7 +224,8 @@ public sealed class AnalyticsGrain(IAnalyticsStore store, IOptions<AnalyticsOpti
             Statistics.Interval(Statistics.Ratio(units, MetricField.Errors, MetricField.Sessions)),
             Count(MetricField.Stopped),
             Rate(MetricField.Stopped, MetricField.Responses),
-            Statistics.Interval(Statistics.Ratio(units, MetricField.TokensSum, MetricField.TokensCount)));
+            Statistics.Interval(Statistics.Ratio(units, MetricField.TokensSum, MetricField.TokensCount)),
+            Count(MetricField.ExcludedValues));
     }
 
     private SampleRatioCheck? SampleRatio(string experimentId, List<GroupFigures> groups, AnalysisUnit unit)

@@ -159,6 +159,11 @@ internal sealed class ExperimentDecisions(AnalyticsOptions options, ExperimentOp
         }
 
         var change = (tv - bv) / Math.Abs(bv);
+        if (!double.IsFinite(change))
+        {
+            return new GuardrailResult(name, guardrail.Metric, guardrail.HigherIsWorse, guardrail.Threshold, b, t, null, p, "no_data");
+        }
+
         var harm = guardrail.HigherIsWorse ? change : -change;
         var status = harm <= guardrail.Threshold ? "ok"
             : guardrail.Metric.EndsWith("_p95", StringComparison.Ordinal) || p < options.Alpha ? "breached"

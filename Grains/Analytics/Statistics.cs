@@ -4,7 +4,9 @@ namespace SessionTracking.Analytics;
 
 /// <summary>
 /// The statistics of the experiment report, written out so they can be checked against textbook values:
-/// delta-method ratios and differences, Pearson chi-square goodness of fit, percentiles.
+/// delta-method ratios and differences, Pearson chi-square goodness of fit, percentiles. No figure is ever NaN or
+/// infinite: one that cannot be computed in doubles (stored sums beyond range, a variance whose square root overflows)
+/// is null, absent from the report, so stored data can never make a report unwritable as JSON.
 /// </summary>
 public static class Statistics
 {
@@ -46,12 +48,12 @@ public static class Statistics
         double n = units.Units;
         var sx = units.Sum(denominator);
         var sy = units.Sum(numerator);
-        if (n <= 0 || sx == 0)
+        var r = sy / sx;
+        if (n <= 0 || sx == 0 || !double.IsFinite(r))
         {
             return (null, null);
         }
 
-        var r = sy / sx;
         if (n < 2)
         {
             return (r, null);
@@ -62,14 +64,37 @@ public static class Statistics
         var sxx = (units.Cross(denominator, denominator) - n * x * x) / (n - 1);
         var syy = (units.Cross(numerator, numerator) - n * y * y) / (n - 1);
         var sxy = (units.Cross(numerator, denominator) - n * x * y) / (n - 1);
-        return (r, Math.Max(0, (syy - 2 * r * sxy + r * r * sxx) / (n * x * x)));
+        var variance = (syy - 2 * r * sxy + r * r * sxx) / (n * x * x);
+        return (r, double.IsFinite(variance) ? Math.Max(0, variance) : null);
     }
 
-    /// <summary>A 95 % normal interval value ± z·sqrt(variance); nulls without a variance.</summary>
-    public static Estimate Interval((double? Value, double? Variance) ratio) =>
-        ratio is { Value: { } value, Variance: { } variance }
-            ? new Estimate(value, value - Z95 * Math.Sqrt(variance), value + Z95 * Math.Sqrt(variance))
-            : new Estimate(ratio.Value, null, null);
+    /// <summary>A 95 % normal interval value ± z·sqrt(variance); nulls without a variance or when a bound is not finite.</summary>
+    public static Estimate Interval((double? Value, double? Variance) ratio)
+    {
+        if (ratio is not { Value: { } value, Variance: { } variance })
+        {
+            return new Estimate(Finite(ratio.Value), null, null);
+        }
+
+        var half = Z95 * Math.Sqrt(variance);
+        return AllFinite(value, value - half, value + half) ? new Estimate(value, value - half, value + half) : new Estimate(Finite(value), null, null);
+    }
+
+    /// <summary>The value when it is a finite number, else null.</summary>
+    public static double? Finite(double? value) => value is { } v && double.IsFinite(v) ? v : null;
+
+    private static bool AllFinite(params ReadOnlySpan<double> values)
+    {
+        foreach (var value in values)
+        {
+            if (!double.IsFinite(value))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 
     /// <summary>
     /// treatment − baseline with the unpooled (Welch) standard error sqrt(Var_b + Var_t), a 95 % normal interval and the
@@ -83,6 +108,11 @@ public static class Statistics
         }
 
         var difference = t - b;
+        if (!double.IsFinite(difference))
+        {
+            return new Difference(b, t, null, null, null, null, null);
+        }
+
         if (baseline.Variance is not { } vb || treatment.Variance is not { } vt || vb + vt <= 0)
         {
             return new Difference(b, t, difference, null, null, null, null);
@@ -90,7 +120,10 @@ public static class Statistics
 
         var se = Math.Sqrt(vb + vt);
         var z = difference / se;
-        return new Difference(b, t, difference, difference - Z95 * se, difference + Z95 * se, z, Erfc(Math.Abs(z) / Math.Sqrt(2)));
+        var p = Erfc(Math.Abs(z) / Math.Sqrt(2));
+        return AllFinite(se, z, p, difference - Z95 * se, difference + Z95 * se)
+            ? new Difference(b, t, difference, difference - Z95 * se, difference + Z95 * se, z, p)
+            : new Difference(b, t, difference, null, null, null, null);
     }
 
     /// <summary>
@@ -116,7 +149,7 @@ public static class Statistics
         var logLambda = (0.5 * Math.Log(v / (v + tau2))) + (difference * difference * tau2 / (2 * v * (v + tau2)));
         var p = logLambda <= 0 ? 1.0 : Math.Min(1.0, Math.Exp(-logLambda));
         var half = Math.Sqrt(v * (v + tau2) / tau2 * ((2 * Math.Log(1 / alpha)) + Math.Log((v + tau2) / v)));
-        return (p, difference - half, difference + half);
+        return AllFinite(difference, p, difference - half, difference + half) ? (p, difference - half, difference + half) : null;
     }
 
     /// <summary>Holm's step-down adjustment (Holm 1979): p̃(i) = max over j ≤ i of min(1, (m − j + 1)·p(j)), p sorted ascending.</summary>
@@ -194,9 +227,12 @@ public static class Statistics
         return 2 * z * z * sd * sd / (delta * delta);
     }
 
-    /// <summary>Sample standard deviation of n values from their sum and sum of squares; null for fewer than two.</summary>
-    public static double? StandardDeviation(double count, double sum, double sumOfSquares) =>
-        count < 2 ? null : Math.Sqrt(Math.Max(0, (sumOfSquares - sum * sum / count) / (count - 1)));
+    /// <summary>Sample standard deviation of n values from their sum and sum of squares; null for fewer than two or out of range.</summary>
+    public static double? StandardDeviation(double count, double sum, double sumOfSquares)
+    {
+        var variance = (sumOfSquares - sum * sum / count) / (count - 1);
+        return count < 2 || !double.IsFinite(variance) ? null : Math.Sqrt(Math.Max(0, variance));
+    }
 
     /// <summary>Percentile of sorted values by linear interpolation between order statistics (numpy's default, R type 7).</summary>
     public static double Percentile(IReadOnlyList<double> sorted, double p)

@@ -16,7 +16,7 @@ public enum MetricField
     Prompts,
     Responses,
 
-    /// <summary>model_response events whose data.latency_ms is a JSON number, their sum and sum of squares.</summary>
+    /// <summary>model_response events whose data.latency_ms is a JSON number within its bounds, their sum and sum of squares.</summary>
     LatencyCount,
     LatencySum,
     LatencySumSquares,
@@ -24,7 +24,7 @@ public enum MetricField
     TtftSum,
     TtftSumSquares,
 
-    /// <summary>model_response events whose data.tokens is a JSON number, and the sum.</summary>
+    /// <summary>model_response events whose data.tokens is a JSON number within its bounds, and the sum.</summary>
     TokensCount,
     TokensSum,
 
@@ -46,6 +46,12 @@ public enum MetricField
     SessionsWithCopy,
     SessionsWithSelection,
     Errors,
+
+    /// <summary>
+    /// JSON numbers in fields the figures read that lie outside <see cref="ValueBounds"/> (or are not finite): stored
+    /// with their event, left out of every figure, counted here (the report's "excluded values").
+    /// </summary>
+    ExcludedValues,
 }
 
 public static class MetricFields

@@ -78,7 +78,10 @@ public sealed class QuantileSketch
         }
     }
 
-    /// <summary>The p-quantile (0 ≤ p ≤ 1) by linear interpolation at rank (n − 1)p; null when empty.</summary>
+    /// <summary>
+    /// The p-quantile (0 ≤ p ≤ 1) by linear interpolation at rank (n − 1)p; null when empty, and when not finite (bins of
+    /// values near the largest double, stored before values were bounded, stand for infinity).
+    /// </summary>
     public double? Quantile(double p)
     {
         if (Count <= 0)
@@ -91,7 +94,8 @@ public sealed class QuantileSketch
         var hi = Math.Min(lo + 1, Count - 1);
         var low = ValueAtRank(lo);
         var high = hi == lo ? low : ValueAtRank(hi);
-        return low + (h - lo) * (high - low);
+        var quantile = low + (h - lo) * (high - low);
+        return double.IsFinite(quantile) ? quantile : null;
     }
 
     private double ValueAtRank(long rank)

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using SessionTracking.Telemetry;
 
 namespace SessionTracking.ReadModel;
 
@@ -9,11 +10,19 @@ namespace SessionTracking.ReadModel;
 public sealed class SessionSummaryBuilder
 {
     private readonly double[] _values;
+    private readonly bool _countsExclusions;
 
-    public SessionSummaryBuilder(SessionSummary from)
+    /// <param name="from">The row to continue from.</param>
+    /// <param name="countsExclusions">
+    /// Whether excluded values go to the <see cref="SessionMetrics.ValuesExcluded"/> counter: true where accepted events
+    /// are folded (the grain), false where stored events are folded again (backfills, a report's edge hours), which would
+    /// count them a second time.
+    /// </param>
+    public SessionSummaryBuilder(SessionSummary from, bool countsExclusions = true)
     {
         _values = from.Values.ToArray();
         ThroughSeq = from.ThroughSeq;
+        _countsExclusions = countsExclusions;
     }
 
     public long ThroughSeq { get; private set; }
@@ -83,7 +92,8 @@ public sealed class SessionSummaryBuilder
 
     private void AddResponse(string dataJson, List<MetricSample> samples)
     {
-        // Fields count only when they are JSON numbers (true is not 1), as SQLite's json_type and MongoDB's $isNumber.
+        // Fields count only when they are JSON numbers (true is not 1), as SQLite's json_type and MongoDB's $isNumber,
+        // and only within their bounds (ValueBounds): a number outside is excluded and counted.
         using var document = Parse(dataJson);
         if (document is null || document.RootElement.ValueKind != JsonValueKind.Object)
         {
@@ -91,19 +101,19 @@ public sealed class SessionSummaryBuilder
         }
 
         var data = document.RootElement;
-        if (TryNumber(data, "latency_ms", out var latency))
+        if (TryNumber(data, "latency_ms", ValueBounds.MaxLatencyMs, out var latency))
         {
             AddValue(MetricField.LatencyCount, MetricField.LatencySum, MetricField.LatencySumSquares, latency);
             samples.Add(new MetricSample(QuantileMetric.LatencyMs, latency));
         }
 
-        if (TryNumber(data, "ttft_ms", out var ttft))
+        if (TryNumber(data, "ttft_ms", ValueBounds.MaxLatencyMs, out var ttft))
         {
             AddValue(MetricField.TtftCount, MetricField.TtftSum, MetricField.TtftSumSquares, ttft);
             samples.Add(new MetricSample(QuantileMetric.TimeToFirstTokenMs, ttft));
         }
 
-        if (TryNumber(data, "tokens", out var tokens))
+        if (TryNumber(data, "tokens", ValueBounds.MaxTokens, out var tokens))
         {
             Increment(MetricField.TokensCount);
             _values[(int)MetricField.TokensSum] += tokens;
@@ -144,14 +154,31 @@ public sealed class SessionSummaryBuilder
         return MetricField.FeedbackOther;
     }
 
-    private static bool TryNumber(JsonElement data, string name, out double value)
+    /// <summary>
+    /// True for a JSON number within [0, <paramref name="max"/>]. A JSON number outside (1e308, -1, or 1e400, which no
+    /// double holds) is excluded: counted in <see cref="MetricField.ExcludedValues"/>, and false. Anything else (a string,
+    /// a boolean, null, missing) is not a value at all: false, uncounted, as before.
+    /// </summary>
+    private bool TryNumber(JsonElement data, string name, double max, out double value)
     {
-        if (data.TryGetProperty(name, out var element) && element.ValueKind == JsonValueKind.Number && element.TryGetDouble(out value) && double.IsFinite(value))
+        value = 0;
+        if (!data.TryGetProperty(name, out var element) || element.ValueKind != JsonValueKind.Number)
         {
+            return false;
+        }
+
+        if (element.TryGetDouble(out var number) && ValueBounds.Within(number, max))
+        {
+            value = number;
             return true;
         }
 
-        value = 0;
+        Increment(MetricField.ExcludedValues);
+        if (_countsExclusions)
+        {
+            SessionMetrics.ValuesExcluded.Add(1, new KeyValuePair<string, object?>("field", name));
+        }
+
         return false;
     }
 

@@ -42,6 +42,9 @@ public static class SessionMetrics
     public static readonly Counter<long> ConflictRetries = Meter.CreateCounter<long>(
         "sessiontracking.conflicts.retried", "{call}", "Calls run again after another activation of the same session had written to the store first.");
 
+    public static readonly Counter<long> ValuesExcluded = Meter.CreateCounter<long>(
+        "sessiontracking.values.excluded", "{value}", "Numeric event fields outside their documented bounds, stored as sent but left out of the figures, by field.");
+
     public static void Rejected(long count, string reason)
     {
         if (count > 0)

@@ -185,6 +185,53 @@ public sealed class AnalyticsApiTests(SeededGateway gateway) : IClassFixture<See
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
     }
 
+    /// <summary>
+    /// Non-finite, out-of-range or unrepresentable parameters, and results that do not fit a count, are 400 problems
+    /// naming the parameter: never a 500, a saturated count (9,223,372,036,854,775,807) or zero units.
+    /// </summary>
+    [Theory]
+    [InlineData("/analytics/plan?metric=latency_ms&mde=100&baseline_sd=Infinity", "baseline_sd")]
+    [InlineData("/analytics/plan?metric=latency_ms&mde=100&baseline_sd=NaN", "baseline_sd")]
+    [InlineData("/analytics/plan?metric=latency_ms&mde=100&baseline_sd=1e400", "baseline_sd")]
+    [InlineData("/analytics/plan?metric=up_rate&mde=0.05&baseline_rate=0.1&alpha=4.9e-324", "alpha")]
+    [InlineData("/analytics/plan?metric=up_rate&mde=0.05&baseline_rate=0.1&alpha=NaN", "alpha")]
+    [InlineData("/analytics/plan?metric=up_rate&mde=0.05&baseline_rate=0.1&power=NaN", "power")]
+    [InlineData("/analytics/plan?metric=up_rate&mde=0.05&baseline_rate=NaN", "baseline_rate")]
+    [InlineData("/analytics/plan?metric=up_rate&mde=NaN&baseline_rate=0.1", "mde")]
+    [InlineData("/analytics/plan?metric=latency_ms&mde=Infinity&baseline_sd=1", "mde")]
+    [InlineData("/analytics/plan?metric=latency_ms&mde=1e-300&baseline_sd=1", "mde")]
+    [InlineData("/analytics/plan?metric=latency_ms&mde=1e300&baseline_sd=1", "mde")]
+    [InlineData("/analytics/plan?metric=up_rate&mde=1e-320&baseline_rate=0.5", "mde")]
+    [InlineData("/analytics/plan?experiment_id=exp-a&metric=latency_ms&mde=1e-300", "mde")]
+    [InlineData("/analytics/plan?experiment_id=exp-a&metric=latency_ms&mde=1e300", "mde")]
+    [InlineData("/analytics/plan?metric=up_rate&mde=0.05&baseline_rate=0.1&from=yesterday", "from")]
+    [InlineData("/analytics?experiment_id=exp-a&to=-99999999999999999999", "to")]
+    [InlineData("/analytics?experiment_id=exp-a&from=0001-01-01T00:00:00%2B14:00", "from")]
+    [InlineData("/analytics/guide?to=9999-12-31T23:59:59-14:00", "to")]
+    [InlineData("/exports/events.csv?from=-62135596800001", "from")]
+    [InlineData("/analytics?experiment_id=exp-a&from=NaN", "from")]
+    [InlineData("/analytics/sessions?limit=1e3", "limit")]
+    public async Task Unrepresentable_parameters_and_results_are_400_problems_naming_the_parameter(string path, string parameter)
+    {
+        using var response = await gateway.Client.GetAsync(path);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{(int)response.StatusCode} {body}");
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Contains($"'{parameter}'", JsonDocument.Parse(body).RootElement.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Names_longer_than_the_wire_allows_are_400_problems_on_every_analytics_endpoint()
+    {
+        var name = new string('x', 1_000);
+        foreach (var path in new[] { $"/analytics?baseline={name}", $"/analytics/plan?metric=up_rate&mde=0.1&experiment_id={name}", $"/analytics/guide?model_group={name}" })
+        {
+            using var response = await gateway.Client.GetAsync(path);
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        }
+    }
+
     [Fact]
     public async Task Sessions_are_the_unit_on_request_and_for_experiments_without_a_split()
     {

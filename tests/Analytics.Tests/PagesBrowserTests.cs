@@ -51,7 +51,7 @@ public sealed class PagesBrowserTests(PagesGateway gateway) : IClassFixture<Page
             Prompt, Response(120, tokens: 40), Prompt, Response(180, tokens: 60, stopped: true), Feedback("up"), Copy, Scroll, Error);
         await RecordSessionAsync("fast-model", "browser-a", Prompt, Response(150, tokens: 30), Feedback("meh"));
         await RecordSessionAsync("fast-model", "browser-b", Prompt, Response(200, tokens: 50), Feedback("down"));
-        await RecordSessionAsync("slow-model", "browser-c", Prompt, Response(2400, tokens: 80), Feedback("down"), Error);
+        await RecordSessionAsync("slow-model", "browser-c", Prompt, Response(2400, tokens: 80), OutOfBounds, Feedback("down"), Error);
         await RecordSessionAsync("slow-model", "browser-d", Prompt, Response(1800, tokens: 90), Prompt, Response(2000, tokens: 70, stopped: true), Feedback("up"), Error);
         var byUser = await ReportAsync("");
         Assert.Equal("user", byUser.GetProperty("unit").GetString());
@@ -64,6 +64,7 @@ public sealed class PagesBrowserTests(PagesGateway gateway) : IClassFixture<Page
         var experiment = page.Locator("section.experiment[data-experiment='browser-exp'][data-unit='user']");
         await experiment.WaitForAsync(new LocatorWaitForOptions { Timeout = 20_000 });
         await AssertShowsReportAsync(experiment, byUser);
+        Assert.Equal("2", await experiment.Locator("tr[data-group='slow-model'] td.excluded-values").InnerTextAsync());
         Assert.Contains("the experiment's unit", await experiment.Locator("p.unit-line").InnerTextAsync());
         Assert.Equal("users", await experiment.Locator("table.groups th").Nth(1).InnerTextAsync());
         Assert.True(await experiment.Locator("svg rect.bar").CountAsync() >= 10, "five charts draw a bar per group");
@@ -131,6 +132,7 @@ public sealed class PagesBrowserTests(PagesGateway gateway) : IClassFixture<Page
         Assert.Equal("1 / 0 / 0 / 0 (1)", await Figure("feedback"));
         Assert.Equal("1 / 0", await Figure("implicit"));
         Assert.Equal("0.50", await Figure("copies-per-response"));
+        Assert.Equal("0", await Figure("excluded-values"));
         Assert.Empty(errors);
     }
 
@@ -218,6 +220,9 @@ public sealed class PagesBrowserTests(PagesGateway gateway) : IClassFixture<Page
     }
 
     private const string Prompt = """{"type":"prompt","data":{"text":"q"}}""";
+
+    /// <summary>Two numbers beyond their bounds: stored, in no figure, counted as excluded values.</summary>
+    private const string OutOfBounds = """{"type":"model_response","data":{"text":"a","latency_ms":1e308,"tokens":-1}}""";
     private const string Copy = """{"type":"copy","data":{"selected_text":"a"}}""";
     private const string Scroll = """{"type":"scroll","data":{"y":10}}""";
     private const string Error = """{"type":"error","data":{"message":"upstream timeout"}}""";
@@ -274,6 +279,7 @@ public sealed class PagesBrowserTests(PagesGateway gateway) : IClassFixture<Page
             Assert.Equal(PageFormat.Estimate(g.GetProperty("prompts_per_session"), PageFormat.Two), await Cell("groups", "prompts-per-session"));
             Assert.Equal(PageFormat.Estimate(g.GetProperty("tokens_per_response"), v => PageFormat.Number(v, 1)), await Cell("groups", "tokens-per-response"));
             Assert.Equal(PageFormat.Number(g.GetProperty("errors")), await Cell("groups", "errors"));
+            Assert.Equal(PageFormat.Number(g.GetProperty("excluded_values")), await Cell("groups", "excluded-values"));
             Assert.Equal(PageFormat.Estimate(g.GetProperty("errors_per_session"), PageFormat.Two), await Cell("groups", "errors-per-session"));
             Assert.Equal(PageFormat.Number(g.GetProperty("stopped")), await Cell("groups", "stopped"));
             Assert.Equal(PageFormat.Proportion(g.GetProperty("stopped_rate")), await Cell("groups", "stopped-rate"));

@@ -10,8 +10,8 @@ namespace SessionTracking.Analytics.Tests;
 /// <summary>
 /// Every figure of GET /analytics against an independent recomputation from the JSONL export
 /// (<see cref="ReportRecomputation"/>), on data sent through the public API: more than 10,000 latency values per group,
-/// users with several correlated sessions, feedback values outside up/down/neutral, open and ended sessions; with users
-/// and sessions as units, and with group and time filters.
+/// users with several correlated sessions, feedback values outside up/down/neutral, values on and beyond their bounds
+/// (counted as excluded), open and ended sessions; with users and sessions as units, and with group and time filters.
 /// </summary>
 [TestCategory("SlowBVT")]
 public sealed class RecomputationTests(RecomputationDataset dataset) : IClassFixture<RecomputationDataset>
@@ -25,6 +25,7 @@ public sealed class RecomputationTests(RecomputationDataset dataset) : IClassFix
         var report = await ReportAsync("/analytics?experiment_id=rx");
         Assert.Equal("user", report.GetProperty("unit").GetString());
         Assert.All(report.GetProperty("groups").EnumerateArray(), g => Assert.True(g.GetProperty("latency_ms").GetProperty("count").GetInt64() >= 10_000, "at least 10,000 latency values per group"));
+        Assert.All(report.GetProperty("groups").EnumerateArray(), g => Assert.True(g.GetProperty("excluded_values").GetInt64() > 100, "values beyond their bounds in every group"));
         AssertRecomputed(report, sessions, usersAsUnits: true);
 
         // The sample-ratio check counts users: every user has all of its sessions in its group.
@@ -138,6 +139,19 @@ public sealed class RecomputationDataset : IAsyncLifetime
         await _factory.DisposeAsync();
     }
 
+    /// <summary>
+    /// Values at and beyond the bounds of docs/analytics.md ("Bounds"): the ones outside are excluded and counted, the
+    /// ones on a bound (0, 24 h, 10⁸ tokens, a subnormal) count.
+    /// </summary>
+    private static readonly object[] Extremes =
+    [
+        new { text = "a", latency_ms = 1e308, ttft_ms = 1e308, tokens = 1e308 },
+        new { text = "a", latency_ms = -1e308, ttft_ms = -5.0, tokens = -1.0 },
+        new { text = "a", latency_ms = 90_000_000.0, ttft_ms = 86_400_001.0, tokens = 100_000_001.0 },
+        new { text = "a", latency_ms = 86_400_000.0, ttft_ms = 0.0, tokens = 100_000_000.0 },
+        new { text = "a", latency_ms = 1e-320, ttft_ms = 1e-320, tokens = 0.0 },
+    ];
+
     /// <summary>One session: 1–5 prompt/response pairs (latency and TTFT scaled by the user's speed), feedback that depends on the user, copies, errors.</summary>
     private async Task SendSessionAsync((string User, string Experiment, string? Group, double Speed, double Happiness, int Seed) plan, CancellationToken ct)
     {
@@ -158,6 +172,7 @@ public sealed class RecomputationDataset : IAsyncLifetime
             object response = random.Next(10) switch
             {
                 0 => new { text = "a", latency_ms = "slow" },
+                2 when random.Next(2) == 0 => Extremes[random.Next(Extremes.Length)],
                 1 => new { text = "a", latency_ms = latency, stopped = true, tokens = random.Next(1, 50) },
                 _ => new { text = "a", latency_ms = latency, ttft_ms = Math.Round(latency * 0.2, 2), tokens = random.Next(1, 400) },
             };

@@ -156,6 +156,17 @@ public sealed class AnswersMatchTheDocumentTests(ContractGateway gateway)
         Assert.Equal(10_000, page["limit"].GetProperty("schema").GetProperty("maximum").GetInt32());
         Assert.Equal(0, page["after_seq"].GetProperty("schema").GetProperty("minimum").GetInt32());
 
+        // The planner's numbers with the ranges the gateway checks, and the report's excluded values.
+        var plan = paths.GetProperty("/analytics/plan").GetProperty("get").GetProperty("parameters").EnumerateArray().ToDictionary(p => p.GetProperty("name").GetString()!);
+        Assert.Equal(1e-10, plan["alpha"].GetProperty("schema").GetProperty("minimum").GetDouble());
+        Assert.Equal(0.5, plan["alpha"].GetProperty("schema").GetProperty("exclusiveMaximum").GetDouble());
+        Assert.Equal((0.0, 1.0), (plan["power"].GetProperty("schema").GetProperty("exclusiveMinimum").GetDouble(), plan["power"].GetProperty("schema").GetProperty("exclusiveMaximum").GetDouble()));
+        Assert.Equal((0.0, 1.0), (plan["baseline_rate"].GetProperty("schema").GetProperty("exclusiveMinimum").GetDouble(), plan["baseline_rate"].GetProperty("schema").GetProperty("exclusiveMaximum").GetDouble()));
+        Assert.Equal(0, plan["mde"].GetProperty("schema").GetProperty("exclusiveMinimum").GetDouble());
+        Assert.Equal(0, plan["baseline_sd"].GetProperty("schema").GetProperty("exclusiveMinimum").GetDouble());
+        var group = document.GetProperty("components").GetProperty("schemas").GetProperty("GroupReport").GetProperty("properties");
+        Assert.Equal("integer", group.GetProperty("excluded_values").GetProperty("type").GetString());
+
         // The configured limits reach the request schemas (this gateway runs with 20 events per batch).
         var appendRequest = document.GetProperty("components").GetProperty("schemas").GetProperty("AppendRequest").GetProperty("properties");
         Assert.Equal(20, appendRequest.GetProperty("events").GetProperty("maxItems").GetInt32());

@@ -11,6 +11,10 @@ public static class ReportRecomputation
 {
     private const double Z95 = 1.959963984540054;
 
+    /// <summary>docs/analytics.md, "Bounds": latency_ms and ttft_ms count within [0, 24 h], tokens within [0, 10⁸].</summary>
+    private const double MaxMs = 24 * 60 * 60 * 1000;
+    private const double MaxTokens = 1e8;
+
     /// <summary>One session of the export with the figures docs/analytics.md defines.</summary>
     public sealed record Session(string SessionId, string UserId, string ExperimentId, string ModelGroup, long StartMs, Dictionary<string, double> Figures, List<double> Latencies, List<double> Ttfts, double? DurationMs);
 
@@ -36,17 +40,17 @@ public static class ReportRecomputation
                         break;
                     case "model_response":
                         Inc("responses");
-                        if (Number(data, "latency_ms") is { } latency)
+                        if (Number(data, "latency_ms", MaxMs, Inc) is { } latency)
                         {
                             latencies.Add(latency);
                         }
 
-                        if (Number(data, "ttft_ms") is { } ttft)
+                        if (Number(data, "ttft_ms", MaxMs, Inc) is { } ttft)
                         {
                             ttfts.Add(ttft);
                         }
 
-                        if (Number(data, "tokens") is { } tokens)
+                        if (Number(data, "tokens", MaxTokens, Inc) is { } tokens)
                         {
                             Inc("tokens_count");
                             Inc("tokens_sum", tokens);
@@ -139,6 +143,7 @@ public static class ReportRecomputation
             Count(served, "stopped", Total(units, "stopped"));
             Rate(served.GetProperty("stopped_rate"), Ratio(units, "stopped", "responses"), where + " stopped");
             Estimate(served.GetProperty("tokens_per_response"), Ratio(units, "tokens_sum", "tokens_count"), where + " tokens/response");
+            Count(served, "excluded_values", Total(units, "excluded"));
         }
 
         var baseline = report.GetProperty("baseline").GetString()!;
@@ -279,6 +284,24 @@ public static class ReportRecomputation
         return total;
     }
 
-    private static double? Number(JsonElement data, string name) =>
-        data.ValueKind == JsonValueKind.Object && data.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble() : null;
+    /// <summary>
+    /// A JSON number within [0, <paramref name="max"/>]; null for anything else. A JSON number outside (or beyond any
+    /// double, such as 1e400) is an excluded value: <paramref name="inc"/>("excluded").
+    /// </summary>
+    private static double? Number(JsonElement data, string name, double max, Action<string, double> inc)
+    {
+        if (data.ValueKind != JsonValueKind.Object || !data.TryGetProperty(name, out var v) || v.ValueKind != JsonValueKind.Number)
+        {
+            return null;
+        }
+
+        var value = double.Parse(v.GetRawText(), System.Globalization.CultureInfo.InvariantCulture);
+        if (value is >= 0 && value <= max)
+        {
+            return value;
+        }
+
+        inc("excluded", 1);
+        return null;
+    }
 }
