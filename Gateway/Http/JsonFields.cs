@@ -41,8 +41,11 @@ internal static class JsonFields
         return true;
     }
 
-    /// <summary>Reads a required, non-blank string field.</summary>
-    public static bool TryGetRequiredString(JsonElement obj, string name, int maxLength, out string value, out string? error)
+    /// <summary>
+    /// Reads a required, non-blank string field. <paramref name="label"/> names it in the "required" error where the
+    /// request may use another name for it (an alias): the client learns both.
+    /// </summary>
+    public static bool TryGetRequiredString(JsonElement obj, string name, int maxLength, out string value, out string? error, string? label = null)
     {
         if (!TryGetString(obj, name, maxLength, out var found, out error))
         {
@@ -53,7 +56,7 @@ internal static class JsonFields
         if (string.IsNullOrWhiteSpace(found))
         {
             value = "";
-            error = $"'{name}' is required and must be a non-empty string.";
+            error = $"{label ?? $"'{name}'"} is required and must be a non-empty string.";
             return false;
         }
 

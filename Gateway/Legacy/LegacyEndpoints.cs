@@ -46,11 +46,9 @@ public static class LegacyEndpoints
             }
 
             if (!SessionIds.TryRead(root, required: false, out var sessionId, out problem)
-                || !parser.TryReadTypeAndData(root, typeField, where: null, out var eventType, out var data, out problem))
+                || !parser.TryReadTypeAndData(root, typeField, where: null, out var eventType, out var data, out problem, typeField == "type" ? "'event_type' (or its alias 'type')" : null))
             {
-                return typeField == "type" && problem!.ProblemDetails.Detail!.StartsWith("'type' is required", StringComparison.Ordinal)
-                    ? Problems.BadRequest("'event_type' (or its alias 'type') is required and must be a non-empty string.")
-                    : problem!;
+                return problem!;
             }
 
             legacyEvent = new LegacyEvent(userId, sessionId, eventType, data, clock.GetUtcNow());

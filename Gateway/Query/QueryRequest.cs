@@ -20,13 +20,12 @@ internal sealed record QueryRequest(string Prompt, string? SessionId, string? Us
         {
             var root = document.RootElement;
             var field = root.TryGetProperty("prompt", out _) ? "prompt" : "query";
-            if (!JsonFields.TryGetRequiredString(root, field, limits.MaxPromptLength, out var prompt, out var error)
+            var label = field == "query" ? "'prompt' (or its alias 'query')" : null;
+            if (!JsonFields.TryGetRequiredString(root, field, limits.MaxPromptLength, out var prompt, out var error, label)
                 || !JsonFields.TryGetString(root, "user_id", limits.MaxFieldLength, out var userId, out error)
                 || !JsonFields.TryGetString(root, "model_group", limits.MaxFieldLength, out var modelGroup, out error))
             {
-                return (null, Problems.BadRequest(field == "query" && error!.StartsWith("'query' is required", StringComparison.Ordinal)
-                    ? "'prompt' (or its alias 'query') is required and must be a non-empty string."
-                    : error!));
+                return (null, Problems.BadRequest(error!));
             }
 
             return SessionIds.TryRead(root, required: false, out var sessionId, out problem)

@@ -121,13 +121,14 @@ internal sealed partial class EventParser(WireLimits limits)
 
     /// <summary>
     /// Reads an event's type (from <paramref name="typeField"/>) and its data object (absent or null: <c>{}</c>), within
-    /// the type rule and <see cref="GatewayOptions.MaxEventDataBytes"/>.
+    /// the type rule and <see cref="GatewayOptions.MaxEventDataBytes"/>. <paramref name="typeLabel"/> names the type field in
+    /// the "required" error where the request may use an alias for it.
     /// </summary>
-    public bool TryReadTypeAndData(JsonElement item, string typeField, string? where, out string type, out string data, out ProblemHttpResult? problem)
+    public bool TryReadTypeAndData(JsonElement item, string typeField, string? where, out string type, out string data, out ProblemHttpResult? problem, string? typeLabel = null)
     {
         data = "{}";
         var prefix = where is null ? "" : where + ": ";
-        if (!JsonFields.TryGetRequiredString(item, typeField, WireLimits.EventTypeMaxLength, out type, out var error)
+        if (!JsonFields.TryGetRequiredString(item, typeField, WireLimits.EventTypeMaxLength, out type, out var error, typeLabel)
             || !JsonFields.TryGetObjectJson(item, "data", out var json, out error))
         {
             problem = Problems.BadRequest(prefix + error);

@@ -33,6 +33,23 @@ public sealed class QueryAndLegacyTests(SmallLimitsGateway gateway)
         Assert.Equal("q-user|gpt-4|What is machine learning?", await ScalarAsync($"SELECT user_id || '|' || model_group || '|' || query FROM queries WHERE session_id = '{id}'"));
     }
 
+    [Theory]
+    [InlineData("/query", """{"user_id":"anon"}""", "'prompt' (or its alias 'query') is required")]
+    [InlineData("/query", """{"query":"  "}""", "'prompt' (or its alias 'query') is required")]
+    [InlineData("/query", """{"prompt":""}""", "'prompt' is required")]
+    [InlineData("/query", """{"query":7}""", "'query' must be a string")]
+    [InlineData("/log_event", """{"user_id":"anon"}""", "'event_type' (or its alias 'type') is required")]
+    [InlineData("/log_event", """{"user_id":"anon","type":""}""", "'event_type' (or its alias 'type') is required")]
+    [InlineData("/log_event", """{"user_id":"anon","event_type":""}""", "'event_type' is required")]
+    [InlineData("/log_event", """{"user_id":"anon","type":true}""", "'type' must be a string")]
+    public async Task A_missing_field_with_an_alias_is_named_by_both_names(string path, string body, string detail)
+    {
+        var (status, problem, mediaType) = await _client.PostAsync(path, body);
+
+        Assert.Equal((400, "application/problem+json"), (status, mediaType));
+        Assert.StartsWith(detail, problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task The_offline_model_is_deterministic_and_query_is_an_alias_of_prompt()
     {
