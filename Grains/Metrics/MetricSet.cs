@@ -57,6 +57,18 @@ public sealed class MetricSet
 
     public static string StepColumn(int step) => $"step_{step}";
 
+    /// <summary>
+    /// The key of <paramref name="metric"/>'s stored values and aggregates: its definition's hash, and for a ratio the hash
+    /// of its own text with its parts' hashes, so that changing a part also renews the ratio's aggregates.
+    /// </summary>
+    public string StorageHash(string metric)
+    {
+        var definition = ByName[metric];
+        return definition.Kind != MetricKind.Ratio
+            ? definition.Hash
+            : (definition with { Numerator = $"{definition.Numerator}#{ByName[definition.Numerator!].Hash}", Denominator = $"{definition.Denominator}#{ByName[definition.Denominator!].Hash}" }).Hash;
+    }
+
     private static string[] ColumnsOf(MetricDefinition definition) => definition.Kind switch
     {
         MetricKind.Count or MetricKind.Proportion => CountColumns,

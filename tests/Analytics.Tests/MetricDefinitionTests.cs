@@ -167,5 +167,14 @@ public sealed class MetricDefinitionTests
         Assert.NotEqual(baseline.Hash, Of("Metrics:x:Kind=count;Metrics:x:EventType=b;Metrics:x:Where=data.v > 1").Hash);
         Assert.NotEqual(baseline.Hash, Of("Metrics:x:Kind=count;Metrics:x:EventType=a;Metrics:x:Where=data.v > 1;Metrics:x:WindowHours=24").Hash);
         Assert.NotEqual(baseline.Hash, Of("Metrics:x:Kind=proportion;Metrics:x:EventType=a;Metrics:x:Where=data.v > 1").Hash);
+
+        // A ratio's stored values follow its parts' definitions.
+        const string Ratio = "Metrics:r:Kind=ratio;Metrics:r:Numerator=a;Metrics:r:Denominator=b;Metrics:b:Kind=count;Metrics:b:EventType=b;";
+        var before = Validate(Ratio + "Metrics:a:Kind=count;Metrics:a:EventType=a").Metrics!;
+        var after = Validate(Ratio + "Metrics:a:Kind=count;Metrics:a:EventType=a;Metrics:a:WindowHours=1").Metrics!;
+        Assert.Equal(before.ByName["r"].Hash, after.ByName["r"].Hash);
+        Assert.NotEqual(before.StorageHash("r"), after.StorageHash("r"));
+        Assert.Equal(before.StorageHash("b"), after.StorageHash("b"));
+        Assert.Equal(before.ByName["b"].Hash, before.StorageHash("b"));
     }
 }
