@@ -13,7 +13,8 @@ public sealed class MetricSet
     public const string CostMetric = SessionMetricFold.CostMetric;
 
     private static readonly string[] CountColumns = ["events"];
-    private static readonly string[] SumColumns = ["events", "values", "sum", "sum_squares", "missing", "ignored", "excluded"];
+    // Sum and quantile share their first five columns, so the fold reads a value the same way for both.
+    private static readonly string[] SumColumns = ["events", "values", "missing", "ignored", "excluded", "sum", "sum_squares"];
     private static readonly string[] QuantileColumns = ["events", "values", "missing", "ignored", "excluded"];
     private static readonly string[] RetentionColumns = ["sessions"];
     private static readonly string[] CostColumns = ["responses", "priced", "cost", "cost_squares", "unpriced", "excluded"];
@@ -34,7 +35,17 @@ public sealed class MetricSet
         {
             Allocate(CostMetric, CostColumns);
         }
+
+        // Once per set, not per session: which metrics look at each event type (a funnel once, whichever steps have it).
+        ByEventType = definitions
+            .SelectMany(d => (d.Steps ?? (d.Match is { } m ? [m] : [])).Select(s => (s.EventType, Definition: d)))
+            .Distinct()
+            .GroupBy(p => p.EventType, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.Select(p => (p.Definition, Offset(p.Definition.Name))).ToArray(), StringComparer.Ordinal);
     }
+
+    /// <summary>Event type → the metrics that look at it, each with the offset of its columns.</summary>
+    internal IReadOnlyDictionary<string, (MetricDefinition Definition, int Offset)[]> ByEventType { get; }
 
     public IReadOnlyList<MetricDefinition> Definitions { get; }
 
@@ -46,6 +57,9 @@ public sealed class MetricSet
     public int Width { get; private set; }
 
     public IReadOnlyList<string> ColumnsOf(string metric) => _slots[metric].Columns;
+
+    /// <summary>Index of <paramref name="metric"/>'s first column in a row; the others follow in <see cref="ColumnsOf"/>'s order.</summary>
+    public int Offset(string metric) => _slots.TryGetValue(metric, out var slot) ? slot.Offset : throw new KeyNotFoundException($"No metric '{metric}'.");
 
     /// <summary>Index of <paramref name="column"/> of <paramref name="metric"/> in a row.</summary>
     public int Slot(string metric, string column)

@@ -29,8 +29,12 @@ public sealed class SessionMetricFold
     private readonly long _exposureMs;
     private readonly long _sessionStartMs;
 
-    /// <summary>Event type → the metrics that look at it (a funnel once, whichever of its steps have the type).</summary>
-    private readonly Dictionary<string, MetricDefinition[]> _byType;
+    // Column indices within a metric's columns (MetricSet's layouts).
+    private const int Events = 0, Values = 1, Missing = 2, Ignored = 3, Excluded = 4, Sum = 5, SumSquares = 6;
+    private const int CostResponses = 0, CostPriced = 1, CostSum = 2, CostSquares = 3, CostUnpriced = 4, CostExcluded = 5;
+
+    private readonly double[] _values;
+    private readonly int _cost;
 
     /// <param name="sessionStartMs">The session's start (server clock, Unix ms): decides a retention day.</param>
     /// <param name="exposureMs">
@@ -44,16 +48,16 @@ public sealed class SessionMetricFold
         _sessionStartMs = sessionStartMs;
         _exposureMs = exposureMs;
         _row = from?.Copy() ?? new MetricValues(metrics);
-        _byType = metrics.Definitions
-            .SelectMany(d => (d.Steps ?? (d.Match is { } m ? [m] : [])).Select(s => (s.EventType, Definition: d)))
-            .Distinct()
-            .GroupBy(p => p.EventType, StringComparer.Ordinal)
-            .ToDictionary(g => g.Key, g => g.Select(p => p.Definition).ToArray(), StringComparer.Ordinal);
+        _values = _row.Raw;
+        _cost = metrics.Prices.Count > 0 ? metrics.Offset(CostMetric) : -1;
 
         // Retention without an event type counts the session itself, whatever it contains.
-        foreach (var retention in metrics.Definitions.Where(d => d.Kind == MetricKind.Retention && d.Match is null))
+        foreach (var retention in metrics.Definitions)
         {
-            MarkRetained(retention);
+            if (retention.Kind == MetricKind.Retention && retention.Match is null)
+            {
+                MarkRetained(retention, metrics.Offset(retention.Name));
+            }
         }
     }
 
@@ -62,7 +66,7 @@ public sealed class SessionMetricFold
     /// <param name="timeMs">The event's time on the server's clock (<see cref="StoredEvent.EventTime"/>), for windows.</param>
     public void Add(string type, string dataJson, long timeMs)
     {
-        var metrics = _byType.GetValueOrDefault(type);
+        var metrics = _metrics.ByEventType.GetValueOrDefault(type);
         var priced = type == "model_response" && _metrics.Prices.Count > 0;
         if (metrics is null && !priced)
         {
@@ -71,7 +75,7 @@ public sealed class SessionMetricFold
 
         using var document = Parse(dataJson);
         var data = document?.RootElement ?? default; // unreadable: every field missing
-        foreach (var metric in metrics ?? [])
+        foreach (var (metric, offset) in metrics ?? [])
         {
             if (metric.Window is { } window && timeMs - _exposureMs >= (long)window.TotalMilliseconds)
             {
@@ -80,11 +84,11 @@ public sealed class SessionMetricFold
 
             if (metric.Kind == MetricKind.Funnel)
             {
-                AdvanceFunnel(metric, type, data);
+                AdvanceFunnel(metric, offset, type, data);
             }
             else if (metric.Match!.Where is null || metric.Match.Where.Matches(data))
             {
-                Fold(metric, data);
+                Fold(metric, offset, data);
             }
         }
 
@@ -96,30 +100,29 @@ public sealed class SessionMetricFold
 
     public MetricValues Snapshot() => _row.Copy();
 
-    private void Fold(MetricDefinition metric, JsonElement data)
+    private void Fold(MetricDefinition metric, int at, JsonElement data)
     {
-        var name = metric.Name;
         switch (metric.Kind)
         {
             case MetricKind.Count or MetricKind.Proportion:
-                _row[name, "events"] += 1;
+                _values[at + Events] += 1;
                 break;
             case MetricKind.Retention:
-                MarkRetained(metric);
+                MarkRetained(metric, at);
                 break;
             case MetricKind.Sum or MetricKind.Mean or MetricKind.Quantile:
-                _row[name, "events"] += 1;
-                if (ReadValue(name, metric.Field!, data) is { } value)
+                _values[at + Events] += 1;
+                if (ReadValue(at, metric.Field!, data) is { } value)
                 {
-                    _row[name, "values"] += 1;
+                    _values[at + Values] += 1;
                     if (metric.Kind == MetricKind.Quantile)
                     {
-                        _row.Sketch(name).Add(value);
+                        _row.Sketch(metric.Name).Add(value);
                     }
                     else
                     {
-                        _row[name, "sum"] += value;
-                        _row[name, "sum_squares"] += value * value;
+                        _values[at + Sum] += value;
+                        _values[at + SumSquares] += value * value;
                     }
                 }
 
@@ -128,17 +131,17 @@ public sealed class SessionMetricFold
     }
 
     /// <summary>The field's value, or null after counting why not: missing, ignored (not a number) or excluded (out of bounds).</summary>
-    private double? ReadValue(string metric, FieldPath field, JsonElement data)
+    private double? ReadValue(int at, FieldPath field, JsonElement data)
     {
         if (!field.TryResolve(data, out var element))
         {
-            _row[metric, "missing"] += 1;
+            _values[at + Missing] += 1;
             return null;
         }
 
         if (element.ValueKind != JsonValueKind.Number)
         {
-            _row[metric, "ignored"] += 1; // "5", true, null, [5], {…}: not a value, as for the built-in figures
+            _values[at + Ignored] += 1; // "5", true, null, [5], {…}: not a value, as for the built-in figures
             return null;
         }
 
@@ -148,33 +151,33 @@ public sealed class SessionMetricFold
             return value;
         }
 
-        _row[metric, "excluded"] += 1;
+        _values[at + Excluded] += 1;
         return null;
     }
 
     /// <summary>A session starting on a day in [FromDay, ToDay] after the exposure is retained (day d = [d·24 h, (d + 1)·24 h)).</summary>
-    private void MarkRetained(MetricDefinition retention)
+    private void MarkRetained(MetricDefinition retention, int at)
     {
         var day = Math.Floor((_sessionStartMs - _exposureMs) / 86_400_000.0);
         if (day >= retention.FromDay && day <= retention.ToDay)
         {
-            _row[retention.Name, "sessions"] = 1;
+            _values[at] = 1;
         }
     }
 
     /// <summary>Each event can take the session one step further, only the next one: a step is reached after the previous.</summary>
-    private void AdvanceFunnel(MetricDefinition funnel, string type, JsonElement data)
+    private void AdvanceFunnel(MetricDefinition funnel, int at, string type, JsonElement data)
     {
         var steps = funnel.Steps!;
         var reached = 0;
-        while (reached < steps.Count && _row[funnel.Name, MetricSet.StepColumn(reached + 1)] > 0)
+        while (reached < steps.Count && _values[at + reached] > 0)
         {
             reached++;
         }
 
         if (reached < steps.Count && steps[reached].EventType == type && (steps[reached].Where?.Matches(data) ?? true))
         {
-            _row[funnel.Name, MetricSet.StepColumn(reached + 1)] = 1;
+            _values[at + reached] = 1;
         }
     }
 
@@ -186,13 +189,13 @@ public sealed class SessionMetricFold
     /// </summary>
     private void AddCost(JsonElement data)
     {
-        _row[CostMetric, "responses"] += 1;
+        _values[_cost + CostResponses] += 1;
         var (inputState, input) = Tokens(InputTokens, data);
         var (outputState, output) = Tokens(OutputTokens, data);
         if (inputState == TokenState.OutOfBounds || outputState == TokenState.OutOfBounds)
         {
-            _row[CostMetric, "excluded"] += 1;
-            _row[CostMetric, "unpriced"] += 1;
+            _values[_cost + CostExcluded] += 1;
+            _values[_cost + CostUnpriced] += 1;
             return;
         }
 
@@ -202,14 +205,14 @@ public sealed class SessionMetricFold
             || inputState == TokenState.NotNumber || outputState == TokenState.NotNumber
             || (inputState == TokenState.Missing && outputState == TokenState.Missing))
         {
-            _row[CostMetric, "unpriced"] += 1;
+            _values[_cost + CostUnpriced] += 1;
             return;
         }
 
         var cost = price.CostOf(input, output);
-        _row[CostMetric, "priced"] += 1;
-        _row[CostMetric, "cost"] += cost;
-        _row[CostMetric, "cost_squares"] += cost * cost;
+        _values[_cost + CostPriced] += 1;
+        _values[_cost + CostSum] += cost;
+        _values[_cost + CostSquares] += cost * cost;
     }
 
     private enum TokenState
