@@ -40,7 +40,7 @@ internal sealed partial class ModelBudgets : IDisposable
     {
         if (IsOn(_address))
         {
-            var budget = _addresses.GetOrAdd(RateLimits.ClientKey(context, _trustForwardedFor), static (_, self) => new SpendingBudget(self._address, self._clock), this);
+            var budget = Address(context);
             BudgetDecision decision;
             lock (budget)
             {
@@ -65,8 +65,10 @@ internal sealed partial class ModelBudgets : IDisposable
     /// <summary>Charges an answer's tokens to both budgets, so that the next request sees the spend.</summary>
     public async ValueTask ChargeAsync(HttpContext context, string? sessionId, long tokens)
     {
-        if (_address.TokensPerWindow > 0 && _addresses.TryGetValue(RateLimits.ClientKey(context, _trustForwardedFor), out var budget))
+        if (_address.TokensPerWindow > 0)
         {
+            // GetOrAdd: an answer streamed for longer than a window may find its address swept, and must still be charged.
+            var budget = Address(context);
             lock (budget)
             {
                 budget.Charge(_address, tokens);
@@ -89,6 +91,9 @@ internal sealed partial class ModelBudgets : IDisposable
     public void Dispose() => _sweep.Dispose();
 
     private static long Estimate(int characters) => (characters + 3L) / 4;
+
+    private SpendingBudget Address(HttpContext context) =>
+        _addresses.GetOrAdd(RateLimits.ClientKey(context, _trustForwardedFor), static (_, self) => new SpendingBudget(self._address, self._clock), this);
 
     private static bool IsOn(BudgetLimits limits) => limits.RequestsPerWindow > 0 || limits.TokensPerWindow > 0;
 
