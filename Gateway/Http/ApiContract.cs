@@ -53,6 +53,10 @@ internal static class ApiContract
         return builder;
     }
 
+    /// <summary>A 429 of this operation may also be a model budget refusal (<c>Query:Budgets</c>), said in its description.</summary>
+    public static TBuilder ProducesBudgetRefusals<TBuilder>(this TBuilder builder)
+        where TBuilder : IEndpointConventionBuilder => builder.WithMetadata(ModelBudgetContract.Instance);
+
     /// <summary>The 200 answer is a stream of <c>token</c> events, then <c>done</c> or <c>error</c>.</summary>
     public static RouteHandlerBuilder ProducesServerSentEvents(this RouteHandlerBuilder builder) =>
         builder.WithMetadata(new ServerSentEventsContract());
@@ -207,6 +211,29 @@ internal static class ApiContract
             {
                 r.Description = ReasonPhrase(status);
             }
+        }
+
+        if (operation.Responses.TryGetValue("429", out var tooMany) && tooMany is OpenApiResponse limited)
+        {
+            DescribeTooManyRequests(limited, metadata.OfType<ModelBudgetContract>().Any());
+        }
+    }
+
+    /// <summary>Every 429 says when to retry: the per-client limiter, a session's rate, sign-in attempts, the model budgets.</summary>
+    private static void DescribeTooManyRequests(OpenApiResponse response, bool modelBudgets)
+    {
+        response.Headers ??= new Dictionary<string, IOpenApiHeader>();
+        response.Headers["Retry-After"] = new OpenApiHeader
+        {
+            Description = "Seconds until a request is admitted again (for a model budget: until it has refilled enough).",
+            Required = true,
+            Schema = new OpenApiSchema { Type = JsonSchemaType.Integer, Minimum = "1" },
+        };
+        if (modelBudgets)
+        {
+            response.Description = "Too Many Requests: over the client's request rate (Security:ClientRequestsPerSecond), the session's " +
+                "(Sessions:RequestsPerSecond), or a model budget of the client address or the session, in requests or tokens per window " +
+                "(Query:Budgets). Budgets are decided before the model is called, so a refused request spends nothing.";
         }
     }
 
@@ -415,6 +442,12 @@ internal static class ApiContract
 
 /// <summary>Marks an endpoint whose 200 answer is server-sent events.</summary>
 internal sealed class ServerSentEventsContract;
+
+/// <summary>Marks an endpoint that spends the model budgets (/query, /query/stream).</summary>
+internal sealed class ModelBudgetContract
+{
+    public static readonly ModelBudgetContract Instance = new();
+}
 
 /// <summary>Marks an endpoint whose 200 answer is a file in one of <see cref="MediaTypes"/>.</summary>
 internal sealed record FileContract(string[] MediaTypes);

@@ -7,13 +7,18 @@ namespace SessionTracking.Gateway.Query;
 
 internal static class ChatClientRegistration
 {
-    /// <summary>Registers the <see cref="IChatClient"/> that /query calls, chosen by <c>Query:Provider</c>.</summary>
+    /// <summary>Registers the <see cref="IChatClient"/> that /query calls, chosen by <c>Query:Provider</c>, and its budgets.</summary>
     public static IServiceCollection AddQueryChatClient(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<QueryOptions>()
             .Bind(configuration.GetSection(QueryOptions.SectionName))
             .ValidateDataAnnotations()
             .ValidateOnStart();
+        services.AddOptions<QueryBudgetOptions>()
+            .Bind(configuration.GetSection(QueryBudgetOptions.SectionName))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        services.AddSingleton<ModelBudgets>();
         services.AddChatClient(sp =>
         {
             var options = sp.GetRequiredService<IOptions<QueryOptions>>().Value;

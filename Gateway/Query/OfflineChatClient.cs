@@ -14,18 +14,24 @@ internal sealed class OfflineChatClient(TimeSpan tokenDelay, TimeProvider clock)
 
     public Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
-        var message = new ChatMessage(ChatRole.Assistant, Answer(messages));
-        return Task.FromResult(new ChatResponse(message) { ModelId = ModelId });
+        var (words, finish) = Answer(messages, options);
+        var message = new ChatMessage(ChatRole.Assistant, string.Join(' ', words));
+        return Task.FromResult(new ChatResponse(message) { ModelId = ModelId, FinishReason = finish });
     }
 
     public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
         IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var words = Answer(messages).Split(' ');
+        var (words, finish) = Answer(messages, options);
         for (var i = 0; i < words.Length; i++)
         {
             await Task.Delay(tokenDelay, clock, cancellationToken);
-            yield return new ChatResponseUpdate(ChatRole.Assistant, i == words.Length - 1 ? words[i] : words[i] + " ") { ModelId = ModelId };
+            var last = i == words.Length - 1;
+            yield return new ChatResponseUpdate(ChatRole.Assistant, last ? words[i] : words[i] + " ")
+            {
+                ModelId = ModelId,
+                FinishReason = last ? finish : null,
+            };
         }
     }
 
@@ -37,11 +43,14 @@ internal sealed class OfflineChatClient(TimeSpan tokenDelay, TimeProvider clock)
     {
     }
 
-    private static string Answer(IEnumerable<ChatMessage> messages)
+    /// <summary>The answer's words, its tokens: at most <see cref="ChatOptions.MaxOutputTokens"/> of them, as a real model would stop.</summary>
+    private static (string[] Words, ChatFinishReason Finish) Answer(IEnumerable<ChatMessage> messages, ChatOptions? options)
     {
         var prompt = messages.LastOrDefault(m => m.Role == ChatRole.User)?.Text?.Trim() ?? "";
         var words = prompt.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).Length;
-        return $"(offline model) You asked: \"{prompt}\". That is {words} word{(words == 1 ? "" : "s")} and {prompt.Length} characters. " +
-               "Configure Query:Provider=OpenAI for real answers.";
+        var answer = $"(offline model) You asked: \"{prompt}\". That is {words} word{(words == 1 ? "" : "s")} and {prompt.Length} characters. " +
+                     "Configure Query:Provider=OpenAI for real answers.";
+        var tokens = answer.Split(' ');
+        return options?.MaxOutputTokens is { } max && tokens.Length > max ? (tokens[..max], ChatFinishReason.Length) : (tokens, ChatFinishReason.Stop);
     }
 }

@@ -17,7 +17,7 @@ public static class QueryEndpoints
 
     public static IEndpointRouteBuilder MapQueryEndpoints(this IEndpointRouteBuilder app)
     {
-        var query = app.MapGroup("/query").WithTags("Query");
+        var query = app.MapGroup("/query").WithTags("Query").ProducesBudgetRefusals();
         query.MapPost("", QueryAsync)
             .WithName("Query")
             .WithSummary("Ask the model")

@@ -31,6 +31,19 @@ public sealed class QueryOptions : IValidatableObject
     [Range(0, 10_000)]
     public int OfflineTokenDelayMs { get; set; } = 30;
 
+    /// <summary>
+    /// Most tokens of one answer, sent to the model (<c>ChatOptions.MaxOutputTokens</c>; the offline model counts words).
+    /// Bounds what one request, streamed or not, can spend before the token budgets see it. Default 1,024.
+    /// </summary>
+    [Range(1, 1_000_000, ErrorMessage = "Query:MaxOutputTokens must be between {1} and {2}.")]
+    public int MaxOutputTokens { get; set; } = 1_024;
+
+    /// <summary>
+    /// Refuse (400) a query without <c>session_id</c>: queries then spend only within sessions this deployment started,
+    /// under their session budget. Default false, so the earlier system's sessionless /query keeps working.
+    /// </summary>
+    public bool RequireSession { get; set; }
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (Provider.Equals("OpenAI", StringComparison.OrdinalIgnoreCase))

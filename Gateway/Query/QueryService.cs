@@ -2,6 +2,7 @@ using System.ClientModel;
 using System.Net.ServerSentEvents;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Options;
 using SessionTracking.Gateway.Http;
 using SessionTracking.Gateway.Sessions;
 
@@ -18,25 +19,44 @@ internal sealed class QueryService(
     JsonBody body,
     WireLimits limits,
     TimeProvider clock,
+    ModelBudgets budgets,
+    IOptions<QueryOptions> options,
     ILogger<StreamingQuery> streamLogger)
 {
+    private readonly bool _requireSession = options.Value.RequireSession;
+    private readonly int _maxOutputTokens = options.Value.MaxOutputTokens;
+
     public TimeProvider Clock => clock;
 
     /// <summary>
     /// Reads the body; then, before the model runs, the session grain says whether the session exists, still takes
-    /// events and is within its request rate (the grain keeps the limit, so it holds across gateways).
+    /// events and is within its request rate (the grain keeps the limit, so it holds across gateways), and the model
+    /// budgets of the client address and the session admit the request, so that a refused request spends nothing.
     /// </summary>
     public async ValueTask<(QueryRequest? Query, ProblemHttpResult? Problem)> ReadAndAdmitAsync(HttpRequest request, CancellationToken cancellationToken)
     {
         var (query, problem) = await QueryRequest.ReadAsync(request, body, limits, cancellationToken);
-        if (query?.SessionId is { } sessionId
+        if (query is null)
+        {
+            return (null, problem);
+        }
+
+        if (query.SessionId is null && _requireSession)
+        {
+            return (null, Problems.BadRequest("'session_id' is required: this deployment answers queries only within a session started by POST /session/start (Query:RequireSession)."));
+        }
+
+        if (query.SessionId is { } sessionId
             && Problems.ForSession(await sessions.Get(sessionId).GetStatusAsync(), sessionId, request.HttpContext.Response) is { } refused)
         {
             return (null, refused);
         }
 
-        return (query, problem);
+        return await budgets.TryAdmitAsync(request.HttpContext, query.SessionId) is { } overBudget ? (null, overBudget) : (query, null);
     }
+
+    /// <summary>A new instance per call: the options object is mutable and middleware in a client pipeline may change it.</summary>
+    private ChatOptions NewChatOptions() => new() { MaxOutputTokens = _maxOutputTokens };
 
     public async Task<Results<Ok<QueryResponse>, ProblemHttpResult>> AskAsync(QueryRequest query, HttpResponse response, CancellationToken cancellationToken)
     {
@@ -45,7 +65,7 @@ internal sealed class QueryService(
         ChatResponse answer;
         try
         {
-            answer = await chat.GetResponseAsync(query.Prompt, cancellationToken: cancellationToken);
+            answer = await chat.GetResponseAsync(query.Prompt, NewChatOptions(), cancellationToken);
         }
         catch (Exception ex) when (IsModelFailure(ex, cancellationToken))
         {
@@ -68,7 +88,7 @@ internal sealed class QueryService(
         var streaming = new StreamingQuery(this, streamLogger, query, response, aborted);
         try
         {
-            await streaming.StartAsync(chat.GetStreamingResponseAsync(query.Prompt, cancellationToken: aborted));
+            await streaming.StartAsync(chat.GetStreamingResponseAsync(query.Prompt, NewChatOptions(), aborted));
         }
         catch (Exception ex) when (IsModelFailure(ex, aborted))
         {
@@ -79,9 +99,13 @@ internal sealed class QueryService(
         return TypedResults.ServerSentEvents(streaming.EventsAsync());
     }
 
-    /// <summary>The exchange as the earlier system recorded it; the problem to answer when the session refused.</summary>
+    /// <summary>
+    /// Charges the answer's tokens to the budgets (the model spent them whatever happens next), then records the
+    /// exchange as the earlier system did; the problem to answer when the session refused.
+    /// </summary>
     public async Task<ProblemHttpResult?> RecordAsync(ModelAnswer answer, QueryRequest query, HttpResponse response)
     {
+        await budgets.ChargeAsync(response.HttpContext, query.SessionId, ModelBudgets.Tokens(query.Prompt, answer));
         var row = new QueryRow(query.SessionId, query.UserId, query.ModelGroup, query.Prompt, answer.Text, answer.Model, answer.Provider, answer.LatencyMs, "[]", answer.AskedAt);
         if (query.SessionId is null)
         {

@@ -176,6 +176,15 @@ public sealed class AnswersMatchTheDocumentTests(ContractGateway gateway)
         var events = stream.GetProperty("schema").GetProperty("items").GetProperty("oneOf").EnumerateArray()
             .Select(e => e.GetProperty("properties").GetProperty("event").GetProperty("const").GetString()).ToList();
         Assert.Equal(["token", "done", "error"], events);
+
+        // The model budgets' 429 (before the model is called) says when to retry, on both query operations.
+        foreach (var queryPath in new[] { "/query", "/query/stream" })
+        {
+            var tooMany = paths.GetProperty(queryPath).GetProperty("post").GetProperty("responses").GetProperty("429");
+            Assert.Contains("Query:Budgets", tooMany.GetProperty("description").GetString());
+            Assert.Equal("integer", tooMany.GetProperty("headers").GetProperty("Retry-After").GetProperty("schema").GetProperty("type").GetString());
+        }
+
         var export = paths.GetProperty("/exports/events.{format}").GetProperty("get");
         var exportTypes = export.GetProperty("responses").GetProperty("200").GetProperty("content").EnumerateObject().Select(c => c.Name).ToList();
         Assert.Equal(["application/x-ndjson", "text/csv"], exportTypes);
