@@ -58,9 +58,12 @@ public sealed class SpendingBudget(BudgetLimits initial, TimeProvider clock)
         _tokens = Math.Min(limits.TokensPerWindow, _tokens + (windows * limits.TokensPerWindow));
     }
 
-    /// <summary>Whole seconds (at least 1) until a bucket refilling <paramref name="perWindow"/> per window gains <paramref name="missing"/>.</summary>
+    /// <summary>
+    /// Whole seconds (at least 1) until a bucket refilling <paramref name="perWindow"/> per window gains
+    /// <paramref name="missing"/>; rounded up, less a nanosecond so that 10.000000000002 s of float error says 10, not 11.
+    /// </summary>
     private static int SecondsUntil(double missing, long perWindow, int windowSeconds) =>
-        Math.Max(1, (int)Math.Min(int.MaxValue, Math.Ceiling(missing * windowSeconds / perWindow)));
+        Math.Max(1, (int)Math.Min(int.MaxValue, Math.Ceiling((missing * windowSeconds / perWindow) - 1e-9)));
 }
 
 /// <summary>A budget's limits: requests and tokens per window of <see cref="WindowSeconds"/>; 0 turns that limit off.</summary>
