@@ -17,7 +17,7 @@ public sealed class SessionMetricFoldTests
     private const long Day = 24 * Hour;
 
     private const string Definitions =
-        "Metrics:done_rate:Kind=proportion;Metrics:done_rate:EventType=task_completed;Metrics:done_rate:WindowHours=72;" +
+        "Metrics:done_rate:Kind=proportion;Metrics:done_rate:EventType=task_completed;Metrics:done_rate:WindowHours=12;" +
         "Metrics:regenerates:Kind=count;Metrics:regenerates:EventType=regenerate;Metrics:regenerates:CapValue=3;" +
         "Metrics:responses_n:Kind=count;Metrics:responses_n:EventType=model_response;" +
         "Metrics:regen_per_response:Kind=ratio;Metrics:regen_per_response:Numerator=regenerates;Metrics:regen_per_response:Denominator=responses_n;" +
@@ -77,14 +77,14 @@ public sealed class SessionMetricFoldTests
             10 * Hour,
             Hour,
             [
-                E("task_completed", "{}", Hour + (72 * Hour)), // at the window's end: out
+                E("task_completed", "{}", Hour + (12 * Hour)), // at the window's end: out
                 E("prompt", "{}", Hour + (48 * Hour) - 1), // funnel window 48 h: in, the last millisecond
                 E("model_response", "{}", Hour + (48 * Hour)), // out
             ]);
         Assert.Equal(0, values["done_rate", "events"]);
         Assert.Equal(new double[] { 1, 0, 0 }, Steps(values));
 
-        values = Fold(10 * Hour, Hour, [E("task_completed", "{}", Hour + (72 * Hour) - 1), E("task_completed", "{}", 0)]);
+        values = Fold(10 * Hour, Hour, [E("task_completed", "{}", Hour + (12 * Hour) - 1), E("task_completed", "{}", 0)]);
         Assert.Equal(2, values["done_rate", "events"]); // an event before the exposure (a client clock) is inside
         Assert.Equal(new UnitValue(1, 1), UnitMetrics.Value(values, "done_rate"));
     }
@@ -237,7 +237,7 @@ public sealed class SessionMetricFoldTests
                 Assert.True(Close(numerator, actual.Numerator) && Close(denominator, actual.Denominator), $"{metric}, unit {i}: expected ({numerator}, {denominator}), folded {actual}");
             }
 
-            Check("done_rate", events.Any(e => e.Type == "task_completed" && e.Time - exposure < 72 * Hour) ? 1 : 0, 1);
+            Check("done_rate", events.Any(e => e.Type == "task_completed" && e.Time - exposure < 12 * Hour) ? 1 : 0, 1);
             var regenerates = Math.Min(events.Count(e => e.Type == "regenerate"), 3);
             var responses = events.Count(e => e.Type == "model_response");
             Check("regenerates", regenerates, 1);
