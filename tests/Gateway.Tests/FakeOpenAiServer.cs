@@ -25,6 +25,24 @@ public sealed class FakeOpenAiServer : IAsyncDisposable
 
     public ConcurrentQueue<(string? Authorization, JsonElement Body)> Requests { get; }
 
+    /// <summary>The gateway settings that send /query to this server as model <c>fake-gpt</c>, with <paramref name="more"/>.</summary>
+    public Dictionary<string, string> GatewaySettings(params (string Key, string Value)[] more)
+    {
+        var settings = new Dictionary<string, string>
+        {
+            ["Query:Provider"] = "OpenAI",
+            ["Query:Endpoint"] = BaseAddress,
+            ["Query:ApiKey"] = "test-key",
+            ["Query:Model"] = "fake-gpt",
+        };
+        foreach (var (key, value) in more)
+        {
+            settings[key] = value;
+        }
+
+        return settings;
+    }
+
     public static async Task<FakeOpenAiServer> StartAsync(string[] chunks, int outputTokens)
     {
         var requests = new ConcurrentQueue<(string? Authorization, JsonElement Body)>();

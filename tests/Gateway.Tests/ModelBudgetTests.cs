@@ -107,14 +107,7 @@ public sealed class ModelBudgetTests
         await using var provider = await FakeOpenAiServer.StartAsync(["Machine ", "learning."], outputTokens: 90);
         await using var factory = new GatewayHost
         {
-            Settings = new Dictionary<string, string>
-            {
-                ["Query:Provider"] = "OpenAI",
-                ["Query:Endpoint"] = provider.BaseAddress,
-                ["Query:ApiKey"] = "test-key",
-                ["Query:MaxOutputTokens"] = "321",
-                ["Query:Budgets:SessionTokensPerWindow"] = "100",
-            },
+            Settings = provider.GatewaySettings(("Query:MaxOutputTokens", "321"), ("Query:Budgets:SessionTokensPerWindow", "100")),
         };
         var client = factory.CreateClient();
         var sessionId = await client.StartSessionAsync();

@@ -129,13 +129,7 @@ public sealed class StreamingQueryTests
     public async Task A_plain_query_to_the_OpenAI_compatible_provider_records_the_tokens_it_bills()
     {
         await using var provider = await FakeOpenAiServer.StartAsync(["Machine ", "learning."], outputTokens: 7);
-        await using var factory = Gateway(tokenDelayMs: 0, new()
-        {
-            ["Query:Provider"] = "OpenAI",
-            ["Query:Endpoint"] = provider.BaseAddress,
-            ["Query:ApiKey"] = "test-key",
-            ["Query:Model"] = "fake-gpt",
-        });
+        await using var factory = Gateway(tokenDelayMs: 0, provider.GatewaySettings());
         var client = factory.CreateClient();
         var sessionId = await client.StartSessionAsync();
 
@@ -151,13 +145,7 @@ public sealed class StreamingQueryTests
     public async Task The_OpenAI_compatible_provider_streams_through_Microsoft_Extensions_AI_with_its_usage_figures()
     {
         await using var provider = await FakeOpenAiServer.StartAsync(["Machine ", "learning ", "is ", "learning ", "from ", "data."], outputTokens: 9);
-        await using var factory = Gateway(tokenDelayMs: 0, new()
-        {
-            ["Query:Provider"] = "OpenAI",
-            ["Query:Endpoint"] = provider.BaseAddress,
-            ["Query:ApiKey"] = "test-key",
-            ["Query:Model"] = "fake-gpt",
-        });
+        await using var factory = Gateway(tokenDelayMs: 0, provider.GatewaySettings());
         var client = factory.CreateClient();
         var sessionId = await client.StartSessionAsync();
 

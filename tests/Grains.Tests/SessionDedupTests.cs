@@ -13,13 +13,13 @@ public sealed class SessionDedupTests : IAsyncLifetime
 {
     private readonly string _directory = RepoPaths.NewTempDirectory("session-dedup");
     private SqliteSessionStore _sqlite = null!;
-    private CallCountingStore _store = null!;
+    private CountingStore _store = null!;
 
     public async Task InitializeAsync()
     {
         _sqlite = new SqliteSessionStore(Options.Create(new SqliteStoreOptions { DatabasePath = Path.Combine(_directory, "s.db") }), NullLogger<SqliteSessionStore>.Instance);
         await _sqlite.InitializeAsync(CancellationToken.None);
-        _store = new CallCountingStore(_sqlite);
+        _store = new CountingStore(_sqlite);
     }
 
     public async Task DisposeAsync()
@@ -35,7 +35,7 @@ public sealed class SessionDedupTests : IAsyncLifetime
         Assert.Equal(new[] { 2 }, await AcceptAsync(dedup, "s1", "a", "b", "a", "c")); // the second "a" repeats the first
         Assert.Equal(new[] { 0, 2 }, await AcceptAsync(dedup, "s1", "a", "d", "c")); // resends of a and c
         Assert.Empty(await AcceptAsync(dedup, "s1")); // no ids: nothing to find
-        Assert.Equal((0, 0), (_store.HashReads, _store.ExactChecks));
+        Assert.Equal((0, 0), (CountingStore.HashReadsOf("s1"), CountingStore.IdsCheckedOf("s1")));
     }
 
     [Fact]
@@ -46,10 +46,10 @@ public sealed class SessionDedupTests : IAsyncLifetime
         dedup.Load((await _sqlite.LoadSessionAsync("s2", 4, CancellationToken.None))!); // the window holds i7 … i10
 
         Assert.Equal(new[] { 0, 1 }, await AcceptAsync(dedup, "s2", "i1", "i9", "new-1"));
-        Assert.Equal((1, 1), (_store.HashReads, _store.ExactChecks)); // i1 alone went to the exact check
+        Assert.Equal((1, 1), (CountingStore.HashReadsOf("s2"), CountingStore.IdsCheckedOf("s2"))); // i1 alone went to the exact check
 
         Assert.Empty(await AcceptAsync(dedup, "s2", "new-2", "new-3"));
-        Assert.Equal((1, 1), (_store.HashReads, _store.ExactChecks)); // the key set was built once; new ids are one probe
+        Assert.Equal((1, 1), (CountingStore.HashReadsOf("s2"), CountingStore.IdsCheckedOf("s2"))); // the key set was built once; new ids are one probe
     }
 
     [Fact]
@@ -87,24 +87,5 @@ public sealed class SessionDedupTests : IAsyncLifetime
         var session = new SessionInfo(sessionId, "u", "e", "g", DateTimeOffset.FromUnixTimeMilliseconds(1_730_000_000_000), null, "{}");
         var events = Enumerable.Range(1, count).Select(i => new StoredEvent(i, 1_730_000_000_000 + i, "click", "{}", $"i{i}", 1_730_000_000_000 + i)).ToArray();
         await _sqlite.CreateSessionAsync(session, events, CancellationToken.None);
-    }
-
-    private sealed class CallCountingStore(ISessionStore inner) : DelegatingSessionStore(inner)
-    {
-        public int HashReads { get; private set; }
-
-        public int ExactChecks { get; private set; }
-
-        public override Task<IReadOnlyCollection<ulong>> ReadClientIdHashesAsync(string sessionId, CancellationToken cancellationToken)
-        {
-            HashReads++;
-            return base.ReadClientIdHashesAsync(sessionId, cancellationToken);
-        }
-
-        public override Task<IReadOnlyCollection<string>> FindStoredClientIdsAsync(string sessionId, IReadOnlyCollection<string> clientIds, CancellationToken cancellationToken)
-        {
-            ExactChecks += clientIds.Count;
-            return base.FindStoredClientIdsAsync(sessionId, clientIds, cancellationToken);
-        }
     }
 }
