@@ -2,6 +2,7 @@ using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
+using SessionTracking.Metrics;
 using SessionTracking.ReadModel;
 using SessionTracking.Storage;
 using SessionTracking.Telemetry;
@@ -19,6 +20,7 @@ namespace SessionTracking;
 [Reentrant]
 public sealed partial class SessionGrain(
     ISessionStore store,
+    MetricCatalog metricCatalog,
     IOptions<SessionOptions> options,
     TimeProvider clock,
     ILogger<SessionGrain> logger) : Grain, ISessionGrain
@@ -42,6 +44,7 @@ public sealed partial class SessionGrain(
     private TaskCompletionSource? _nextFlush; // made when someone waits: a session keeps nothing new between flushes
     private SessionSummary _durableMetrics = SessionSummary.Started(); // the store's read-model row of this session
     private SessionSummaryBuilder _metrics = new(SessionSummary.Started()); // the row with every accepted event
+    private CustomMetricContext? _customMetrics; // null without custom metrics
 
     private string SessionId => this.GetPrimaryKeyString();
 
@@ -53,12 +56,18 @@ public sealed partial class SessionGrain(
         var snapshot = await CallStoreAsync(() => store.LoadSessionAsync(SessionId, _options.RecentIdWindow, cancellationToken));
         if (snapshot is not null)
         {
+            _customMetrics = await CallStoreAsync(() => CustomMetricActivation.ContextAsync(metricCatalog, store, snapshot.Session, cancellationToken));
+            if (_customMetrics is { } context)
+            {
+                snapshot = await CallStoreAsync(() => CustomMetricActivation.CompleteAsync(store, snapshot, context, _options.RecentIdWindow, cancellationToken));
+            }
+
             _session = snapshot.Session;
             _lastSeq = _durableSeq = snapshot.LastSeq;
             _endRequested = snapshot.Session.EndTime is not null;
             _dedup.Load(snapshot);
             _durableMetrics = snapshot.Metrics;
-            _metrics = new SessionSummaryBuilder(snapshot.Metrics);
+            _metrics = NewBuilder(snapshot.Metrics);
             _lastActivityMs = NowMs();
             StartTimers();
         }
@@ -92,9 +101,12 @@ public sealed partial class SessionGrain(
         var initial = (command.InitialEvents ?? [])
             .Select((e, i) => new StoredEvent(i + 1, e.ClientTime ?? receivedAt, e.Type, e.DataJson, e.ClientId, receivedAt, _clockSkew.Correct(e.ClientTime, null, receivedAt)))
             .ToArray();
+        SessionSummary created;
         try
         {
-            await store.CreateSessionAsync(session, initial, CancellationToken.None);
+            _customMetrics = await CustomMetricActivation.ContextAsync(metricCatalog, store, session, CancellationToken.None);
+            created = SessionSummary.OfNewSession(initial, [], _customMetrics);
+            await store.CreateSessionAsync(session, initial, created, CancellationToken.None);
         }
         catch (StoreConflictException)
         {
@@ -109,8 +121,8 @@ public sealed partial class SessionGrain(
         _session = session;
         _lastSeq = _durableSeq = initial.Length;
         _dedup.AddInitial(initial.Select(e => e.ClientId).OfType<string>());
-        _durableMetrics = SessionSummary.OfNewSession(initial, []);
-        _metrics = new SessionSummaryBuilder(_durableMetrics);
+        _durableMetrics = created;
+        _metrics = NewBuilder(_durableMetrics);
         _lastActivityMs = NowMs();
         StartTimers();
         return new StartResult(SessionStatus.Ok, session);
@@ -458,7 +470,7 @@ public sealed partial class SessionGrain(
         _pending.Clear();
         _lastSeq = _durableSeq;
         _endRequested = _session!.EndTime is not null;
-        _metrics = new SessionSummaryBuilder(_durableMetrics);
+        _metrics = NewBuilder(_durableMetrics);
     }
 
     /// <summary>
@@ -510,7 +522,7 @@ public sealed partial class SessionGrain(
                 _pending.Clear();
                 _lastSeq = _durableSeq;
                 _endRequested = _session!.EndTime is not null;
-                _metrics = new SessionSummaryBuilder(_durableMetrics);
+                _metrics = NewBuilder(_durableMetrics);
             }
 
             return;
@@ -522,7 +534,7 @@ public sealed partial class SessionGrain(
 
         // The read model too: the stored summary is the version the next flush starts from.
         _durableMetrics = snapshot.Metrics;
-        _metrics = new SessionSummaryBuilder(snapshot.Metrics);
+        _metrics = NewBuilder(snapshot.Metrics);
         if (!buffered)
         {
             _pending.Clear();
@@ -676,6 +688,9 @@ public sealed partial class SessionGrain(
     }
 
     private long NowMs() => clock.GetUtcNow().ToUnixTimeMilliseconds();
+
+    /// <summary>A builder of the session's row from <paramref name="from"/>, custom metrics included.</summary>
+    private SessionSummaryBuilder NewBuilder(SessionSummary from) => new(from, custom: _customMetrics);
 
     /// <summary>A store call whose failures reach the caller as the port's types (<see cref="AsPortFailure"/>).</summary>
     private async Task<T> CallStoreAsync<T>(Func<Task<T>> call)

@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using SessionTracking.Analytics;
+using SessionTracking.Metrics;
 using SessionTracking.Storage;
 using SessionTracking.Storage.Mongo;
 using SessionTracking.Storage.Sqlite;
@@ -27,6 +28,11 @@ public static class SiloBuilderExtensions
             .Bind(configuration.GetSection(AnalyticsOptions.SectionName))
             .ValidateDataAnnotations()
             .ValidateOnStart();
+
+        // Custom metrics: every definition validated at start-up (each error names its setting), then one catalog that
+        // the session grains fold, the store aggregates and the report reads.
+        services.AddSingleton<IValidateOptions<AnalyticsOptions>, MetricOptionsValidation>();
+        services.AddSingleton<MetricCatalog>();
         services.TryAddTimeProvider();
         services.AddSessionStore(configuration);
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, StoreInitializer>();

@@ -62,6 +62,10 @@ public sealed class MongoAnalyticsStore : IAnalyticsStore
         Guard(token => MongoGroupFigures.ReadAsync(_database, experimentId, from?.ToUnixTimeMilliseconds(), to?.ToUnixTimeMilliseconds(), usersAsUnits, token), cancellationToken);
 
     /// <summary>The earliest start of the experiment's sessions, on the (experiment_id, model_group, start_time) index.</summary>
+    // Custom metrics are not stored by this adapter yet: no key has a state.
+    public Task<IReadOnlyList<MetricBackfillState>> ReadMetricStatesAsync(CancellationToken cancellationToken) =>
+        Task.FromResult<IReadOnlyList<MetricBackfillState>>([]);
+
     public Task<DateTimeOffset?> ExperimentStartAsync(string experimentId, CancellationToken cancellationToken) =>
         Guard(async token =>
         {

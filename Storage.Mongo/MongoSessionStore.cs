@@ -94,7 +94,7 @@ public sealed partial class MongoSessionStore : ISessionStore
     /// The session document, counted in the aggregates, and its first events with their summary (the same flush a grain
     /// would send from a new session's summary), in one transaction, as SQLite's writer does.
     /// </summary>
-    public Task CreateSessionAsync(SessionInfo session, IReadOnlyList<StoredEvent> initialEvents, CancellationToken cancellationToken) =>
+    public Task CreateSessionAsync(SessionInfo session, IReadOnlyList<StoredEvent> initialEvents, SessionSummary? summary, CancellationToken cancellationToken) =>
         Guard(
             token => MongoTransactions.RunAsync(
                 _client,
@@ -107,16 +107,32 @@ public sealed partial class MongoSessionStore : ISessionStore
                     var changes = new MongoReadModelChanges(_options.AggregateShards);
                     changes.Apply(session, new ReadModelUpdate(null, SessionSummary.Started(), []));
                     await _readModel.WriteAsync(s, changes, ct);
-                    if (initialEvents.Count > 0)
+                    if (initialEvents.Count > 0 || summary?.Custom is not null)
                     {
                         var samples = new List<MetricSample>();
-                        var summary = SessionSummary.OfNewSession(initialEvents, samples);
-                        await WriteFlushAsync(s, new SessionFlush(session.SessionId, initialEvents, [], [], null, session, new ReadModelUpdate(SessionSummary.Started(), summary, samples)), ct);
+                        var computed = SessionSummary.OfNewSession(initialEvents, samples);
+                        await WriteFlushAsync(s, new SessionFlush(session.SessionId, initialEvents, [], [], null, session, new ReadModelUpdate(SessionSummary.Started(), summary ?? computed, samples)), ct);
                     }
 
                     return true;
                 },
                 token),
+            cancellationToken);
+
+    public Task<DateTimeOffset?> FirstStartOfUserAsync(string experimentId, string userId, DateTimeOffset notAfter, CancellationToken cancellationToken) =>
+        Guard(
+            async token =>
+            {
+                var filter = new BsonDocument
+                {
+                    { "user_id", userId },
+                    { "experiment_id", experimentId },
+                    { "start_time", new BsonDocument("$lte", notAfter.UtcDateTime) },
+                };
+                var first = await _sessions.Find(filter).Sort(new BsonDocument("start_time", 1)).Limit(1)
+                    .Project(new BsonDocument { { "_id", 0 }, { "start_time", 1 } }).FirstOrDefaultAsync(token);
+                return first is null ? (DateTimeOffset?)null : new DateTimeOffset(first["start_time"].ToUniversalTime(), TimeSpan.Zero);
+            },
             cancellationToken);
 
     /// <summary>

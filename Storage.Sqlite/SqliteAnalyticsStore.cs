@@ -34,7 +34,23 @@ public sealed class SqliteAnalyticsStore : IAnalyticsStore
         {
             // One read transaction: the hourly aggregates and the edge sessions are one snapshot of the database.
             using var transaction = connection.BeginTransaction(deferred: true);
-            return Task.FromResult(SqliteGroupFigures.Read(connection, experimentId, from?.ToUnixTimeMilliseconds(), to?.ToUnixTimeMilliseconds(), usersAsUnits));
+            return Task.FromResult(SqliteGroupFigures.Read(connection, _sessions.Metrics.Set, experimentId, from?.ToUnixTimeMilliseconds(), to?.ToUnixTimeMilliseconds(), usersAsUnits));
+        }, cancellationToken);
+
+    public Task<IReadOnlyList<MetricBackfillState>> ReadMetricStatesAsync(CancellationToken cancellationToken) =>
+        ReadAsync(async connection =>
+        {
+            await using var command = connection.CreateCommand();
+            command.CommandText = "SELECT metric, name, state, sessions_done, sessions_total, started_at, completed_at FROM custom_metric_state ORDER BY name";
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            var states = new List<MetricBackfillState>();
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                DateTimeOffset? Time(int i) => reader.IsDBNull(i) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(i));
+                states.Add(new MetricBackfillState(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetInt64(3), reader.GetInt64(4), Time(5), Time(6)));
+            }
+
+            return (IReadOnlyList<MetricBackfillState>)states;
         }, cancellationToken);
 
     /// <summary>

@@ -1,4 +1,5 @@
 using Microsoft.Data.Sqlite;
+using SessionTracking.Metrics;
 using SessionTracking.ReadModel;
 
 namespace SessionTracking.Storage.Sqlite;
@@ -16,12 +17,17 @@ internal sealed class SqliteGroupFigures
 
     private readonly Dictionary<(string Experiment, string Group), Entry> _groups = [];
     private readonly string? _experimentId;
+    private readonly MetricSet _metrics;
 
-    private SqliteGroupFigures(string? experimentId) => _experimentId = experimentId;
-
-    public static IReadOnlyList<GroupFigures> Read(SqliteConnection connection, string? experimentId, long? fromMs, long? toMs, bool usersAsUnits)
+    private SqliteGroupFigures(string? experimentId, MetricSet metrics)
     {
-        var figures = new SqliteGroupFigures(experimentId);
+        _experimentId = experimentId;
+        _metrics = metrics;
+    }
+
+    public static IReadOnlyList<GroupFigures> Read(SqliteConnection connection, MetricSet metrics, string? experimentId, long? fromMs, long? toMs, bool usersAsUnits)
+    {
+        var figures = new SqliteGroupFigures(experimentId, metrics);
         var firstHour = fromMs is { } f ? CeilDiv(f, SqliteReadModel.HourMs) : long.MinValue;
         var endHour = toMs is { } t ? FloorDiv(t, SqliteReadModel.HourMs) : long.MaxValue;
         if (firstHour < endHour)
@@ -57,7 +63,11 @@ internal sealed class SqliteGroupFigures
         return figures._groups
             .OrderBy(g => g.Key.Experiment, StringComparer.Ordinal)
             .ThenBy(g => g.Key.Group, StringComparer.Ordinal)
-            .Select(g => new GroupFigures(g.Key.Experiment, g.Key.Group, g.Value.Sessions, usersAsUnits ? g.Value.Users : null, g.Value.Sketches[0], g.Value.Sketches[1], g.Value.Sketches[2]))
+            .Select(g => new GroupFigures(g.Key.Experiment, g.Key.Group, g.Value.Sessions, usersAsUnits ? g.Value.Users : null, g.Value.Sketches[0], g.Value.Sketches[1], g.Value.Sketches[2])
+            {
+                CustomSessions = g.Value.CustomSessions,
+                CustomUsers = usersAsUnits ? g.Value.CustomUsers : null,
+            })
             .ToList();
     }
 
@@ -71,6 +81,18 @@ internal sealed class SqliteGroupFigures
             while (reader.Read())
             {
                 EntryOf(reader).Sessions.Add(Moments.FromBytes((byte[])reader.GetValue(2)));
+            }
+        }
+
+        if (_metrics.StoredMetrics.Count > 0)
+        {
+            using var command = Command(connection, "SELECT experiment_id, model_group, metric, moments FROM experiment_metric_moments WHERE unit = 0 AND hour >= $first AND hour < $end");
+            command.Parameters.AddWithValue("$first", firstHour);
+            command.Parameters.AddWithValue("$end", endHour);
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                EntryOf(reader).Custom(EntryOf(reader).CustomSessions, reader.GetString(2)).Add(MetricMoments.FromBytes((byte[])reader.GetValue(3)));
             }
         }
 
@@ -91,7 +113,7 @@ internal sealed class SqliteGroupFigures
     {
         using (var command = Command(
             connection,
-            $"SELECT s.experiment_id, s.model_group, {SummaryColumns} FROM sessions s JOIN session_summaries m ON m.session_id = s.session_id WHERE s.start_time >= $from AND s.start_time < $to",
+            $"SELECT s.experiment_id, s.model_group, m.custom, {SummaryColumns} FROM sessions s JOIN session_summaries m ON m.session_id = s.session_id WHERE s.start_time >= $from AND s.start_time < $to",
             prefix: "s."))
         {
             command.Parameters.AddWithValue("$from", from);
@@ -100,10 +122,14 @@ internal sealed class SqliteGroupFigures
             var values = new double[MetricFields.Count];
             while (reader.Read())
             {
-                SqliteReadModel.ReadFields(reader, 2, values);
+                SqliteReadModel.ReadFields(reader, 3, values);
 
                 var entry = EntryOf(reader);
                 entry.Sessions.Add(values);
+                if (_metrics.StoredMetrics.Count > 0 && !reader.IsDBNull(2))
+                {
+                    MetricAggregation.AddChange(_metrics, null, CustomRow.FromBytes((byte[])reader.GetValue(2)), metric => entry.Custom(entry.CustomSessions, metric), withBins: true);
+                }
                 if (values[(int)MetricField.Ended] > 0)
                 {
                     entry.Sketches[(int)QuantileMetric.DurationMs].Add(values[(int)MetricField.DurationMs]);
@@ -140,17 +166,31 @@ internal sealed class SqliteGroupFigures
 
     private void ReadUserAggregates(SqliteConnection connection)
     {
-        using var command = Command(connection, $"SELECT experiment_id, model_group, moments FROM experiment_moments WHERE unit = 1 AND hour = {SqliteReadModel.AllHours}");
-        using var reader = command.ExecuteReader();
-        while (reader.Read())
+        using (var command = Command(connection, $"SELECT experiment_id, model_group, moments FROM experiment_moments WHERE unit = 1 AND hour = {SqliteReadModel.AllHours}"))
         {
-            EntryOf(reader).Users.Add(Moments.FromBytes((byte[])reader.GetValue(2)));
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                EntryOf(reader).Users.Add(Moments.FromBytes((byte[])reader.GetValue(2)));
+            }
+        }
+
+        if (_metrics.StoredMetrics.Count > 0)
+        {
+            using var command = Command(connection, $"SELECT experiment_id, model_group, metric, moments FROM experiment_metric_moments WHERE unit = 1 AND hour = {SqliteReadModel.AllHours}");
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                var entry = EntryOf(reader);
+                entry.Custom(entry.CustomUsers, reader.GetString(2)).Add(MetricMoments.FromBytes((byte[])reader.GetValue(3)));
+            }
         }
     }
 
     /// <summary>Users as units within a window: each user's sessions in it, summed.</summary>
     private void ReadUsers(SqliteConnection connection, long from, long to)
     {
+        ReadUsersCustom(connection, from, to);
         using var command = Command(
             connection,
             $"SELECT s.experiment_id, s.model_group, {SummedColumns} FROM sessions s JOIN session_summaries m ON m.session_id = s.session_id WHERE s.start_time >= $from AND s.start_time < $to",
@@ -165,6 +205,51 @@ internal sealed class SqliteGroupFigures
             SqliteReadModel.ReadFields(reader, 2, values);
 
             EntryOf(reader).Users.Add(values);
+        }
+    }
+
+    /// <summary>Users as units within a window, custom metrics: each user's custom rows of the window's sessions, summed.</summary>
+    private void ReadUsersCustom(SqliteConnection connection, long from, long to)
+    {
+        if (_metrics.StoredMetrics.Count == 0)
+        {
+            return;
+        }
+
+        using var command = Command(
+            connection,
+            "SELECT s.experiment_id, s.model_group, s.user_id, m.custom FROM sessions s JOIN session_summaries m ON m.session_id = s.session_id WHERE s.start_time >= $from AND s.start_time < $to AND m.custom IS NOT NULL",
+            "ORDER BY s.experiment_id, s.model_group, s.user_id",
+            prefix: "s.");
+        command.Parameters.AddWithValue("$from", from);
+        command.Parameters.AddWithValue("$to", to);
+        using var reader = command.ExecuteReader();
+        Entry? entry = null;
+        (string, string, string)? user = null;
+        var row = CustomRow.Empty;
+        while (reader.Read())
+        {
+            var key = (reader.GetString(0), reader.GetString(1), reader.GetString(2));
+            if (key != user)
+            {
+                Complete();
+                user = key;
+                entry = EntryOf(reader);
+                row = CustomRow.Empty;
+            }
+
+            row = row.Plus(CustomRow.FromBytes((byte[])reader.GetValue(3)));
+        }
+
+        Complete();
+
+        void Complete()
+        {
+            if (entry is not null && !row.IsEmpty)
+            {
+                var target = entry;
+                MetricAggregation.AddChange(_metrics, null, row, metric => target.Custom(target.CustomUsers, metric), withBins: false);
+            }
         }
     }
 
@@ -203,5 +288,19 @@ internal sealed class SqliteGroupFigures
         public Moments Users { get; } = new();
 
         public QuantileSketch[] Sketches { get; } = [new(), new(), new()];
+
+        public Dictionary<string, MetricMoments> CustomSessions { get; } = new(StringComparer.Ordinal);
+
+        public Dictionary<string, MetricMoments> CustomUsers { get; } = new(StringComparer.Ordinal);
+
+        public MetricMoments Custom(Dictionary<string, MetricMoments> unit, string metric)
+        {
+            if (!unit.TryGetValue(metric, out var moments))
+            {
+                unit[metric] = moments = new MetricMoments();
+            }
+
+            return moments;
+        }
     }
 }

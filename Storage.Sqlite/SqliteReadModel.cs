@@ -1,5 +1,6 @@
 using System.Text;
 using Microsoft.Data.Sqlite;
+using SessionTracking.Metrics;
 using SessionTracking.ReadModel;
 
 namespace SessionTracking.Storage.Sqlite;
@@ -56,16 +57,41 @@ internal sealed class SqliteReadModel : IDisposable
     private readonly SqliteCommand _readMoments;
     private readonly SqliteCommand _writeMoments;
     private readonly SqliteCommand _addBin;
+    private readonly SqliteCommand _readUserCustom;
+    private readonly SqliteCommand _writeUserCustom;
+    private readonly SqliteCommand _readMetricMoments;
+    private readonly SqliteCommand _writeMetricMoments;
+    private readonly MetricSet? _metrics;
     private readonly Dictionary<(string Experiment, string Group, int Unit, long Hour), Moments> _moments = [];
     private readonly Dictionary<(string Experiment, string Group, long Hour, int Metric, int Bin), long> _bins = [];
+    private readonly Dictionary<(string Experiment, string Group, int Unit, long Hour, string Metric), MetricMoments> _metricMoments = [];
 
-    public SqliteReadModel(SqliteConnection connection)
+    /// <param name="metrics">The custom metrics whose aggregates flushes keep; null or empty: none (custom rows are still stored).</param>
+    public SqliteReadModel(SqliteConnection connection, MetricSet? metrics = null)
     {
         _connection = connection;
-        _insertSession = Prepare($"INSERT INTO session_summaries (session_id, through_seq, {ColumnList}) VALUES ($id, $seq, {ParameterList})", "$id", "$seq");
+        _metrics = metrics is { StoredMetrics.Count: > 0 } ? metrics : null;
+        _insertSession = Prepare($"INSERT INTO session_summaries (session_id, through_seq, custom, {ColumnList}) VALUES ($id, $seq, $custom, {ParameterList})", "$id", "$seq", "$custom");
+
+        // The custom row is part of the version: a backfill or another activation that wrote it makes this flush a conflict.
         _updateSession = Prepare(
-            $"UPDATE session_summaries SET through_seq = $seq, {string.Join(", ", MetricFields.Columns.Select((c, i) => $"{c} = $v{i}"))} WHERE session_id = $id AND through_seq = $prev_seq AND ended = $prev_ended",
-            "$id", "$seq", "$prev_seq", "$prev_ended");
+            $"UPDATE session_summaries SET through_seq = $seq, custom = $custom, {string.Join(", ", MetricFields.Columns.Select((c, i) => $"{c} = $v{i}"))} WHERE session_id = $id AND through_seq = $prev_seq AND ended = $prev_ended AND custom IS $prev_custom",
+            "$id", "$seq", "$custom", "$prev_seq", "$prev_ended", "$prev_custom");
+        _readUserCustom = Prepare(
+            "SELECT custom FROM user_summaries WHERE experiment_id = $experiment AND model_group = $group AND user_id = $user",
+            "$experiment", "$group", "$user");
+        _writeUserCustom = Prepare(
+            "UPDATE user_summaries SET custom = $custom WHERE experiment_id = $experiment AND model_group = $group AND user_id = $user",
+            "$custom", "$experiment", "$group", "$user");
+        _readMetricMoments = Prepare(
+            "SELECT moments FROM experiment_metric_moments WHERE experiment_id = $experiment AND model_group = $group AND unit = $unit AND hour = $hour AND metric = $metric",
+            "$experiment", "$group", "$unit", "$hour", "$metric");
+        _writeMetricMoments = Prepare(
+            """
+            INSERT INTO experiment_metric_moments (experiment_id, model_group, unit, hour, metric, moments) VALUES ($experiment, $group, $unit, $hour, $metric, $moments)
+            ON CONFLICT (experiment_id, model_group, unit, hour, metric) DO UPDATE SET moments = excluded.moments
+            """,
+            "$experiment", "$group", "$unit", "$hour", "$metric", "$moments");
         _upsertUser = Prepare(
             $"""
             INSERT INTO user_summaries (experiment_id, model_group, user_id, {ColumnList}) VALUES ($experiment, $group, $user, {ParameterList})
@@ -97,6 +123,7 @@ internal sealed class SqliteReadModel : IDisposable
     {
         _moments.Clear();
         _bins.Clear();
+        _metricMoments.Clear();
     }
 
     /// <summary>
@@ -106,14 +133,15 @@ internal sealed class SqliteReadModel : IDisposable
     public void Apply(SessionInfo session, ReadModelUpdate update, SqliteTransaction transaction)
     {
         var current = update.Current;
+        var custom = (object?)current.Custom?.ToBytes() ?? DBNull.Value;
         if (update.Previous is not { } previous)
         {
-            Bind(_insertSession, transaction, current.Values, session.SessionId, current.ThroughSeq);
+            Bind(_insertSession, transaction, current.Values, session.SessionId, current.ThroughSeq, custom);
             _insertSession.ExecuteNonQuery();
         }
         else
         {
-            Bind(_updateSession, transaction, current.Values, session.SessionId, current.ThroughSeq, previous.ThroughSeq, previous.Ended ? 1.0 : 0.0);
+            Bind(_updateSession, transaction, current.Values, session.SessionId, current.ThroughSeq, custom, previous.ThroughSeq, previous.Ended ? 1.0 : 0.0, (object?)previous.Custom?.ToBytes() ?? DBNull.Value);
             if (_updateSession.ExecuteNonQuery() != 1)
             {
                 throw new ReadModelConflictException(session.SessionId);
@@ -121,11 +149,49 @@ internal sealed class SqliteReadModel : IDisposable
         }
 
         Record(session, update.Previous is null ? null : update.Previous.Values.ToArray(), current.Values.ToArray(), update.Samples, transaction, sign: +1);
+        RecordCustom(session, update.Previous?.Custom, current.Custom, transaction);
     }
 
     /// <summary>Records the removal of a session (privacy deletion); the caller deletes its rows.</summary>
-    public void Remove(SessionInfo session, SessionSummary stored, IReadOnlyList<MetricSample> samples, SqliteTransaction transaction) =>
+    public void Remove(SessionInfo session, SessionSummary stored, IReadOnlyList<MetricSample> samples, SqliteTransaction transaction)
+    {
         Record(session, stored.Values.ToArray(), null, samples, transaction, sign: -1);
+        RecordCustom(session, stored.Custom, null, transaction);
+    }
+
+    /// <summary>
+    /// The custom metrics: the session's change moves its user's custom row by the same amount, and both units' changes
+    /// go to the aggregates (<see cref="MetricAggregation"/>: sessions by start hour with their quantile bins, users over
+    /// all time). The user's row is read and written here, in the flush's transaction.
+    /// </summary>
+    private void RecordCustom(SessionInfo session, CustomRow? before, CustomRow? after, SqliteTransaction transaction)
+    {
+        if (_metrics is null || ReferenceEquals(before, after) || (before is null && after is null))
+        {
+            return;
+        }
+
+        var hour = HourOf(session.StartTime);
+        MetricAggregation.AddChange(_metrics, before, after, metric => MetricMomentsOf(session, SessionUnit, hour, metric), withBins: true);
+
+        Set(_readUserCustom, transaction, session.ExperimentId, session.ModelGroup, session.UserId);
+        var userBefore = CustomRow.FromNullable(_readUserCustom.ExecuteScalar() as byte[]);
+        var userAfter = (userBefore ?? CustomRow.Empty).Plus(CustomRow.Change(before, after));
+        Set(_writeUserCustom, transaction, userAfter.ToBytes(), session.ExperimentId, session.ModelGroup, session.UserId);
+        _writeUserCustom.ExecuteNonQuery();
+        MetricAggregation.AddChange(_metrics, userBefore, userAfter, metric => MetricMomentsOf(session, UserUnit, AllHours, metric), withBins: false);
+    }
+
+    private MetricMoments MetricMomentsOf(SessionInfo session, int unit, long hour, string metric)
+    {
+        var key = (session.ExperimentId, session.ModelGroup, unit, hour, metric);
+        if (!_metricMoments.TryGetValue(key, out var moments))
+        {
+            _metricMoments[key] = moments = new MetricMoments();
+        }
+
+        return moments;
+    }
 
     /// <summary>Writes the summed aggregate changes of the transaction: one read and one write per aggregate row.</summary>
     public void WriteAggregates(SqliteTransaction transaction)
@@ -148,13 +214,23 @@ internal sealed class SqliteReadModel : IDisposable
             }
         }
 
+        foreach (var ((experiment, group, unit, hour, metric), delta) in _metricMoments)
+        {
+            Set(_readMetricMoments, transaction, experiment, group, unit, hour, metric);
+            var stored = _readMetricMoments.ExecuteScalar() is byte[] bytes ? MetricMoments.FromBytes(bytes) : new MetricMoments();
+            stored.Add(delta);
+            Set(_writeMetricMoments, transaction, experiment, group, unit, hour, metric, stored.ToBytes());
+            _writeMetricMoments.ExecuteNonQuery();
+        }
+
         _moments.Clear();
         _bins.Clear();
+        _metricMoments.Clear();
     }
 
     public void Dispose()
     {
-        foreach (var command in new[] { _insertSession, _updateSession, _upsertUser, _readMoments, _writeMoments, _addBin })
+        foreach (var command in new[] { _insertSession, _updateSession, _upsertUser, _readMoments, _writeMoments, _addBin, _readUserCustom, _writeUserCustom, _readMetricMoments, _writeMetricMoments })
         {
             command.Dispose();
         }
@@ -262,13 +338,33 @@ internal sealed class SqliteReadModel : IDisposable
         return $"""
             CREATE TABLE IF NOT EXISTS session_summaries (
                 session_id  TEXT PRIMARY KEY,
-                through_seq INTEGER NOT NULL{columns}
+                through_seq INTEGER NOT NULL,
+                custom      BLOB NULL{columns}
             ) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS user_summaries (
                 experiment_id TEXT NOT NULL,
                 model_group   TEXT NOT NULL,
-                user_id       TEXT NOT NULL{columns},
+                user_id       TEXT NOT NULL,
+                custom        BLOB NULL{columns},
                 PRIMARY KEY (experiment_id, model_group, user_id)
+            ) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS experiment_metric_moments (
+                experiment_id TEXT NOT NULL,
+                model_group   TEXT NOT NULL,
+                unit          INTEGER NOT NULL,
+                hour          INTEGER NOT NULL,
+                metric        TEXT NOT NULL,
+                moments       BLOB NOT NULL,
+                PRIMARY KEY (experiment_id, model_group, unit, hour, metric)
+            ) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS custom_metric_state (
+                metric         TEXT PRIMARY KEY,
+                name           TEXT NOT NULL,
+                state          TEXT NOT NULL,
+                sessions_done  INTEGER NOT NULL DEFAULT 0,
+                sessions_total INTEGER NOT NULL DEFAULT 0,
+                started_at     INTEGER NULL,
+                completed_at   INTEGER NULL
             ) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS experiment_moments (
                 experiment_id TEXT NOT NULL,

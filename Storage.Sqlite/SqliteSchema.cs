@@ -26,6 +26,10 @@ internal static class SqliteSchema
         // model (its version moves with them).
         ("session_summaries", "excluded_values", "REAL NOT NULL DEFAULT 0"),
         ("user_summaries", "excluded_values", "REAL NOT NULL DEFAULT 0"),
+
+        // Custom metrics (docs/custom-metrics.md): NULL until a session is folded with a metric set.
+        ("session_summaries", "custom", "BLOB NULL"),
+        ("user_summaries", "custom", "BLOB NULL"),
     ];
 
     /// <summary>Adds the <see cref="AddedColumns"/> an existing database lacks; returns the names of those it added.</summary>

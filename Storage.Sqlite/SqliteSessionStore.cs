@@ -2,6 +2,7 @@ using System.Threading.Channels;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using SessionTracking.Metrics;
 using SessionTracking.ReadModel;
 
 namespace SessionTracking.Storage.Sqlite;
@@ -32,10 +33,12 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
     private int _isolatedCommits;
     private int _lastIsolatedBatchSize;
 
-    public SqliteSessionStore(IOptions<SqliteStoreOptions> options, ILogger<SqliteSessionStore> logger)
+    /// <param name="metrics">The custom metrics the writer aggregates (none when not given).</param>
+    public SqliteSessionStore(IOptions<SqliteStoreOptions> options, ILogger<SqliteSessionStore> logger, MetricCatalog? metrics = null)
     {
         _options = options.Value;
         _logger = logger;
+        Metrics = metrics ?? MetricCatalog.None;
         var path = Path.GetFullPath(_options.DatabasePath);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         _connectionString = new SqliteConnectionStringBuilder
@@ -50,6 +53,9 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
     }
 
     public string DatabasePath { get; }
+
+    /// <summary>The custom metrics this store aggregates and reports.</summary>
+    public MetricCatalog Metrics { get; }
 
     private SqliteReaders Readers => _readers ?? throw new InvalidOperationException("The SQLite store was not initialized.");
 
@@ -121,8 +127,18 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
         }
     }
 
-    public Task CreateSessionAsync(SessionInfo session, IReadOnlyList<StoredEvent> initialEvents, CancellationToken cancellationToken) =>
-        EnqueueAsync(new WriteRequest.Create(session, initialEvents), cancellationToken);
+    public Task CreateSessionAsync(SessionInfo session, IReadOnlyList<StoredEvent> initialEvents, SessionSummary? summary, CancellationToken cancellationToken) =>
+        EnqueueAsync(new WriteRequest.Create(session, initialEvents, summary), cancellationToken);
+
+    public Task<DateTimeOffset?> FirstStartOfUserAsync(string experimentId, string userId, DateTimeOffset notAfter, CancellationToken cancellationToken) =>
+        Readers.RunAsync(connection =>
+        {
+            var command = connection.Command("SELECT MIN(start_time) FROM sessions WHERE user_id = $user AND experiment_id = $experiment AND start_time <= $not_after");
+            command.Parameters.AddWithValue("$user", userId);
+            command.Parameters.AddWithValue("$experiment", experimentId);
+            command.Parameters.AddWithValue("$not_after", notAfter.ToUnixTimeMilliseconds());
+            return command.ExecuteScalar() is long first ? DateTimeOffset.FromUnixTimeMilliseconds(first) : (DateTimeOffset?)null;
+        }, cancellationToken);
 
     public Task AppendAsync(SessionFlush flush, CancellationToken cancellationToken) =>
         EnqueueAsync(new WriteRequest.Flush(flush), cancellationToken);
@@ -187,7 +203,8 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
             return new SessionSnapshot(session, lastSeq, ids, metrics);
         }, cancellationToken);
 
-    private static readonly string MetricColumns = string.Join(", ", MetricFields.Columns.Select(c => "m." + c));
+    /// <summary>The read-model columns <see cref="ReadMetrics"/> reads, after <c>m.through_seq</c>: the fields, then the custom row.</summary>
+    internal static readonly string MetricColumns = string.Join(", ", MetricFields.Columns.Select(c => "m." + c)) + ", m.custom";
 
     /// <summary>A session_summaries row read at <paramref name="ordinal"/> (through_seq, then the fields).</summary>
     internal static SessionSummary ReadMetrics(SqliteDataReader reader, int ordinal, string sessionId)
@@ -200,8 +217,8 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
 
         var values = new double[MetricFields.Count];
         SqliteReadModel.ReadFields(reader, ordinal + 1, values);
-
-        return new SessionSummary(reader.GetInt64(ordinal), values);
+        var custom = ordinal + 1 + values.Length;
+        return new SessionSummary(reader.GetInt64(ordinal), values, reader.IsDBNull(custom) ? null : CustomRow.FromBytes((byte[])reader.GetValue(custom)));
     }
 
     public Task<IReadOnlyList<StoredEvent>> ReadEventsAsync(string sessionId, long afterSeq, int limit, CancellationToken cancellationToken) =>
@@ -403,7 +420,7 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
 
                 try
                 {
-                    writer ??= SqliteWriter.Open(_connectionString, _options.Synchronous, autoCheckpoint: _options.CheckpointInterval == TimeSpan.Zero);
+                    writer ??= SqliteWriter.Open(_connectionString, _options.Synchronous, autoCheckpoint: _options.CheckpointInterval == TimeSpan.Zero, Metrics.Set);
                     if (writer.Commit(batch))
                     {
                         Volatile.Write(ref _lastIsolatedBatchSize, batch.Count);

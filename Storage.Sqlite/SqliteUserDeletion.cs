@@ -54,7 +54,7 @@ internal static class SqliteUserDeletion
         {
             command.Transaction = transaction;
             command.CommandText = $"""
-                SELECT s.session_id, s.experiment_id, s.model_group, s.start_time, m.through_seq, {string.Join(", ", MetricFields.Columns.Select(c => "m." + c))}
+                SELECT s.session_id, s.experiment_id, s.model_group, s.start_time, m.through_seq, {SqliteSessionStore.MetricColumns}
                 FROM sessions s JOIN session_summaries m ON m.session_id = s.session_id
                 WHERE s.user_id = $user
                 """;

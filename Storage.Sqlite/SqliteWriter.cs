@@ -1,4 +1,5 @@
 using Microsoft.Data.Sqlite;
+using SessionTracking.Metrics;
 using SessionTracking.ReadModel;
 
 namespace SessionTracking.Storage.Sqlite;
@@ -23,7 +24,7 @@ internal sealed class SqliteWriter : IDisposable
     private readonly SqliteCommand _checkpoint;
     private readonly SqliteReadModel _readModel;
 
-    private SqliteWriter(SqliteConnection connection)
+    private SqliteWriter(SqliteConnection connection, MetricSet? metrics)
     {
         _connection = connection;
         _savepoint = Prepare("SAVEPOINT flush");
@@ -52,14 +53,14 @@ internal sealed class SqliteWriter : IDisposable
             """,
             "$user_id", "$session_id", "$event_type", "$data", "$timestamp");
         _checkpoint = Prepare("PRAGMA wal_checkpoint(PASSIVE)");
-        _readModel = new SqliteReadModel(connection);
+        _readModel = new SqliteReadModel(connection, metrics);
     }
 
     /// <summary>
     /// Opens the writer connection, on the writer's own thread (synchronously: it has nothing else to do meanwhile);
     /// with <paramref name="autoCheckpoint"/> off, <see cref="SqliteCheckpointer"/> checkpoints.
     /// </summary>
-    public static SqliteWriter Open(string connectionString, string synchronous, bool autoCheckpoint)
+    public static SqliteWriter Open(string connectionString, string synchronous, bool autoCheckpoint, MetricSet? metrics)
     {
         var connection = new SqliteConnection(connectionString);
         connection.Open();
@@ -69,7 +70,7 @@ internal sealed class SqliteWriter : IDisposable
             pragma.ExecuteNonQuery();
         }
 
-        return new SqliteWriter(connection);
+        return new SqliteWriter(connection, metrics);
     }
 
     /// <summary>
@@ -156,7 +157,8 @@ internal sealed class SqliteWriter : IDisposable
                 _appendEvents.Append(s.SessionId, create.InitialEvents);
 
                 var samples = new List<MetricSample>();
-                _readModel.Apply(s, new ReadModelUpdate(null, SessionSummary.OfNewSession(create.InitialEvents, samples), samples), transaction);
+                var computed = SessionSummary.OfNewSession(create.InitialEvents, samples);
+                _readModel.Apply(s, new ReadModelUpdate(null, create.Summary ?? computed, samples), transaction);
                 break;
             case WriteRequest.Flush { Batch: var flush }:
                 if (flush.SessionId is not null)

@@ -1,3 +1,4 @@
+using SessionTracking.ReadModel;
 namespace SessionTracking.Storage.Sqlite;
 
 /// <summary>One queued write of the SQLite adapter; the writer completes it after its transaction commits.</summary>
@@ -33,7 +34,7 @@ internal abstract record WriteRequest
             preferLocal: false);
     }
 
-    public sealed record Create(SessionInfo Session, IReadOnlyList<StoredEvent> InitialEvents) : WriteRequest;
+    public sealed record Create(SessionInfo Session, IReadOnlyList<StoredEvent> InitialEvents, SessionSummary? Summary) : WriteRequest;
 
     public sealed record Flush(SessionFlush Batch) : WriteRequest;
 

@@ -94,7 +94,8 @@ public sealed record GroupReport(
     [property: Id(16)] long Stopped,
     [property: Id(17)] Proportion StoppedRate,
     [property: Id(18)] Estimate TokensPerResponse,
-    [property: Id(19)] long ExcludedValues = 0);
+    [property: Id(19)] long ExcludedValues = 0,
+    [property: Id(20)] IReadOnlyList<CustomMetricValue>? CustomMetrics = null);
 
 /// <summary>
 /// treatment − baseline of one metric. Fixed horizon: a 95 % normal interval and two-sided p from the unpooled (Welch)
@@ -159,7 +160,8 @@ public sealed record GroupComparison(
     [property: Id(6)] Difference PromptsPerSession,
     [property: Id(7)] Difference ErrorsPerSession,
     [property: Id(8)] Difference? StoppedRate = null,
-    [property: Id(9)] Readout? Readout = null);
+    [property: Id(9)] Readout? Readout = null,
+    [property: Id(10)] IReadOnlyList<CustomComparison>? CustomMetrics = null);
 
 /// <summary>
 /// Sample-ratio-mismatch check over every group of the experiment (whatever the report's group filter): Pearson chi-square

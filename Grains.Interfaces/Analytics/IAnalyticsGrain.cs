@@ -19,6 +19,10 @@ public interface IAnalyticsGrain : IGrainWithIntegerKey
     [Alias("Plan")]
     ValueTask<SamplePlan> PlanAsync(PlanRequest request);
 
+    /// <summary>Every metric the report knows, built-in and custom, with each custom metric's backfill state, and the price table.</summary>
+    [Alias("Metrics")]
+    ValueTask<MetricCatalogReport> ListMetricsAsync();
+
     [Alias("Guide")]
     ValueTask<GuideAverages> GetGuideAveragesAsync(AnalyticsFilter filter);
 

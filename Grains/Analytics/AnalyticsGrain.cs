@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
+using SessionTracking.Metrics;
 using SessionTracking.ReadModel;
 using SessionTracking.Storage;
 
@@ -10,7 +11,7 @@ namespace SessionTracking.Analytics;
 /// intervals, Welch differences against the baseline and the sample-ratio check (docs/analytics.md). Stateless worker: every silo answers locally, next to its store.
 /// </summary>
 [StatelessWorker]
-public sealed class AnalyticsGrain(IAnalyticsStore store, IOptions<AnalyticsOptions> options, TimeProvider clock) : Grain, IAnalyticsGrain
+public sealed class AnalyticsGrain(IAnalyticsStore store, IOptions<AnalyticsOptions> options, MetricCatalog metrics, TimeProvider clock) : Grain, IAnalyticsGrain
 {
     /// <summary>
     /// The largest sample size a plan answers: 2⁵³ − 1, the largest integer a JSON number keeps exactly in every client
@@ -27,6 +28,7 @@ public sealed class AnalyticsGrain(IAnalyticsStore store, IOptions<AnalyticsOpti
 
         // Sequential results count from the experiment's start: the same read without the window's beginning.
         var origin = filter.From is null ? figures : await store.ReadGroupFiguresAsync(filter.ExperimentId, null, filter.To, usersAsUnits, CancellationToken.None);
+        var states = metrics.IsEmpty ? new Dictionary<string, MetricBackfillState>() : await MetricStatesAsync();
         var reports = new List<ExperimentReport>();
         foreach (var experiment in figures.GroupBy(f => f.ExperimentId))
         {
@@ -44,7 +46,14 @@ public sealed class AnalyticsGrain(IAnalyticsStore store, IOptions<AnalyticsOpti
                 continue;
             }
 
-            var decisions = new ExperimentDecisions(_options, _options.Experiments.GetValueOrDefault(experiment.Key), experimentUnit);
+            CustomMetricReport? custom = null, customOrigin = null;
+            if (!metrics.IsEmpty)
+            {
+                custom = new CustomMetricReport(metrics, states, experiment.Key, experimentUnit, groups);
+                customOrigin = filter.From is null ? custom : new CustomMetricReport(metrics, states, experiment.Key, experimentUnit, [.. origin.Where(o => o.ExperimentId == experiment.Key)]);
+            }
+
+            var decisions = new ExperimentDecisions(_options, _options.Experiments.GetValueOrDefault(experiment.Key), experimentUnit, custom, customOrigin);
             GroupFigures? Origin(GroupFigures g) => origin.FirstOrDefault(o => o.ExperimentId == g.ExperimentId && o.ModelGroup == g.ModelGroup);
             var comparisons = reported
                 .Where(g => g != baselineGroup)
@@ -54,7 +63,7 @@ public sealed class AnalyticsGrain(IAnalyticsStore store, IOptions<AnalyticsOpti
                 experiment.Key,
                 experimentUnit,
                 baselineGroup.ModelGroup,
-                reported.Select(g => BuildGroup(g, experimentUnit)).ToList(),
+                reported.Select(g => BuildGroup(g, experimentUnit) with { CustomMetrics = custom?.Values(g) }).ToList(),
                 ExperimentDecisions.AdjustPValues(comparisons),
                 SampleRatio(experiment.Key, groups, experimentUnit),
                 new PercentileMethod("ddsketch", QuantileSketch.RelativeAccuracy),
@@ -89,15 +98,33 @@ public sealed class AnalyticsGrain(IAnalyticsStore store, IOptions<AnalyticsOpti
             return Answer("two means (delta method)", null, null, null, null, "Give baseline_rate or baseline_sd, or an experiment_id with data.");
         }
 
-        var (numerator, denominator) = ExperimentDecisions.Ratios[request.Metric];
-        var units = baselineGroup.Units(unit);
-        var (value, variance) = Statistics.Ratio(units, numerator, denominator);
+        double? value, variance;
+        double unitCount;
+        if (ExperimentDecisions.Ratios.TryGetValue(request.Metric, out var ratio))
+        {
+            var units = baselineGroup.Units(unit);
+            (value, variance) = Statistics.Ratio(units, ratio.Numerator, ratio.Denominator);
+            unitCount = units.Units;
+        }
+        else
+        {
+            // A custom figure: the same from its aggregate (unknown names are refused before the call).
+            var states = await MetricStatesAsync();
+            var custom = new CustomMetricReport(metrics, states, request.ExperimentId!, unit, [baselineGroup]);
+            if (custom.Figure(request.Metric) is not { } figure || custom.Ratio(figure, baselineGroup) is not { } r)
+            {
+                return Answer("two means (delta method)", null, null, null, traffic.PerDay, $"{request.Metric} cannot be computed for the baseline group at this unit (not a tested figure, incomplete, or unavailable: GET /analytics/metrics).");
+            }
+
+            (value, variance, unitCount) = r;
+        }
+
         if (value is null || variance is null)
         {
             return Answer("two means (delta method)", value, null, null, traffic.PerDay, $"The baseline group has too little data for {request.Metric}.");
         }
 
-        var perUnitSd = Math.Sqrt(variance.Value * units.Units);
+        var perUnitSd = Math.Sqrt(variance.Value * unitCount);
         if (!double.IsFinite(perUnitSd))
         {
             return Answer("two means (delta method)", value, null, null, traffic.PerDay, $"The baseline group's standard deviation of {request.Metric} is beyond the range of the arithmetic.");
@@ -148,6 +175,41 @@ public sealed class AnalyticsGrain(IAnalyticsStore store, IOptions<AnalyticsOpti
         static List<GroupAverage> Finite(IReadOnlyList<GroupAverage> rows) => [.. rows.Select(a => a with { Average = Statistics.Finite(a.Average) })];
         return new GuideAverages(Finite(averages.AverageLatency), Finite(averages.AverageDuration));
     }
+
+    public async ValueTask<MetricCatalogReport> ListMetricsAsync()
+    {
+        var states = metrics.IsEmpty ? new Dictionary<string, MetricBackfillState>() : await MetricStatesAsync();
+        var list = new List<MetricDescription>();
+        foreach (var name in AnalyticsOptions.ComparedMetrics.Concat(AnalyticsOptions.GuardrailMetrics).Distinct().Order(StringComparer.Ordinal))
+        {
+            list.Add(new MetricDescription(name, "builtin", "built-in figure of the report (docs/analytics.md)", null, !(name is "latency_ms" or "latency_p95" or "ttft_ms" or "ttft_p95" or "duration_ms" or "errors_per_session" or "stopped_rate"), null, [name], [AnalysisUnit.Session, AnalysisUnit.User], "complete", null));
+        }
+
+        var figures = CustomMetricReport.FiguresOf(metrics.Set);
+        foreach (var name in metrics.Set.StoredMetrics)
+        {
+            var key = metrics.Set.KeyOf(name);
+            var state = states.GetValueOrDefault(key);
+            var definition = metrics.Set.ByName.GetValueOrDefault(name);
+            list.Add(new MetricDescription(
+                name,
+                definition is null ? "cost" : definition.Kind.ToString().ToLowerInvariant(),
+                definition is null ? "cost of model_response events from the price table: (input_tokens × input price + output_tokens × output price) / 10⁶" : definition.FoldText,
+                key,
+                definition?.HigherIsBetter ?? false,
+                definition?.Cap?.ToString(),
+                [.. figures.Where(f => f.Metric == name).Select(f => f.Name)],
+                definition?.Kind == MetricKind.Retention ? [AnalysisUnit.User] : [AnalysisUnit.Session, AnalysisUnit.User],
+                state?.State ?? "pending",
+                state));
+        }
+
+        var prices = metrics.Set.Prices.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => new ModelPriceInfo(p.Key, p.Value.InputPerMillion, p.Value.OutputPerMillion)).ToList();
+        return new MetricCatalogReport(list, prices);
+    }
+
+    private async Task<Dictionary<string, MetricBackfillState>> MetricStatesAsync() =>
+        (await store.ReadMetricStatesAsync(CancellationToken.None)).ToDictionary(s => s.Key, StringComparer.Ordinal);
 
     public async ValueTask<IReadOnlyList<SessionListItem>> ListSessionsAsync(AnalyticsFilter filter, int limit) =>
         await store.ListSessionsAsync(filter, limit, CancellationToken.None);

@@ -7,7 +7,8 @@ namespace SessionTracking.Analytics;
 /// The comparisons of a treatment with the baseline and what they decide: fixed-horizon and sequential results per metric,
 /// p-values adjusted over the report, guardrails and the readout (docs/analytics.md, "Decisions").
 /// </summary>
-internal sealed class ExperimentDecisions(AnalyticsOptions options, ExperimentOptions? experiment, AnalysisUnit unit)
+/// <param name="custom">The experiment's custom metrics over the report's window; <paramref name="customOrigin"/> since its start (sequential results).</param>
+internal sealed class ExperimentDecisions(AnalyticsOptions options, ExperimentOptions? experiment, AnalysisUnit unit, CustomMetricReport? custom = null, CustomMetricReport? customOrigin = null)
 {
     /// <summary>The compared metrics as ratios of sums over the units.</summary>
     public static readonly IReadOnlyDictionary<string, (MetricField Numerator, MetricField Denominator)> Ratios = new Dictionary<string, (MetricField, MetricField)>
@@ -37,13 +38,35 @@ internal sealed class ExperimentDecisions(AnalyticsOptions options, ExperimentOp
             Of("duration_ms"),
             Of("prompts_per_session"),
             Of("errors_per_session"),
-            Of("stopped_rate"));
+            Of("stopped_rate"),
+            CustomMetrics: custom is null ? null : CompareCustom(baseline, treatment, originBaseline, originTreatment));
         return comparison with { Readout = Readout(comparison, baseline, treatment, originBaseline, originTreatment) };
+    }
+
+    /// <summary>Every custom figure with a test (all but quantiles) that the report can give, compared like the built-in ones.</summary>
+    private List<CustomComparison> CompareCustom(GroupFigures baseline, GroupFigures treatment, GroupFigures? originBaseline, GroupFigures? originTreatment)
+    {
+        var comparisons = new List<CustomComparison>();
+        foreach (var figure in custom!.Figures.Where(f => f.Quantile is null))
+        {
+            var origin = customOrigin?.Figure(figure.Name);
+            var difference = Difference(
+                g => custom.Ratio(figure, g),
+                g => origin is null ? null : customOrigin!.Ratio(origin, g),
+                baseline, treatment, originBaseline, originTreatment);
+            if (difference is not null)
+            {
+                comparisons.Add(new CustomComparison(figure.Name, figure.HigherIsBetter, difference));
+            }
+        }
+
+        return comparisons;
     }
 
     /// <summary>Holm and Benjamini–Hochberg adjustments of the fixed-horizon p-values over every comparison of a report.</summary>
     public static IReadOnlyList<GroupComparison> AdjustPValues(IReadOnlyList<GroupComparison> comparisons)
     {
+        // Built-in and custom comparisons alike: one family per report.
         var differences = comparisons.SelectMany(Differences).ToList();
         var p = differences.Select(d => d.PValue).ToList();
         var holm = Statistics.Holm(p);
@@ -64,33 +87,53 @@ internal sealed class ExperimentDecisions(AnalyticsOptions options, ExperimentOp
             PromptsPerSession = Next(c.PromptsPerSession),
             ErrorsPerSession = Next(c.ErrorsPerSession),
             StoppedRate = Next(c.StoppedRate!),
+            CustomMetrics = c.CustomMetrics is null ? null : [.. c.CustomMetrics.Select(m => m with { Difference = Next(m.Difference) })],
         })];
     }
 
     private static IEnumerable<Difference> Differences(GroupComparison c) =>
-        [c.UpRate, c.LatencyMs, c.DurationMs, c.PromptsPerSession, c.ErrorsPerSession, c.StoppedRate!];
+        [c.UpRate, c.LatencyMs, c.DurationMs, c.PromptsPerSession, c.ErrorsPerSession, c.StoppedRate!, .. c.CustomMetrics?.Select(m => m.Difference) ?? []];
 
     private Difference Difference(string metric, GroupFigures baseline, GroupFigures treatment, GroupFigures? originBaseline, GroupFigures? originTreatment)
     {
         var (numerator, denominator) = Ratios[metric];
-        var fixedHorizon = Statistics.Compare(
-            Statistics.Ratio(baseline.Units(unit), numerator, denominator),
-            Statistics.Ratio(treatment.Units(unit), numerator, denominator));
-        if (originBaseline is null || originTreatment is null)
+        (double? Value, double? Variance, double Units)? Of(GroupFigures g)
+        {
+            var (value, variance) = Statistics.Ratio(g.Units(unit), numerator, denominator);
+            return (value, variance, g.Units(unit).Units);
+        }
+
+        return Difference(Of, Of, baseline, treatment, originBaseline, originTreatment)!;
+    }
+
+    /// <summary>
+    /// Fixed horizon on the report's window (<paramref name="ratio"/>) and the sequential result since the experiment's
+    /// start (<paramref name="originRatio"/>); null when the window's figure cannot be given.
+    /// </summary>
+    private Difference? Difference(
+        Func<GroupFigures, (double? Value, double? Variance, double Units)?> ratio,
+        Func<GroupFigures, (double? Value, double? Variance, double Units)?> originRatio,
+        GroupFigures baseline, GroupFigures treatment, GroupFigures? originBaseline, GroupFigures? originTreatment)
+    {
+        if (ratio(baseline) is not { } bw || ratio(treatment) is not { } tw)
+        {
+            return null;
+        }
+
+        var fixedHorizon = Statistics.Compare((bw.Value, bw.Variance), (tw.Value, tw.Variance));
+        if (originBaseline is null || originTreatment is null || originRatio(originBaseline) is not { } b || originRatio(originTreatment) is not { } t)
         {
             return fixedHorizon;
         }
 
-        var b = originBaseline.Units(unit);
-        var t = originTreatment.Units(unit);
-        var (bValue, bVariance) = Statistics.Ratio(b, numerator, denominator);
-        var (tValue, tVariance) = Statistics.Ratio(t, numerator, denominator);
-        if (bValue is null || tValue is null || bVariance is null || tVariance is null)
+        var (bValue, bVariance) = (b.Value, b.Variance);
+        var (tValue, tVariance) = (t.Value, t.Variance);
+        if (bValue is null || tValue is null || bVariance is null || tVariance is null || b.Units + t.Units <= 0)
         {
             return fixedHorizon;
         }
 
-        var effectiveUnits = (double)b.Units * t.Units / (b.Units + t.Units);
+        var effectiveUnits = b.Units * t.Units / (b.Units + t.Units);
         var sequential = Statistics.Sequential(tValue.Value - bValue.Value, bVariance.Value + tVariance.Value, effectiveUnits, options.Alpha, options.SequentialEffectScale);
         return sequential is { } s
             ? fixedHorizon with { Sequential = new SequentialResult(tValue.Value - bValue.Value, s.PValue, s.Low, s.High) }
@@ -100,7 +143,8 @@ internal sealed class ExperimentDecisions(AnalyticsOptions options, ExperimentOp
     private Readout Readout(GroupComparison comparison, GroupFigures baseline, GroupFigures treatment, GroupFigures? originBaseline, GroupFigures? originTreatment)
     {
         var primary = experiment?.PrimaryMetric ?? "up_rate";
-        var higherIsBetter = experiment?.PrimaryHigherIsBetter ?? true;
+        var customPrimary = custom?.Figure(primary);
+        var higherIsBetter = experiment?.PrimaryHigherIsBetter ?? customPrimary?.HigherIsBetter ?? true;
         var guardrails = (experiment?.Guardrails ?? []).OrderBy(g => g.Key, StringComparer.Ordinal)
             .Select(g => Guardrail(g.Key, g.Value, baseline, treatment, originBaseline, originTreatment))
             .ToList();
@@ -110,7 +154,7 @@ internal sealed class ExperimentDecisions(AnalyticsOptions options, ExperimentOp
             reasons.Add($"guardrail {breached.Name}: {breached.Metric} {Signed(breached.RelativeChange)} against a limit of {breached.Threshold:P0} (sequential p = {breached.SequentialPValue?.ToString("G3", System.Globalization.CultureInfo.InvariantCulture) ?? "n/a"})");
         }
 
-        var difference = Primary(comparison, primary);
+        var difference = Primary(comparison, primary) ?? new Difference(null, null, null, null, null, null, null);
         string decision;
         if (reasons.Count > 0)
         {
@@ -141,7 +185,20 @@ internal sealed class ExperimentDecisions(AnalyticsOptions options, ExperimentOp
     private GuardrailResult Guardrail(string name, GuardrailOptions guardrail, GroupFigures baseline, GroupFigures treatment, GroupFigures? originBaseline, GroupFigures? originTreatment)
     {
         double? b, t, p = null;
-        if (guardrail.Metric is "latency_p95" or "ttft_p95")
+        var customFigure = custom?.Figure(guardrail.Metric);
+        var higherIsWorse = guardrail.HigherIsWorse ?? !(customFigure?.HigherIsBetter ?? false);
+        var untested = guardrail.Metric.EndsWith("_p95", StringComparison.Ordinal) || customFigure?.Quantile is not null;
+        if (customFigure is { Quantile: not null })
+        {
+            b = custom!.QuantileValue(customFigure, baseline);
+            t = custom.QuantileValue(customFigure, treatment);
+        }
+        else if (customFigure is not null)
+        {
+            var difference = Difference(g => custom!.Ratio(customFigure, g), g => customOrigin?.Figure(customFigure.Name) is { } o ? customOrigin.Ratio(o, g) : null, baseline, treatment, originBaseline, originTreatment);
+            (b, t, p) = (difference?.BaselineValue, difference?.TreatmentValue, difference?.Sequential?.PValue);
+        }
+        else if (guardrail.Metric is "latency_p95" or "ttft_p95")
         {
             var metric = guardrail.Metric == "latency_p95" ? QuantileMetric.LatencyMs : QuantileMetric.TimeToFirstTokenMs;
             b = baseline.Sketch(metric).Quantile(0.95);
@@ -155,30 +212,31 @@ internal sealed class ExperimentDecisions(AnalyticsOptions options, ExperimentOp
 
         if (b is not { } bv || t is not { } tv || bv == 0)
         {
-            return new GuardrailResult(name, guardrail.Metric, guardrail.HigherIsWorse, guardrail.Threshold, b, t, null, p, "no_data");
+            return new GuardrailResult(name, guardrail.Metric, higherIsWorse, guardrail.Threshold, b, t, null, p, "no_data");
         }
 
         var change = (tv - bv) / Math.Abs(bv);
         if (!double.IsFinite(change))
         {
-            return new GuardrailResult(name, guardrail.Metric, guardrail.HigherIsWorse, guardrail.Threshold, b, t, null, p, "no_data");
+            return new GuardrailResult(name, guardrail.Metric, higherIsWorse, guardrail.Threshold, b, t, null, p, "no_data");
         }
 
-        var harm = guardrail.HigherIsWorse ? change : -change;
+        var harm = higherIsWorse ? change : -change;
         var status = harm <= guardrail.Threshold ? "ok"
-            : guardrail.Metric.EndsWith("_p95", StringComparison.Ordinal) || p < options.Alpha ? "breached"
+            : untested || p < options.Alpha ? "breached"
             : "watch";
-        return new GuardrailResult(name, guardrail.Metric, guardrail.HigherIsWorse, guardrail.Threshold, bv, tv, change, p, status);
+        return new GuardrailResult(name, guardrail.Metric, higherIsWorse, guardrail.Threshold, bv, tv, change, p, status);
     }
 
-    private static Difference Primary(GroupComparison c, string metric) => metric switch
+    private static Difference? Primary(GroupComparison c, string metric) => metric switch
     {
+        "up_rate" => c.UpRate,
         "latency_ms" => c.LatencyMs,
         "duration_ms" => c.DurationMs,
         "prompts_per_session" => c.PromptsPerSession,
         "errors_per_session" => c.ErrorsPerSession,
         "stopped_rate" => c.StoppedRate!,
-        _ => c.UpRate,
+        _ => c.CustomMetrics?.FirstOrDefault(m => m.Name == metric)?.Difference,
     };
 
     private static string Signed(double? change) => change is { } c ? c.ToString("+0.0%;-0.0%", System.Globalization.CultureInfo.InvariantCulture) : "n/a";

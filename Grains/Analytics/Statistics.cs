@@ -43,11 +43,17 @@ public static class Statistics
     /// with n − 1. A mean per unit is the case x = 1 (S_xx = S_xy = 0: the squared standard error s²/n). Nulls: no units or
     /// Σx = 0 (no value); fewer than two units (no variance).
     /// </summary>
-    public static (double? Value, double? Variance) Ratio(Moments units, MetricField numerator, MetricField denominator)
+    public static (double? Value, double? Variance) Ratio(Moments units, MetricField numerator, MetricField denominator) =>
+        Ratio(new Metrics.RatioSums(
+            units.Units, units.Sum(numerator), units.Sum(denominator),
+            units.Cross(numerator, numerator), units.Cross(denominator, denominator), units.Cross(numerator, denominator)));
+
+    /// <summary>The same ratio from its sums over the units (a custom metric's aggregate, <see cref="Metrics.MetricAggregation"/>).</summary>
+    public static (double? Value, double? Variance) Ratio(Metrics.RatioSums units)
     {
-        double n = units.Units;
-        var sx = units.Sum(denominator);
-        var sy = units.Sum(numerator);
+        var n = units.Units;
+        var sx = units.Denominator;
+        var sy = units.Numerator;
         var r = sy / sx;
         if (n <= 0 || sx == 0 || !double.IsFinite(r))
         {
@@ -61,9 +67,9 @@ public static class Statistics
 
         var x = sx / n;
         var y = sy / n;
-        var sxx = (units.Cross(denominator, denominator) - n * x * x) / (n - 1);
-        var syy = (units.Cross(numerator, numerator) - n * y * y) / (n - 1);
-        var sxy = (units.Cross(numerator, denominator) - n * x * y) / (n - 1);
+        var sxx = (units.DenominatorSquares - n * x * x) / (n - 1);
+        var syy = (units.NumeratorSquares - n * y * y) / (n - 1);
+        var sxy = (units.Cross - n * x * y) / (n - 1);
         var variance = (syy - 2 * r * sxy + r * r * sxx) / (n * x * x);
         return (r, double.IsFinite(variance) ? Math.Max(0, variance) : null);
     }

@@ -71,6 +71,44 @@ public sealed class MetricSet
 
     public static string StepColumn(int step) => $"step_{step}";
 
+    /// <summary>Every metric with stored values, in definition order, and the cost metric with a price table.</summary>
+    public IReadOnlyList<string> StoredMetrics => _stored ??= [.. Definitions.Select(d => d.Name), .. Prices.Count > 0 ? [CostMetric] : Array.Empty<string>()];
+
+    private IReadOnlyList<string>? _stored;
+
+    /// <summary>
+    /// The key of a metric's slice in a stored row (<see cref="CustomRow"/>) and of its aggregates: its
+    /// <see cref="StorageHash"/>, with the caps at a value its aggregates apply (its own, and a ratio's parts'); for the
+    /// cost metric a hash of the price table. A changed definition, value cap or price is a new key, folded afresh. A
+    /// cap at a percentile is not in it: the report applies that one, from the unit values' bins.
+    /// </summary>
+    public string KeyOf(string metric)
+    {
+        if (metric == CostMetric)
+        {
+            return CostHash;
+        }
+
+        var definition = ByName[metric];
+        var caps = definition.Kind == MetricKind.Ratio
+            ? $"{ValueCap(ByName[definition.Numerator!])}/{ValueCap(ByName[definition.Denominator!])}"
+            : ValueCap(definition);
+        return caps.Trim('/').Length == 0 ? StorageHash(metric) : Hash16($"{StorageHash(metric)}|cap {caps}");
+    }
+
+    /// <summary>First 16 hex digits of the SHA-256 of the price table, sorted by model.</summary>
+    public string CostHash => _costHash ??= Hash16(string.Join(
+        ";",
+        Prices.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{p.Key}={p.Value.InputPerMillion:R}/{p.Value.OutputPerMillion:R}"))));
+
+    private string? _costHash;
+
+    private static string ValueCap(MetricDefinition definition) =>
+        definition.Cap?.Value is { } value ? value.ToString("R", System.Globalization.CultureInfo.InvariantCulture) : "";
+
+    internal static string Hash16(string text) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text)))[..16];
+
     /// <summary>
     /// The key of <paramref name="metric"/>'s stored values and aggregates: its definition's hash, and for a ratio the hash
     /// of its own text with its parts' hashes, so that changing a part also renews the ratio's aggregates.
@@ -143,6 +181,22 @@ public sealed class MetricValues
         foreach (var (name, sketch) in other._sketches)
         {
             _sketches[name].Add(sketch);
+        }
+    }
+
+    /// <summary>Replaces the values (and sketches) of <paramref name="metrics"/> with <paramref name="other"/>'s, a row of the same set.</summary>
+    public void CopyFrom(MetricValues other, IEnumerable<string> metrics)
+    {
+        foreach (var name in metrics)
+        {
+            var offset = Metrics.Offset(name);
+            other._values.AsSpan(offset, Metrics.ColumnsOf(name).Count).CopyTo(_values.AsSpan(offset));
+            if (_sketches.TryGetValue(name, out var sketch))
+            {
+                var replaced = new QuantileSketch();
+                replaced.Add(other._sketches[name]);
+                _sketches[name] = replaced;
+            }
         }
     }
 

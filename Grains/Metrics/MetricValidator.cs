@@ -63,6 +63,10 @@ public static partial class MetricValidator
                 {
                     errors.Add($"{Key(ratio.Name, setting)} names '{part}', a {Lower(target.Kind)} metric; a ratio's parts are count, sum or proportion metrics (a unit total).");
                 }
+                else if (target.Cap?.Percentile is not null)
+                {
+                    errors.Add($"{Key(ratio.Name, setting)} names '{part}', which is capped at a percentile; a ratio's parts may be capped at a value only (CapValue), since the report cannot cap two parts of one unit from their separate distributions.");
+                }
             }
         }
 

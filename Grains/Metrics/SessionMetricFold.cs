@@ -61,16 +61,17 @@ public sealed class SessionMetricFold
         }
     }
 
-    public void Add(StoredEvent e) => Add(e.Type, e.DataJson, e.EventTime);
+    /// <returns>Whether some metric looked at the event (its values may have changed); false for types no metric reads.</returns>
+    public bool Add(StoredEvent e) => Add(e.Type, e.DataJson, e.EventTime);
 
     /// <param name="timeMs">The event's time on the server's clock (<see cref="StoredEvent.EventTime"/>), for windows.</param>
-    public void Add(string type, string dataJson, long timeMs)
+    public bool Add(string type, string dataJson, long timeMs)
     {
         var metrics = _metrics.ByEventType.GetValueOrDefault(type);
         var priced = type == "model_response" && _metrics.Prices.Count > 0;
         if (metrics is null && !priced)
         {
-            return; // clicks, scrolls…: no parse
+            return false; // clicks, scrolls…: no parse
         }
 
         using var document = Parse(dataJson);
@@ -96,6 +97,8 @@ public sealed class SessionMetricFold
         {
             AddCost(data);
         }
+
+        return true;
     }
 
     public MetricValues Snapshot() => _row.Copy();

@@ -1,3 +1,5 @@
+using SessionTracking.Metrics;
+
 namespace SessionTracking.ReadModel;
 
 /// <summary>
@@ -9,14 +11,21 @@ public sealed class SessionSummary
 {
     private readonly double[] _values;
 
-    public SessionSummary(long throughSeq, double[] values)
+    public SessionSummary(long throughSeq, double[] values, CustomRow? custom = null)
     {
         ArgumentOutOfRangeException.ThrowIfNotEqual(values.Length, MetricFields.Count);
         ThroughSeq = throughSeq;
         _values = values;
+        Custom = custom;
     }
 
     public long ThroughSeq { get; }
+
+    /// <summary>
+    /// The session's custom metric values (<see cref="CustomRow"/>); null when no metric was defined when it was written.
+    /// Part of the row's version: a flush replaces the stored row only when its custom values are the ones it started from.
+    /// </summary>
+    public CustomRow? Custom { get; }
 
     public bool Ended => _values[(int)MetricField.Ended] > 0;
 
@@ -25,9 +34,9 @@ public sealed class SessionSummary
     public double this[MetricField field] => _values[(int)field];
 
     /// <summary>A new session with its first events (e.g. the exposure a start records); their values go to <paramref name="samples"/>.</summary>
-    public static SessionSummary OfNewSession(IReadOnlyList<StoredEvent> initialEvents, List<MetricSample> samples)
+    public static SessionSummary OfNewSession(IReadOnlyList<StoredEvent> initialEvents, List<MetricSample> samples, CustomMetricContext? custom = null)
     {
-        var builder = new SessionSummaryBuilder(Started());
+        var builder = new SessionSummaryBuilder(Started(), custom: custom);
         foreach (var e in initialEvents)
         {
             builder.Add(e, samples);
@@ -62,5 +71,6 @@ public readonly record struct MetricSample(QuantileMetric Metric, double Value);
 public sealed record ReadModelUpdate(SessionSummary? Previous, SessionSummary Current, IReadOnlyList<MetricSample> Samples)
 {
     /// <summary>False when the flush changes no figure (interactions only): the stores then skip the read model.</summary>
-    public bool ChangesFigures => Previous is null || Previous.ThroughSeq != Current.ThroughSeq || Previous.Ended != Current.Ended || Samples.Count > 0;
+    public bool ChangesFigures =>
+        Previous is null || Previous.ThroughSeq != Current.ThroughSeq || Previous.Ended != Current.Ended || Samples.Count > 0 || !ReferenceEquals(Previous.Custom, Current.Custom);
 }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using SessionTracking.Metrics;
 using SessionTracking.Telemetry;
 
 namespace SessionTracking.ReadModel;
@@ -11,6 +12,10 @@ public sealed class SessionSummaryBuilder
 {
     private readonly double[] _values;
     private readonly bool _countsExclusions;
+    private readonly CustomRow? _storedCustom;
+    private readonly CustomMetricContext? _context;
+    private SessionMetricFold? _custom;
+    private List<string> _missing = [];
 
     /// <param name="from">The row to continue from.</param>
     /// <param name="countsExclusions">
@@ -18,14 +23,56 @@ public sealed class SessionSummaryBuilder
     /// are folded (the grain), false where stored events are folded again (backfills, a report's edge hours), which would
     /// count them a second time.
     /// </param>
-    public SessionSummaryBuilder(SessionSummary from, bool countsExclusions = true)
+    /// <param name="custom">The custom metrics to fold beside the built-in figures; null keeps the stored custom values as they are.</param>
+    public SessionSummaryBuilder(SessionSummary from, bool countsExclusions = true, CustomMetricContext? custom = null)
     {
         _values = from.Values.ToArray();
         ThroughSeq = from.ThroughSeq;
         _countsExclusions = countsExclusions;
+        _storedCustom = from.Custom;
+        _context = custom is { Metrics.StoredMetrics.Count: > 0 } ? custom : null;
+        if (_context is not null)
+        {
+            var values = from.Custom?.ToValues(_context.Metrics, out _missing);
+            if (from.Custom is null)
+            {
+                _missing = [.. _context.Metrics.StoredMetrics];
+            }
+
+            _custom = new SessionMetricFold(_context.Metrics, _context.SessionStartMs, _context.ExposureMs, values);
+        }
     }
 
     public long ThroughSeq { get; private set; }
+
+    /// <summary>
+    /// Custom metrics the stored row had no values of (defined after the session's first events were stored): the caller
+    /// folds the session's stored events with <see cref="FoldMissing"/> before any new one.
+    /// </summary>
+    public IReadOnlyList<string> MissingMetrics => _missing;
+
+    /// <summary>
+    /// Takes the <see cref="MissingMetrics"/> from <paramref name="storedEvents"/> (all the session's stored events, in
+    /// order); the metrics the row had keep their stored values.
+    /// </summary>
+    public void FoldMissing(IEnumerable<StoredEvent> storedEvents)
+    {
+        if (_context is null || _custom is null || _missing.Count == 0)
+        {
+            return;
+        }
+
+        var fresh = new SessionMetricFold(_context.Metrics, _context.SessionStartMs, _context.ExposureMs);
+        foreach (var e in storedEvents)
+        {
+            fresh.Add(e);
+        }
+
+        var merged = _custom.Snapshot();
+        merged.CopyFrom(fresh.Snapshot(), _missing);
+        _custom = new SessionMetricFold(_context.Metrics, _context.SessionStartMs, _context.ExposureMs, merged);
+        _missing = [];
+    }
 
     public bool Ended => _values[(int)MetricField.Ended] > 0;
 
@@ -36,6 +83,11 @@ public sealed class SessionSummaryBuilder
     /// </summary>
     public void Add(StoredEvent e, List<MetricSample> samples)
     {
+        if (_custom is not null && _custom.Add(e))
+        {
+            ThroughSeq = e.Seq;
+        }
+
         switch (e.Type)
         {
             case "prompt":
@@ -80,15 +132,20 @@ public sealed class SessionSummaryBuilder
         samples.Add(new MetricSample(QuantileMetric.DurationMs, duration));
     }
 
-    public SessionSummary Snapshot() => new(ThroughSeq, _values.ToArray());
+    public SessionSummary Snapshot() =>
+        new(ThroughSeq, _values.ToArray(), _custom is null ? _storedCustom : CustomRow.Of(_context!.Metrics, _custom.Snapshot(), _storedCustom));
 
     /// <summary>
     /// <paramref name="unchanged"/> itself when no figure moved since it (same version: only an event that changes a
-    /// figure moves <see cref="ThroughSeq"/>, only an end sets <see cref="Ended"/>), else a new snapshot. For a builder
-    /// that started from <paramref name="unchanged"/> or from an earlier version of the same row.
+    /// figure moves <see cref="ThroughSeq"/>, only an end sets <see cref="Ended"/>) and it has every custom metric, else a
+    /// new snapshot. For a builder that started from <paramref name="unchanged"/> or from an earlier version of the same row.
     /// </summary>
     public SessionSummary SnapshotSince(SessionSummary unchanged) =>
-        ThroughSeq == unchanged.ThroughSeq && Ended == unchanged.Ended ? unchanged : Snapshot();
+        ThroughSeq == unchanged.ThroughSeq && Ended == unchanged.Ended && !LacksCustom(unchanged) ? unchanged : Snapshot();
+
+    /// <summary>Whether <paramref name="stored"/> lacks a custom metric this builder folds (so writing it adds the session to that metric).</summary>
+    private bool LacksCustom(SessionSummary stored) =>
+        _context is not null && (stored.Custom is not { } row || _context.Metrics.StoredMetrics.Any(m => !row.Has(_context.Metrics.KeyOf(m))));
 
     private void AddResponse(string dataJson, List<MetricSample> samples)
     {

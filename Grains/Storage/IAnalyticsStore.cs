@@ -1,4 +1,5 @@
 using SessionTracking.Analytics;
+using SessionTracking.Metrics;
 using SessionTracking.ReadModel;
 
 namespace SessionTracking.Storage;
@@ -15,6 +16,12 @@ public interface IAnalyticsStore
     /// experiment(s): a group filter is the report's business (the sample-ratio check needs every group).
     /// </summary>
     Task<IReadOnlyList<GroupFigures>> ReadGroupFiguresAsync(string? experimentId, DateTimeOffset? from, DateTimeOffset? to, bool usersAsUnits, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The backfill state of every custom metric key the store knows (docs/custom-metrics.md, "Backfill"): a key whose
+    /// state is not <c>complete</c> has aggregates that do not cover every session yet.
+    /// </summary>
+    Task<IReadOnlyList<MetricBackfillState>> ReadMetricStatesAsync(CancellationToken cancellationToken);
 
     /// <summary>The start time of the experiment's first session (the origin of its sequential results); null without sessions.</summary>
     Task<DateTimeOffset?> ExperimentStartAsync(string experimentId, CancellationToken cancellationToken);
@@ -48,6 +55,16 @@ public sealed record GroupFigures(
     QuantileSketch LatencyMs,
     QuantileSketch TimeToFirstTokenMs)
 {
+    /// <summary>The custom metrics' aggregates with sessions as units, by metric key (<see cref="MetricSet.KeyOf"/>).</summary>
+    public IReadOnlyDictionary<string, MetricMoments> CustomSessions { get; init; } = new Dictionary<string, MetricMoments>();
+
+    /// <summary>The custom metrics' aggregates with users as units (only when users were read).</summary>
+    public IReadOnlyDictionary<string, MetricMoments>? CustomUsers { get; init; }
+
+    /// <summary>The custom aggregates of the report's unit.</summary>
+    public IReadOnlyDictionary<string, MetricMoments> CustomUnits(AnalysisUnit unit) =>
+        unit == AnalysisUnit.User ? CustomUsers ?? throw new InvalidOperationException("Users as units were not read.") : CustomSessions;
+
     /// <summary>The moments of the report's unit (users only when they were read).</summary>
     public Moments Units(AnalysisUnit unit) =>
         unit == AnalysisUnit.User ? Users ?? throw new InvalidOperationException("Users as units were not read.") : Sessions;

@@ -13,9 +13,16 @@ public interface ISessionStore
 
     /// <summary>
     /// Creates a session and its first events (numbered from 1) in one atomic write, with its read-model row
-    /// (<see cref="SessionSummary.OfNewSession"/> of those events) and what it adds to the aggregates.
+    /// (<paramref name="summary"/>: the grain's, custom metrics included; null: <see cref="SessionSummary.OfNewSession"/>
+    /// of those events) and what it adds to the aggregates.
     /// </summary>
-    Task CreateSessionAsync(SessionInfo session, IReadOnlyList<StoredEvent> initialEvents, CancellationToken cancellationToken);
+    Task CreateSessionAsync(SessionInfo session, IReadOnlyList<StoredEvent> initialEvents, SessionSummary? summary, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The earliest start time among the user's sessions of the experiment that started at or before
+    /// <paramref name="notAfter"/>: the user's first exposure, from which custom metrics' windows and retention count.
+    /// </summary>
+    Task<DateTimeOffset?> FirstStartOfUserAsync(string experimentId, string userId, DateTimeOffset notAfter, CancellationToken cancellationToken);
 
     /// <summary>Loads what a grain needs on activation, or null when the session does not exist.</summary>
     Task<SessionSnapshot?> LoadSessionAsync(string sessionId, int recentIdCount, CancellationToken cancellationToken);
@@ -69,6 +76,13 @@ public sealed record SessionFlush(
     DateTimeOffset? EndTime,
     SessionInfo? Session = null,
     ReadModelUpdate? ReadModel = null);
+
+public static class SessionStoreExtensions
+{
+    /// <summary>Creates a session whose read-model row the store computes from its first events (no custom metrics).</summary>
+    public static Task CreateSessionAsync(this ISessionStore store, SessionInfo session, IReadOnlyList<StoredEvent> initialEvents, CancellationToken cancellationToken) =>
+        store.CreateSessionAsync(session, initialEvents, null, cancellationToken);
+}
 
 /// <summary>The store refused a flush because its sequence numbers are already taken.</summary>
 internal sealed class StoreConflictException(string message, Exception? inner = null) : Exception(message, inner);

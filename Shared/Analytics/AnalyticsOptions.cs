@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using SessionTracking.Metrics;
 
 namespace SessionTracking.Analytics;
 
@@ -11,6 +12,15 @@ public sealed class AnalyticsOptions : IValidatableObject
     public const string SectionName = "Analytics";
 
     public Dictionary<string, ExperimentOptions> Experiments { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>Custom metrics by name (docs/custom-metrics.md); silos validate them fully at start-up.</summary>
+    public Dictionary<string, MetricOptions> Metrics { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>Model prices by model name (or by a key with a <c>Model</c> setting), for the built-in cost metrics.</summary>
+    public Dictionary<string, ModelPriceOptions> Prices { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>The cost metrics a price table adds: cost per priced response, and cost per unit (session or user).</summary>
+    public static readonly IReadOnlyList<string> CostFigures = ["cost_per_response", "cost_per_unit"];
 
     /// <summary>Significance level of the report's tests, sequential results and readouts.</summary>
     [Range(1e-6, 0.5)]
@@ -35,16 +45,18 @@ public sealed class AnalyticsOptions : IValidatableObject
     {
         foreach (var (experiment, options) in Experiments)
         {
-            if (!ComparedMetrics.Contains(options.PrimaryMetric))
+            var custom = CustomFigures(testedOnly: true);
+            if (!ComparedMetrics.Contains(options.PrimaryMetric) && !custom.Contains(options.PrimaryMetric))
             {
-                yield return new ValidationResult($"Analytics:Experiments:{experiment}:PrimaryMetric must be one of {string.Join(", ", ComparedMetrics)}.", [nameof(Experiments)]);
+                yield return new ValidationResult($"Analytics:Experiments:{experiment}:PrimaryMetric must be one of {string.Join(", ", ComparedMetrics.Concat(custom))}.", [nameof(Experiments)]);
             }
 
+            var guarded = CustomFigures(testedOnly: false);
             foreach (var (name, guardrail) in options.Guardrails)
             {
-                if (!GuardrailMetrics.Contains(guardrail.Metric) || !(guardrail.Threshold >= 0) || double.IsInfinity(guardrail.Threshold))
+                if (!(GuardrailMetrics.Contains(guardrail.Metric) || guarded.Contains(guardrail.Metric)) || !(guardrail.Threshold >= 0) || double.IsInfinity(guardrail.Threshold))
                 {
-                    yield return new ValidationResult($"Analytics:Experiments:{experiment}:Guardrails:{name} needs a Metric among {string.Join(", ", GuardrailMetrics)} and a Threshold ≥ 0.", [nameof(Experiments)]);
+                    yield return new ValidationResult($"Analytics:Experiments:{experiment}:Guardrails:{name} needs a Metric among {string.Join(", ", GuardrailMetrics.Concat(guarded))} and a Threshold ≥ 0.", [nameof(Experiments)]);
                 }
             }
 
@@ -55,6 +67,37 @@ public sealed class AnalyticsOptions : IValidatableObject
                     [nameof(Experiments)]);
             }
         }
+    }
+
+    /// <summary>
+    /// The report's figures of the custom metrics (and of the price table) as named in guardrails, primary metrics and
+    /// plans: a metric's name, <c>&lt;funnel&gt;:step_&lt;j&gt;</c> per step of a funnel (j ≥ 1), the cost figures. A
+    /// quantile has no test (<paramref name="testedOnly"/> leaves it out): it can be a guardrail, not a primary metric.
+    /// </summary>
+    public IReadOnlySet<string> CustomFigures(bool testedOnly)
+    {
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (name, metric) in Metrics)
+        {
+            if (string.Equals(metric.Kind, "funnel", StringComparison.OrdinalIgnoreCase))
+            {
+                for (var step = 1; step <= metric.Steps.Count; step++)
+                {
+                    names.Add($"{name}:step_{step}");
+                }
+            }
+            else if (!testedOnly || !string.Equals(metric.Kind, "quantile", StringComparison.OrdinalIgnoreCase))
+            {
+                names.Add(name);
+            }
+        }
+
+        if (Prices.Count > 0)
+        {
+            names.UnionWith(CostFigures);
+        }
+
+        return names;
     }
 }
 
@@ -72,8 +115,11 @@ public sealed class ExperimentOptions
     /// <summary>The metric the readout decides on: up_rate (default), latency_ms, duration_ms, prompts_per_session, errors_per_session or stopped_rate.</summary>
     public string PrimaryMetric { get; set; } = "up_rate";
 
-    /// <summary>Whether a higher value of the primary metric is better (true for up_rate).</summary>
-    public bool PrimaryHigherIsBetter { get; set; } = true;
+    /// <summary>
+    /// Whether a higher value of the primary metric is better. Unset: true for a built-in metric (up_rate), the custom
+    /// metric's own <c>HigherIsBetter</c> for a custom one.
+    /// </summary>
+    public bool? PrimaryHigherIsBetter { get; set; }
 
     /// <summary>Guardrails by name, e.g. <c>Analytics:Experiments:x:Guardrails:errors:Metric=errors_per_session</c>, <c>…:Threshold=0.1</c>.</summary>
     public Dictionary<string, GuardrailOptions> Guardrails { get; set; } = new(StringComparer.Ordinal);
@@ -88,6 +134,9 @@ public sealed class GuardrailOptions
     /// <summary>Allowed relative change in the harmful direction (0.1: 10 %).</summary>
     public double Threshold { get; set; } = 0.1;
 
-    /// <summary>True when an increase is the harm (every built-in guardrail metric).</summary>
-    public bool HigherIsWorse { get; set; } = true;
+    /// <summary>
+    /// True when an increase is the harm. Unset: true for every built-in guardrail metric, the opposite of the custom
+    /// metric's <c>HigherIsBetter</c> for a custom one (cost figures: an increase is the harm).
+    /// </summary>
+    public bool? HigherIsWorse { get; set; }
 }

@@ -1,3 +1,4 @@
+using SessionTracking.ReadModel;
 using SessionTracking.Storage;
 
 namespace SessionTracking.Grains.Tests;
@@ -7,8 +8,11 @@ internal abstract class DelegatingSessionStore(ISessionStore inner) : ISessionSt
 {
     public virtual Task InitializeAsync(CancellationToken cancellationToken) => inner.InitializeAsync(cancellationToken);
 
-    public virtual Task CreateSessionAsync(SessionInfo session, IReadOnlyList<StoredEvent> initialEvents, CancellationToken cancellationToken) =>
-        inner.CreateSessionAsync(session, initialEvents, cancellationToken);
+    public virtual Task CreateSessionAsync(SessionInfo session, IReadOnlyList<StoredEvent> initialEvents, SessionSummary? summary, CancellationToken cancellationToken) =>
+        inner.CreateSessionAsync(session, initialEvents, summary, cancellationToken);
+
+    public virtual Task<DateTimeOffset?> FirstStartOfUserAsync(string experimentId, string userId, DateTimeOffset notAfter, CancellationToken cancellationToken) =>
+        inner.FirstStartOfUserAsync(experimentId, userId, notAfter, cancellationToken);
 
     public virtual Task<SessionSnapshot?> LoadSessionAsync(string sessionId, int recentIdCount, CancellationToken cancellationToken) =>
         inner.LoadSessionAsync(sessionId, recentIdCount, cancellationToken);

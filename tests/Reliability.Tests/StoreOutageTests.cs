@@ -110,8 +110,11 @@ public sealed class StoreOutageTests(ITestOutputHelper output) : IAsyncLifetime
     {
         public Task InitializeAsync(CancellationToken cancellationToken) => inner.InitializeAsync(cancellationToken);
 
-        public Task CreateSessionAsync(SessionInfo session, IReadOnlyList<StoredEvent> initialEvents, CancellationToken cancellationToken) =>
-            outage.Failing ? Fail() : inner.CreateSessionAsync(session, initialEvents, cancellationToken);
+        public Task CreateSessionAsync(SessionInfo session, IReadOnlyList<StoredEvent> initialEvents, SessionTracking.ReadModel.SessionSummary? summary, CancellationToken cancellationToken) =>
+            outage.Failing ? Fail() : inner.CreateSessionAsync(session, initialEvents, summary, cancellationToken);
+
+        public Task<DateTimeOffset?> FirstStartOfUserAsync(string experimentId, string userId, DateTimeOffset notAfter, CancellationToken cancellationToken) =>
+            inner.FirstStartOfUserAsync(experimentId, userId, notAfter, cancellationToken);
 
         public Task<SessionSnapshot?> LoadSessionAsync(string sessionId, int recentIdCount, CancellationToken cancellationToken) =>
             inner.LoadSessionAsync(sessionId, recentIdCount, cancellationToken);

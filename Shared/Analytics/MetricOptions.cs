@@ -3,8 +3,9 @@ namespace SessionTracking.Metrics;
 /// <summary>
 /// One metric as configured under <c>Analytics:Metrics:&lt;name&gt;</c> (environment: <c>Analytics__Metrics__&lt;name&gt;__Kind</c>):
 /// plain properties a ConfigurationBinder fills. Every optional setting is nullable so that the validator can refuse a
-/// setting the metric's kind does not use instead of ignoring it. Not bound by the service yet: the storage and report
-/// that would use the metrics come first (docs/custom-metrics.md).
+/// setting the metric's kind does not use instead of ignoring it. Bound with <see cref="Analytics.AnalyticsOptions"/>; silos turn
+/// them into definitions with <c>MetricValidator</c> at start-up (docs/custom-metrics.md). Here, not with the grains, so
+/// that a gateway in client mode can check the metric names its options refer to.
 /// </summary>
 public sealed class MetricOptions
 {
