@@ -24,10 +24,7 @@ public static class SiloBuilderExtensions
         // An idle session must outlive its idle timeout in memory, so that its timer (not grain collection) ends it.
         services.AddOptions<GrainCollectionOptions>().Configure<IOptions<SessionOptions>>((collection, sessions) =>
             collection.ClassSpecificCollectionAge[typeof(SessionGrain).FullName!] = sessions.Value.IdleTimeout + TimeSpan.FromMinutes(1));
-        services.AddOptions<AnalyticsOptions>()
-            .Bind(configuration.GetSection(AnalyticsOptions.SectionName))
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
+        services.AddAnalyticsOptions(configuration);
 
         // Custom metrics: every definition validated at start-up (each error names its setting), then one catalog that
         // the session grains fold, the store aggregates and the report reads.

@@ -31,6 +31,8 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
     private Task? _writerLoop;
     private SqliteCheckpointer? _checkpointer;
     private int _isolatedCommits;
+    private Task? _metricBackfill;
+    private readonly CancellationTokenSource _stopping = new();
     private int _lastIsolatedBatchSize;
 
     /// <param name="metrics">The custom metrics the writer aggregates (none when not given).</param>
@@ -108,6 +110,7 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
 
             SqliteChunkMigration.Run(connection, _logger);
             SqliteReadModelBackfill.Run(connection, _logger);
+            var backfillMetrics = SqliteMetricBackfill.Prepare(connection, Metrics, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
             _readers = new SqliteReaders(_connectionString, ReaderThreads);
 
             // Its own thread: SQLite calls block (Microsoft.Data.Sqlite's async methods run synchronously), and a thread
@@ -117,6 +120,12 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
             {
                 _checkpointer = new SqliteCheckpointer(_connectionString, _options.CheckpointInterval, _logger);
                 _checkpointer.Start();
+            }
+
+            if (backfillMetrics > 0)
+            {
+                var total = SqliteSchema.Scalar(connection, "SELECT COUNT(*) FROM sessions");
+                _metricBackfill = Task.Run(() => BackfillMetricsAsync(backfillMetrics, total));
             }
 
             LogInitialized(_logger, DatabasePath);
@@ -333,6 +342,12 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        await _stopping.CancelAsync();
+        if (_metricBackfill is not null)
+        {
+            await _metricBackfill;
+        }
+
         _writes.Writer.TryComplete();
         if (_writerLoop is not null)
         {
@@ -397,6 +412,52 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The custom metric backfill (<see cref="SqliteMetricBackfill"/>): batches through the writer until none is left,
+    /// progress logged at most every 10 s; a failed batch (a full disk, a busy file) is retried after a second.
+    /// </summary>
+    private async Task BackfillMetricsAsync(int keys, long total)
+    {
+        SqliteMetricBackfill.LogStarted(_logger, keys, total);
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var logged = TimeSpan.Zero;
+        var (afterStart, afterId, done) = (long.MinValue, "", 0L);
+        while (!_stopping.IsCancellationRequested)
+        {
+            var batch = new WriteRequest.MetricBackfill(afterStart, afterId);
+            try
+            {
+                await EnqueueAsync(batch, _stopping.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                SqliteMetricBackfill.LogBatchFailed(_logger, ex);
+                await Task.Delay(TimeSpan.FromSeconds(1), TimeProvider.System, CancellationToken.None);
+                continue;
+            }
+
+            if (batch.Seen == 0)
+            {
+                SqliteMetricBackfill.LogFinished(_logger, done, started.Elapsed.TotalSeconds);
+                return;
+            }
+
+            (afterStart, afterId, done) = (batch.NextStartMs, batch.NextSessionId, done + batch.Seen);
+            if (started.Elapsed - logged >= TimeSpan.FromSeconds(10))
+            {
+                logged = started.Elapsed;
+                SqliteMetricBackfill.LogProgress(_logger, done, total, logged.TotalSeconds);
+            }
+        }
+    }
+
+    /// <summary>For tests: completes when the custom metric backfill started at initialization has finished (at once without one).</summary>
+    internal Task MetricBackfillCompletion => _metricBackfill ?? Task.CompletedTask;
+
     private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
     {
         var connection = new SqliteConnection(_connectionString);
@@ -420,7 +481,7 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
 
                 try
                 {
-                    writer ??= SqliteWriter.Open(_connectionString, _options.Synchronous, autoCheckpoint: _options.CheckpointInterval == TimeSpan.Zero, Metrics.Set);
+                    writer ??= SqliteWriter.Open(_connectionString, _options.Synchronous, autoCheckpoint: _options.CheckpointInterval == TimeSpan.Zero, Metrics);
                     if (writer.Commit(batch))
                     {
                         Volatile.Write(ref _lastIsolatedBatchSize, batch.Count);

@@ -22,9 +22,10 @@ internal sealed class SqliteWriter : IDisposable
     private readonly SqliteCommand _insertQuery;
     private readonly SqliteCommand _insertLegacyEvent;
     private readonly SqliteCommand _checkpoint;
+    private readonly MetricCatalog? _metrics;
     private readonly SqliteReadModel _readModel;
 
-    private SqliteWriter(SqliteConnection connection, MetricSet? metrics)
+    private SqliteWriter(SqliteConnection connection, MetricCatalog metrics)
     {
         _connection = connection;
         _savepoint = Prepare("SAVEPOINT flush");
@@ -53,14 +54,15 @@ internal sealed class SqliteWriter : IDisposable
             """,
             "$user_id", "$session_id", "$event_type", "$data", "$timestamp");
         _checkpoint = Prepare("PRAGMA wal_checkpoint(PASSIVE)");
-        _readModel = new SqliteReadModel(connection, metrics);
+        _readModel = new SqliteReadModel(connection, metrics.Set);
+        _metrics = metrics;
     }
 
     /// <summary>
     /// Opens the writer connection, on the writer's own thread (synchronously: it has nothing else to do meanwhile);
     /// with <paramref name="autoCheckpoint"/> off, <see cref="SqliteCheckpointer"/> checkpoints.
     /// </summary>
-    public static SqliteWriter Open(string connectionString, string synchronous, bool autoCheckpoint, MetricSet? metrics)
+    public static SqliteWriter Open(string connectionString, string synchronous, bool autoCheckpoint, MetricCatalog metrics)
     {
         var connection = new SqliteConnection(connectionString);
         connection.Open();
@@ -186,6 +188,9 @@ internal sealed class SqliteWriter : IDisposable
                     _readModel.Apply(session, update, transaction);
                 }
 
+                break;
+            case WriteRequest.MetricBackfill backfill:
+                SqliteMetricBackfill.RunBatch(_connection, transaction, _readModel, _metrics!, backfill, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
                 break;
             case WriteRequest.DeleteUser delete:
                 delete.Result = SqliteUserDeletion.Run(_connection, transaction, _readModel, delete.UserId);

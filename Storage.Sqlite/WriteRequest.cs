@@ -38,6 +38,16 @@ internal abstract record WriteRequest
 
     public sealed record Flush(SessionFlush Batch) : WriteRequest;
 
+    /// <summary>One batch of the custom metric backfill after the cursor (start time, session id); the writer sets the results.</summary>
+    public sealed record MetricBackfill(long AfterStartMs, string AfterSessionId) : WriteRequest
+    {
+        public int Seen { get; set; }
+
+        public long NextStartMs { get; set; }
+
+        public string NextSessionId { get; set; } = "";
+    }
+
     /// <summary>A privacy deletion: written by the same writer as every flush; <see cref="Result"/> is set before completion.</summary>
     public sealed record DeleteUser(string UserId) : WriteRequest
     {

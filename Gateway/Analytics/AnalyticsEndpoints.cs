@@ -25,6 +25,8 @@ internal static class AnalyticsEndpoints
             .WithDescription("The newest sessions matching the filter, for the timeline links.")
             .WithQueryParameter(new QueryParameter("limit", "Sessions to list, newest first.", Microsoft.OpenApi.JsonSchemaType.Integer, "int32", 1, WireLimits.MaxSessionListLimit))
             .ProducesProblem(StatusCodes.Status400BadRequest);
+        group.MapGet("/metrics", ListMetricsAsync).WithName("ListMetrics").WithSummary("Metrics")
+            .WithDescription("Every metric the report knows: the built-in ones and the custom ones configured under `Analytics:Metrics` (kind, canonical definition, figures, units, and each custom metric's backfill state and progress), and the price table.");
         group.MapGet("/plan", PlanAsync).WithName("PlanSampleSize").WithSummary("Sample-size planning")
             .WithDescription("Units per group to detect an absolute change `mde` of a metric (two-sided test at `alpha`, `power`), from `baseline_rate` (two proportions), `baseline_sd` (two means) or the experiment's baseline group, and the days that takes at the experiment's traffic so far.")
             .ProducesProblem(StatusCodes.Status400BadRequest);
@@ -63,7 +65,10 @@ internal static class AnalyticsEndpoints
         var level = alpha ?? options.Value.Alpha;
         string? problem = metric switch
         {
-            _ when !AnalyticsOptions.ComparedMetrics.Contains(metric) => $"'metric' must be one of {string.Join(", ", AnalyticsOptions.ComparedMetrics)}.",
+            _ when !AnalyticsOptions.ComparedMetrics.Contains(metric) && !options.Value.CustomFigures(testedOnly: true).Contains(metric) =>
+                $"'metric' must be one of {string.Join(", ", AnalyticsOptions.ComparedMetrics.Concat(options.Value.CustomFigures(testedOnly: true)))}.",
+            _ when !AnalyticsOptions.ComparedMetrics.Contains(metric) && experiment_id is null && baseline_rate is null && baseline_sd is null =>
+                "A custom metric's plan needs 'experiment_id' (its baseline group), 'baseline_rate' or 'baseline_sd'.",
             _ when !(mde > 0 && double.IsFinite(mde)) => "'mde' (the absolute change to detect) must be a finite positive number.",
             _ when !(power > 0 && power < 1) => "'power' must lie strictly between 0 and 1.",
             _ when !(level >= MinAlpha && level < 0.5) => $"'alpha' must lie from {MinAlpha:G} up to (not including) 0.5.",
@@ -82,6 +87,9 @@ internal static class AnalyticsEndpoints
             experiment_id, metric, mde, power, level, baseline_rate, baseline_sd, unit switch { "session" => AnalysisUnit.Session, "user" => AnalysisUnit.User, _ => null }));
         return plan.Problem is { } refused ? Problems.BadRequest(refused) : TypedResults.Ok(Wire.SamplePlan.From(plan));
     }
+
+    private static async Task<Ok<Wire.MetricsResponse>> ListMetricsAsync(IGrainFactory grains) =>
+        TypedResults.Ok(Wire.MetricsResponse.From(await grains.GetGrain<IAnalyticsGrain>(0).ListMetricsAsync()));
 
     /// <summary>Per experiment × model_group figures, comparisons with the baseline group and the SRM check.</summary>
     private static async Task<Results<Ok<ReportsResponse>, ProblemHttpResult>> GetReportsAsync(HttpRequest request, IGrainFactory grains, string? baseline = null, string? unit = null)

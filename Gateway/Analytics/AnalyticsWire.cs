@@ -61,13 +61,15 @@ public sealed record GroupReport(
     long Stopped,
     Proportion StoppedRate,
     Estimate TokensPerResponse,
-    long ExcludedValues)
+    long ExcludedValues,
+    IReadOnlyList<CustomMetricValue> CustomMetrics)
 {
     public static GroupReport From(Grain.GroupReport g) => new(
         g.ExperimentId, g.ModelGroup, UnitName(g.Unit), g.Units, g.Sessions, g.EndedSessions,
         Distribution.From(g.DurationMs), Distribution.From(g.LatencyMs), Distribution.From(g.TimeToFirstTokenMs),
         g.Prompts, g.Responses, Estimate.From(g.PromptsPerSession), FeedbackSummary.From(g.Feedback), ImplicitFeedback.From(g.Implicit),
-        g.Errors, Estimate.From(g.ErrorsPerSession), g.Stopped, Proportion.From(g.StoppedRate), Estimate.From(g.TokensPerResponse), g.ExcludedValues);
+        g.Errors, Estimate.From(g.ErrorsPerSession), g.Stopped, Proportion.From(g.StoppedRate), Estimate.From(g.TokensPerResponse), g.ExcludedValues,
+        [.. (g.CustomMetrics ?? []).Select(CustomMetricValue.From)]);
 
     /// <summary>The unit's name on the wire: <c>session</c> or <c>user</c>.</summary>
     public static string UnitName(Grain.AnalysisUnit unit) => System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(unit.ToString());
@@ -105,11 +107,52 @@ public sealed record GuardrailResult(
 
 public sealed record GroupComparison(
     string Baseline, string Treatment, string Unit, Difference UpRate, Difference LatencyMs, Difference DurationMs, Difference PromptsPerSession, Difference ErrorsPerSession,
-    Difference? StoppedRate, Readout? Readout)
+    Difference? StoppedRate, Readout? Readout, IReadOnlyList<CustomComparison> CustomMetrics)
 {
     public static GroupComparison From(Grain.GroupComparison c) => new(
         c.Baseline, c.Treatment, GroupReport.UnitName(c.Unit), Difference.From(c.UpRate), Difference.From(c.LatencyMs), Difference.From(c.DurationMs),
-        Difference.From(c.PromptsPerSession), Difference.From(c.ErrorsPerSession), Difference.FromOptional(c.StoppedRate), Readout.From(c.Readout));
+        Difference.From(c.PromptsPerSession), Difference.From(c.ErrorsPerSession), Difference.FromOptional(c.StoppedRate), Readout.From(c.Readout),
+        [.. (c.CustomMetrics ?? []).Select(m => new CustomComparison(m.Name, m.HigherIsBetter, Difference.From(m.Difference)))]);
+}
+
+/// <summary>
+/// One figure of a custom metric in a group (docs/custom-metrics.md): <c>state</c> is <c>complete</c>, <c>incomplete</c>
+/// (backfill running: no value) or <c>unavailable</c> at this unit (<c>note</c> says why). <c>conversion</c>: a funnel
+/// step's share of the units that reached the step before.
+/// </summary>
+public sealed record CustomMetricValue(
+    string Name, string Metric, string Kind, string State, double? Value, double? Low, double? High, long Units,
+    double? Numerator, double? Denominator, IReadOnlyDictionary<string, long> Counts, string? Note, Estimate? Conversion, double? Cap)
+{
+    public static CustomMetricValue From(Grain.CustomMetricValue v) => new(
+        v.Name, v.Metric, v.Kind, v.State, v.Value, v.Low, v.High, v.Units, v.Numerator, v.Denominator, v.Counts, v.Note,
+        v.Conversion is null ? null : Estimate.From(v.Conversion), v.Cap);
+}
+
+/// <summary>A custom figure of the treatment against the baseline group.</summary>
+public sealed record CustomComparison(string Name, bool HigherIsBetter, Difference Difference);
+
+/// <summary>How far a custom metric's backfill is.</summary>
+public sealed record MetricProgress(long SessionsDone, long SessionsTotal, DateTimeOffset? StartedAt, DateTimeOffset? CompletedAt);
+
+/// <summary>One metric of GET /analytics/metrics.</summary>
+public sealed record MetricInfo(
+    string Name, string Kind, string Definition, string? Key, bool HigherIsBetter, string? Cap, IReadOnlyList<string> Figures,
+    IReadOnlyList<string> Units, string State, MetricProgress? Progress)
+{
+    public static MetricInfo From(Grain.MetricDescription d) => new(
+        d.Name, d.Kind, d.Definition, d.Key, d.HigherIsBetter, d.Cap, d.Figures, [.. d.Units.Select(GroupReport.UnitName)], d.State,
+        d.Progress is { } p ? new MetricProgress(p.SessionsDone, p.SessionsTotal, p.StartedAt, p.CompletedAt) : null);
+}
+
+/// <summary>A model's prices per million tokens.</summary>
+public sealed record ModelPrice(string Model, double InputPerMillion, double OutputPerMillion);
+
+/// <summary>Answer of GET /analytics/metrics.</summary>
+public sealed record MetricsResponse(IReadOnlyList<MetricInfo> Metrics, IReadOnlyList<ModelPrice> Prices)
+{
+    public static MetricsResponse From(Grain.MetricCatalogReport r) =>
+        new([.. r.Metrics.Select(MetricInfo.From)], [.. r.Prices.Select(p => new ModelPrice(p.Model, p.InputPerMillion, p.OutputPerMillion))]);
 }
 
 /// <summary>Sample-ratio-mismatch check against the configured split.</summary>
@@ -159,4 +202,5 @@ public sealed record UserDeletion(string UserId, long Sessions, long SessionEven
 [JsonSerializable(typeof(AssignmentResponse))]
 [JsonSerializable(typeof(UserDeletion))]
 [JsonSerializable(typeof(SamplePlan))]
+[JsonSerializable(typeof(MetricsResponse))]
 internal sealed partial class AnalyticsJsonContext : JsonSerializerContext;

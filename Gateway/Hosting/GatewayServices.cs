@@ -15,10 +15,7 @@ internal static class GatewayServices
             .ValidateDataAnnotations()
             .ValidateOnStart();
         // Also bound by the silo (co-hosted); a gateway in Client mode needs the splits for sticky assignment.
-        services.AddOptions<SessionTracking.Analytics.AnalyticsOptions>()
-            .Bind(configuration.GetSection(SessionTracking.Analytics.AnalyticsOptions.SectionName))
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
+        SessionTracking.Analytics.AnalyticsOptionsRegistration.AddAnalyticsOptions(services, configuration);
         services.AddSingleton<WireLimits>();
         services.AddSingleton<JsonBody>();
         services.AddSingleton<EventParser>();
