@@ -148,23 +148,24 @@ internal sealed class SqliteReadModel : IDisposable
             }
         }
 
-        Record(session, update.Previous is null ? null : update.Previous.Values.ToArray(), current.Values.ToArray(), update.Samples, transaction, sign: +1);
-        RecordCustom(session, update.Previous?.Custom, current.Custom, transaction);
+        var userRemains = Record(session, update.Previous is null ? null : update.Previous.Values.ToArray(), current.Values.ToArray(), update.Samples, transaction, sign: +1);
+        RecordCustom(session, update.Previous?.Custom, current.Custom, userRemains, transaction);
     }
 
     /// <summary>Records the removal of a session (privacy deletion); the caller deletes its rows.</summary>
     public void Remove(SessionInfo session, SessionSummary stored, IReadOnlyList<MetricSample> samples, SqliteTransaction transaction)
     {
-        Record(session, stored.Values.ToArray(), null, samples, transaction, sign: -1);
-        RecordCustom(session, stored.Custom, null, transaction);
+        var userRemains = Record(session, stored.Values.ToArray(), null, samples, transaction, sign: -1);
+        RecordCustom(session, stored.Custom, null, userRemains, transaction);
     }
 
     /// <summary>
     /// The custom metrics: the session's change moves its user's custom row by the same amount, and both units' changes
     /// go to the aggregates (<see cref="MetricAggregation"/>: sessions by start hour with their quantile bins, users over
-    /// all time). The user's row is read and written here, in the flush's transaction.
+    /// all time). The user's row is read and written here, in the flush's transaction; a user left without sessions
+    /// (<paramref name="userRemains"/> false: a privacy deletion) leaves the user aggregates.
     /// </summary>
-    private void RecordCustom(SessionInfo session, CustomRow? before, CustomRow? after, SqliteTransaction transaction)
+    private void RecordCustom(SessionInfo session, CustomRow? before, CustomRow? after, bool userRemains, SqliteTransaction transaction)
     {
         if (_metrics is null || ReferenceEquals(before, after) || (before is null && after is null))
         {
@@ -176,8 +177,8 @@ internal sealed class SqliteReadModel : IDisposable
 
         Set(_readUserCustom, transaction, session.ExperimentId, session.ModelGroup, session.UserId);
         var userBefore = CustomRow.FromNullable(_readUserCustom.ExecuteScalar() as byte[]);
-        var userAfter = (userBefore ?? CustomRow.Empty).Plus(CustomRow.Change(before, after));
-        Set(_writeUserCustom, transaction, userAfter.ToBytes(), session.ExperimentId, session.ModelGroup, session.UserId);
+        var userAfter = userRemains ? (userBefore ?? CustomRow.Empty).Plus(CustomRow.Change(before, after)) : null;
+        Set(_writeUserCustom, transaction, (object?)userAfter?.ToBytes() ?? DBNull.Value, session.ExperimentId, session.ModelGroup, session.UserId);
         _writeUserCustom.ExecuteNonQuery();
         MetricAggregation.AddChange(_metrics, userBefore, userAfter, metric => MetricMomentsOf(session, UserUnit, AllHours, metric), withBins: false);
     }
@@ -236,7 +237,8 @@ internal sealed class SqliteReadModel : IDisposable
         }
     }
 
-    private void Record(SessionInfo session, double[]? before, double[]? after, IReadOnlyList<MetricSample> samples, SqliteTransaction transaction, int sign)
+    /// <summary>Records the built-in figures' change; returns whether the user still has a session in the group.</summary>
+    private bool Record(SessionInfo session, double[]? before, double[]? after, IReadOnlyList<MetricSample> samples, SqliteTransaction transaction, int sign)
     {
         // The user's row moves by the session's change; RETURNING gives its new sums, and the old ones are new − change.
         var change = new double[MetricFields.Count];
@@ -268,6 +270,8 @@ internal sealed class SqliteReadModel : IDisposable
             var key = (session.ExperimentId, session.ModelGroup, hour, (int)sample.Metric, QuantileSketch.BinOf(sample.Value));
             _bins[key] = (_bins.TryGetValue(key, out var count) ? count : 0) + sign;
         }
+
+        return userAfter[sessions] > 0;
     }
 
     private Moments MomentsOf(SessionInfo session, int unit, long hour)

@@ -8,7 +8,8 @@ namespace SessionTracking.Bench;
 
 /// <summary>
 /// The experiment-report benchmark's data and timings, through the public API. A session is 20 events: 3 prompts,
-/// 3 model responses with latency_ms and ttft_ms, 1 feedback and 13 interactions, sent in one batch that ends it.
+/// 3 model responses with latency_ms, ttft_ms, model and token counts, 1 feedback, a rating, a purchase, a task completion
+/// or a regenerate, and 10 interactions, sent in one batch that ends it.
 /// </summary>
 internal static class AnalyticsLoad
 {
@@ -71,11 +72,18 @@ internal static class AnalyticsLoad
         {
             var latency = (group == "A" ? 900 : 800) + random.Next(600);
             events.Add($$"""{"type":"prompt","data":{"text":"question {{p}}"},"id":"{{i}}-p{{p}}"}""");
-            events.Add($$"""{"type":"model_response","data":{"text":"answer","latency_ms":{{latency}},"ttft_ms":{{latency / 5}}},"id":"{{i}}-r{{p}}"}""");
+            events.Add($$"""{"type":"model_response","data":{"text":"answer","latency_ms":{{latency}},"ttft_ms":{{latency / 5}},"model":"m1","input_tokens":{{100 + random.Next(900)}},"output_tokens":{{random.Next(400)}}},"id":"{{i}}-r{{p}}"}""");
         }
 
         events.Add($$"""{"type":"feedback","data":{"feedback":"{{(random.Next(3) == 0 ? "down" : "up")}}"},"id":"{{i}}-f"}""");
-        for (var k = 0; k < 13; k++)
+        // Events of the deployment's own types, for custom metrics (bench/custom-metrics.sh): a rating, a purchase with a
+        // heavy tail, a task completion in two sessions of three.
+        events.Add($$"""{"type":"rating","data":{"score":{{1 + random.Next(5)}}},"id":"{{i}}-c0"}""");
+        events.Add($$"""{"type":"purchase","data":{"amount":{{Math.Round(Math.Exp(random.NextDouble() * 8), 2).ToString(System.Globalization.CultureInfo.InvariantCulture)}}},"id":"{{i}}-c1"}""");
+        events.Add(random.Next(3) == 0
+            ? $$"""{"type":"regenerate","data":{},"id":"{{i}}-c2"}"""
+            : $$"""{"type":"task_completed","data":{"steps":{{random.Next(10)}}},"id":"{{i}}-c2"}""");
+        for (var k = 0; k < 10; k++)
         {
             events.Add($$"""{"type":"{{Interactions[k % Interactions.Length]}}","data":{"x":{{random.Next(1000)}}},"id":"{{i}}-x{{k}}"}""");
         }
