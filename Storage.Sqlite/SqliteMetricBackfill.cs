@@ -152,7 +152,7 @@ internal static partial class SqliteMetricBackfill
         return new CustomMetricContext(catalog.Set, start, exposure);
     }
 
-    private static List<StoredEvent> StoredEvents(SqliteConnection connection, SqliteTransaction transaction, string sessionId)
+    internal static List<StoredEvent> StoredEvents(SqliteConnection connection, SqliteTransaction transaction, string sessionId)
     {
         var events = new List<StoredEvent>();
         using var command = Command(connection, transaction, "SELECT first_seq, events FROM event_chunks WHERE session_id = $id ORDER BY last_seq");

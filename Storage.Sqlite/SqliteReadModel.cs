@@ -62,15 +62,17 @@ internal sealed class SqliteReadModel : IDisposable
     private readonly SqliteCommand _readMetricMoments;
     private readonly SqliteCommand _writeMetricMoments;
     private readonly MetricSet? _metrics;
+    private readonly MetricCatalog? _catalog;
     private readonly Dictionary<(string Experiment, string Group, int Unit, long Hour), Moments> _moments = [];
     private readonly Dictionary<(string Experiment, string Group, long Hour, int Metric, int Bin), long> _bins = [];
     private readonly Dictionary<(string Experiment, string Group, int Unit, long Hour, string Metric), MetricMoments> _metricMoments = [];
 
     /// <param name="metrics">The custom metrics whose aggregates flushes keep; null or empty: none (custom rows are still stored).</param>
-    public SqliteReadModel(SqliteConnection connection, MetricSet? metrics = null)
+    public SqliteReadModel(SqliteConnection connection, MetricCatalog? metrics = null)
     {
         _connection = connection;
-        _metrics = metrics is { StoredMetrics.Count: > 0 } ? metrics : null;
+        _catalog = metrics is { IsEmpty: false } ? metrics : null;
+        _metrics = _catalog?.Set;
         _insertSession = Prepare($"INSERT INTO session_summaries (session_id, through_seq, custom, {ColumnList}) VALUES ($id, $seq, $custom, {ParameterList})", "$id", "$seq", "$custom");
 
         // The custom row is part of the version: a backfill or another activation that wrote it makes this flush a conflict.
@@ -78,11 +80,11 @@ internal sealed class SqliteReadModel : IDisposable
             $"UPDATE session_summaries SET through_seq = $seq, custom = $custom, {string.Join(", ", MetricFields.Columns.Select((c, i) => $"{c} = $v{i}"))} WHERE session_id = $id AND through_seq = $prev_seq AND ended = $prev_ended AND custom IS $prev_custom",
             "$id", "$seq", "$custom", "$prev_seq", "$prev_ended", "$prev_custom");
         _readUserCustom = Prepare(
-            "SELECT custom FROM user_summaries WHERE experiment_id = $experiment AND model_group = $group AND user_id = $user",
+            "SELECT custom, covariate FROM user_summaries WHERE experiment_id = $experiment AND model_group = $group AND user_id = $user",
             "$experiment", "$group", "$user");
         _writeUserCustom = Prepare(
-            "UPDATE user_summaries SET custom = $custom WHERE experiment_id = $experiment AND model_group = $group AND user_id = $user",
-            "$custom", "$experiment", "$group", "$user");
+            "UPDATE user_summaries SET custom = $custom, covariate = $covariate WHERE experiment_id = $experiment AND model_group = $group AND user_id = $user",
+            "$custom", "$covariate", "$experiment", "$group", "$user");
         _readMetricMoments = Prepare(
             "SELECT moments FROM experiment_metric_moments WHERE experiment_id = $experiment AND model_group = $group AND unit = $unit AND hour = $hour AND metric = $metric",
             "$experiment", "$group", "$unit", "$hour", "$metric");
@@ -176,11 +178,24 @@ internal sealed class SqliteReadModel : IDisposable
         MetricAggregation.AddChange(_metrics, before, after, metric => MetricMomentsOf(session, SessionUnit, hour, metric), withBins: true);
 
         Set(_readUserCustom, transaction, session.ExperimentId, session.ModelGroup, session.UserId);
-        var userBefore = CustomRow.FromNullable(_readUserCustom.ExecuteScalar() as byte[]);
+        CustomRow? userBefore, covariate;
+        using (var reader = _readUserCustom.ExecuteReader())
+        {
+            reader.Read();
+            userBefore = reader.IsDBNull(0) ? null : CustomRow.FromBytes((byte[])reader.GetValue(0));
+            covariate = reader.IsDBNull(1) ? null : CustomRow.FromBytes((byte[])reader.GetValue(1));
+        }
+
         var userAfter = userRemains ? (userBefore ?? CustomRow.Empty).Plus(CustomRow.Change(before, after)) : null;
-        Set(_writeUserCustom, transaction, (object?)userAfter?.ToBytes() ?? DBNull.Value, session.ExperimentId, session.ModelGroup, session.UserId);
+        var cuped = _catalog!.UsesCovariate(session.ExperimentId);
+        if (cuped && userBefore is null && covariate is null)
+        {
+            covariate = SqliteCupedCovariate.Read(_connection, transaction, _catalog, session);
+        }
+
+        Set(_writeUserCustom, transaction, (object?)userAfter?.ToBytes() ?? DBNull.Value, (object?)covariate?.ToBytes() ?? DBNull.Value, session.ExperimentId, session.ModelGroup, session.UserId);
         _writeUserCustom.ExecuteNonQuery();
-        MetricAggregation.AddChange(_metrics, userBefore, userAfter, metric => MetricMomentsOf(session, UserUnit, AllHours, metric), withBins: false);
+        MetricAggregation.AddChange(_metrics, userBefore, userAfter, metric => MetricMomentsOf(session, UserUnit, AllHours, metric), withBins: false, cuped ? covariate ?? CustomRow.Empty : null);
     }
 
     private MetricMoments MetricMomentsOf(SessionInfo session, int unit, long hour, string metric)
@@ -349,7 +364,8 @@ internal sealed class SqliteReadModel : IDisposable
                 experiment_id TEXT NOT NULL,
                 model_group   TEXT NOT NULL,
                 user_id       TEXT NOT NULL,
-                custom        BLOB NULL{columns},
+                custom        BLOB NULL,
+                covariate     BLOB NULL{columns},
                 PRIMARY KEY (experiment_id, model_group, user_id)
             ) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS experiment_metric_moments (

@@ -30,6 +30,7 @@ internal static class SqliteSchema
         // Custom metrics (docs/custom-metrics.md): NULL until a session is folded with a metric set.
         ("session_summaries", "custom", "BLOB NULL"),
         ("user_summaries", "custom", "BLOB NULL"),
+        ("user_summaries", "covariate", "BLOB NULL"),
     ];
 
     /// <summary>Adds the <see cref="AddedColumns"/> an existing database lacks; returns the names of those it added.</summary>

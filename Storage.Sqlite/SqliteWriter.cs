@@ -54,7 +54,7 @@ internal sealed class SqliteWriter : IDisposable
             """,
             "$user_id", "$session_id", "$event_type", "$data", "$timestamp");
         _checkpoint = Prepare("PRAGMA wal_checkpoint(PASSIVE)");
-        _readModel = new SqliteReadModel(connection, metrics.Set);
+        _readModel = new SqliteReadModel(connection, metrics);
         _metrics = metrics;
     }
 

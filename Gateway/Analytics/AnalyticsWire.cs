@@ -112,7 +112,9 @@ public sealed record GroupComparison(
     public static GroupComparison From(Grain.GroupComparison c) => new(
         c.Baseline, c.Treatment, GroupReport.UnitName(c.Unit), Difference.From(c.UpRate), Difference.From(c.LatencyMs), Difference.From(c.DurationMs),
         Difference.From(c.PromptsPerSession), Difference.From(c.ErrorsPerSession), Difference.FromOptional(c.StoppedRate), Readout.From(c.Readout),
-        [.. (c.CustomMetrics ?? []).Select(m => new CustomComparison(m.Name, m.HigherIsBetter, Difference.From(m.Difference)))]);
+        [.. (c.CustomMetrics ?? []).Select(m => new CustomComparison(
+            m.Name, m.HigherIsBetter, Difference.From(m.Difference),
+            m.Cuped is { } cuped ? new CupedResult(Difference.From(cuped.Adjusted), cuped.Theta, cuped.VarianceReduction, cuped.PreDays) : null))]);
 }
 
 /// <summary>
@@ -129,8 +131,11 @@ public sealed record CustomMetricValue(
         v.Conversion is null ? null : Estimate.From(v.Conversion), v.Cap);
 }
 
-/// <summary>A custom figure of the treatment against the baseline group.</summary>
-public sealed record CustomComparison(string Name, bool HigherIsBetter, Difference Difference);
+/// <summary>A custom figure of the treatment against the baseline group; <c>cuped</c>: its CUPED-adjusted difference (users as units).</summary>
+public sealed record CustomComparison(string Name, bool HigherIsBetter, Difference Difference, CupedResult? Cuped);
+
+/// <summary>CUPED: the adjusted difference (interval, test, sequential result), θ, the variance removed, the pre-period in days.</summary>
+public sealed record CupedResult(Difference Adjusted, double Theta, double? VarianceReduction, double PreDays);
 
 /// <summary>How far a custom metric's backfill is.</summary>
 public sealed record MetricProgress(long SessionsDone, long SessionsTotal, DateTimeOffset? StartedAt, DateTimeOffset? CompletedAt);

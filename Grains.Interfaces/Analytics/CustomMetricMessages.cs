@@ -23,12 +23,27 @@ public sealed record CustomMetricValue(
     [property: Id(12)] Estimate? Conversion = null,
     [property: Id(13)] double? Cap = null);
 
-/// <summary>A custom figure compared with the baseline group (same statistics as the built-in metrics).</summary>
+/// <summary>
+/// A custom figure compared with the baseline group (same statistics as the built-in metrics), and with users as units
+/// its CUPED-adjusted difference when the metric has a covariate.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("SessionTracking.Analytics.CustomComparison")]
 public sealed record CustomComparison(
     [property: Id(0)] string Name,
     [property: Id(1)] bool HigherIsBetter,
-    [property: Id(2)] Difference Difference);
+    [property: Id(2)] Difference Difference,
+    [property: Id(3)] CupedResult? Cuped = null);
+
+/// <summary>
+/// CUPED (Deng, Xu, Kohavi and Walker, WSDM 2013): the difference adjusted by the same metric in the users' pre-period,
+/// with its interval, test and sequential result, θ, and the share of the difference's variance it removed.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("SessionTracking.Analytics.CupedResult")]
+public sealed record CupedResult(
+    [property: Id(0)] Difference Adjusted,
+    [property: Id(1)] double Theta,
+    [property: Id(2)] double? VarianceReduction,
+    [property: Id(3)] double PreDays);
 
 /// <summary>How far a metric's backfill is (docs/custom-metrics.md, "Backfill").</summary>
 [GenerateSerializer, Immutable, Alias("SessionTracking.Analytics.MetricBackfillState")]

@@ -13,6 +13,7 @@ internal sealed class CustomMetricReport
 {
     private readonly MetricCatalog _catalog;
     private readonly AnalysisUnit _unit;
+    private readonly bool _usesCovariate;
     private readonly Dictionary<string, double?> _caps = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (string State, string? Note)> _availability = new(StringComparer.Ordinal);
 
@@ -20,6 +21,7 @@ internal sealed class CustomMetricReport
     {
         _catalog = catalog;
         _unit = unit;
+        _usesCovariate = catalog.UsesCovariate(experimentId);
         Figures = FiguresOf(catalog.Set);
         var configuredUnit = catalog.UnitOf(experimentId);
         foreach (var name in catalog.Set.StoredMetrics)
@@ -69,6 +71,20 @@ internal sealed class CustomMetricReport
         var (value, variance) = Statistics.Ratio(sums);
         return (value, variance, sums.Units);
     }
+
+    /// <summary>
+    /// CUPED's sums of a figure in the group: users as the report's and the experiment's unit, a metric with a covariate
+    /// (<see cref="MetricAggregation.HasCovariate"/>; of the cost metric, cost per unit), complete; else null.
+    /// </summary>
+    public CovariateMoments? Covariate(CustomFigure figure, GroupFigures group) =>
+        _unit == AnalysisUnit.User && _usesCovariate && figure.Quantile is null && figure.Step is null && figure.Name != "cost_per_response"
+        && MetricAggregation.HasCovariate(_catalog.Set, figure.Metric) && !_caps.ContainsKey(figure.Metric)
+        && _availability[figure.Metric].State == "complete"
+            ? MetricAggregation.CovariateSums(Moments(figure, group))
+            : null;
+
+    /// <summary>The pre-period of the covariate, in days.</summary>
+    public double CupedPreDays => _catalog.CupedPrePeriod.TotalDays;
 
     /// <summary>A quantile figure's value in the group (no interval yet); null when not available.</summary>
     public double? QuantileValue(CustomFigure figure, GroupFigures group) =>

@@ -56,11 +56,36 @@ internal sealed class ExperimentDecisions(AnalyticsOptions options, ExperimentOp
                 baseline, treatment, originBaseline, originTreatment);
             if (difference is not null)
             {
-                comparisons.Add(new CustomComparison(figure.Name, figure.HigherIsBetter, difference));
+                comparisons.Add(new CustomComparison(figure.Name, figure.HigherIsBetter, difference, CupedOf(figure, origin, baseline, treatment, originBaseline, originTreatment)));
             }
         }
 
         return comparisons;
+    }
+
+    /// <summary>
+    /// CUPED on a figure with a covariate (users as units): the adjusted fixed-horizon difference on the report's window,
+    /// and the mSPRT sequential result on the adjusted difference and variance since the experiment's start (θ estimated
+    /// from the data so far, a plug-in like the delta method's variance).
+    /// </summary>
+    private CupedResult? CupedOf(CustomFigure figure, CustomFigure? origin, GroupFigures baseline, GroupFigures treatment, GroupFigures? originBaseline, GroupFigures? originTreatment)
+    {
+        if (custom!.Covariate(figure, baseline) is not { } b || custom.Covariate(figure, treatment) is not { } t || Cuped.Compare(b, t) is not { } window)
+        {
+            return null;
+        }
+
+        var adjusted = window.Adjusted;
+        if (origin is not null && originBaseline is not null && originTreatment is not null
+            && customOrigin!.Covariate(origin, originBaseline) is { } ob && customOrigin.Covariate(origin, originTreatment) is { } ot
+            && Cuped.Compare(ob, ot) is { Adjusted.Value: { } value } since
+            && ob.Units + ot.Units > 0
+            && Statistics.Sequential(value, since.AdjustedVariance, ob.Units * ot.Units / (ob.Units + ot.Units), options.Alpha, options.SequentialEffectScale) is { } s)
+        {
+            adjusted = adjusted with { Sequential = new SequentialResult(value, s.PValue, s.Low, s.High) };
+        }
+
+        return new CupedResult(adjusted, window.Theta, window.VarianceReduction, custom.CupedPreDays);
     }
 
     /// <summary>Holm and Benjamini–Hochberg adjustments of the fixed-horizon p-values over every comparison of a report.</summary>
@@ -236,7 +261,8 @@ internal sealed class ExperimentDecisions(AnalyticsOptions options, ExperimentOp
         "prompts_per_session" => c.PromptsPerSession,
         "errors_per_session" => c.ErrorsPerSession,
         "stopped_rate" => c.StoppedRate!,
-        _ => c.CustomMetrics?.FirstOrDefault(m => m.Name == metric)?.Difference,
+        // A custom metric with CUPED decides on its adjusted result: as valid, and narrower.
+        _ => c.CustomMetrics?.FirstOrDefault(m => m.Name == metric) is { } m ? m.Cuped?.Adjusted ?? m.Difference : null,
     };
 
     private static string Signed(double? change) => change is { } c ? c.ToString("+0.0%;-0.0%", System.Globalization.CultureInfo.InvariantCulture) : "n/a";

@@ -24,6 +24,12 @@ public static class MetricAggregation
     /// <summary>Slots of the value-level counts (sum, mean, quantile; events also for count and proportion; cost).</summary>
     public const long Events = 6, Values = 7, Missing = 8, Ignored = 9, Excluded = 10, Responses = 11, Unpriced = 12;
 
+    /// <summary>
+    /// CUPED (users as units, metrics whose unit denominator is always 1): Σx, Σx², Σx·y of the covariate x (the same
+    /// metric in the user's pre-period) and the unit's value y.
+    /// </summary>
+    public const long CovariateSum = 13, CovariateSquares = 14, CovariateCross = 15;
+
     /// <summary>Funnel step j (1-based): Σ reached_j at StepBase + 2(j − 1), Σ reached_j · reached_{j−1} at the next slot.</summary>
     public const long StepBase = 20;
 
@@ -43,10 +49,19 @@ public static class MetricAggregation
     /// metric whose key a row lacks is not folded in that row: it counts as absent on that side (a backfill adds the unit).
     /// </summary>
     /// <param name="withBins">Whether quantile values go in (session units: a user's row carries no bins).</param>
-    public static void AddChange(MetricSet set, CustomRow? before, CustomRow? after, Func<string, MetricMoments> aggregateOf, bool withBins)
+    public static void AddChange(MetricSet set, CustomRow? before, CustomRow? after, Func<string, MetricMoments> aggregateOf, bool withBins) =>
+        AddChange(set, before, after, aggregateOf, withBins, covariate: null);
+
+    /// <summary>
+    /// <see cref="AddChange(MetricSet, CustomRow?, CustomRow?, Func{string, MetricMoments}, bool)"/> for a user with a CUPED
+    /// covariate row (<paramref name="covariate"/>: the user's pre-period, folded like a unit's row; a metric it lacks
+    /// counts x = 0, which leaves the adjusted difference unbiased).
+    /// </summary>
+    public static void AddChange(MetricSet set, CustomRow? before, CustomRow? after, Func<string, MetricMoments> aggregateOf, bool withBins, CustomRow? covariate)
     {
         var b = before is null || before.IsEmpty ? null : before.ToValues(set, out _);
         var a = after is null || after.IsEmpty ? null : after.ToValues(set, out _);
+        var x = covariate?.ToValues(set, out _);
         foreach (var name in set.StoredMetrics)
         {
             var key = set.KeyOf(name);
@@ -58,17 +73,35 @@ public static class MetricAggregation
             }
 
             var into = aggregateOf(set.KeyOf(name));
+            var covariateValue = x is not null && covariate!.Has(set.KeyOf(name)) && HasCovariate(set, name) ? UnitTotal(set, name, x) : 0;
             if (hadBefore)
             {
                 Contribute(set, name, b!, into, -1, withBins);
+                AddCovariate(set, name, b!, covariateValue, into, -1, covariate is not null);
             }
 
             if (hasAfter)
             {
                 Contribute(set, name, a!, into, +1, withBins);
+                AddCovariate(set, name, a!, covariateValue, into, +1, covariate is not null);
             }
         }
     }
+
+    /// <summary>
+    /// Whether CUPED applies to <paramref name="metric"/>: a unit value over a denominator of 1 for every unit (proportion,
+    /// count, a sum per unit, retention, and the cost per unit), not capped at a percentile (its cap is applied when the
+    /// report reads, after the sums CUPED needs).
+    /// </summary>
+    public static bool HasCovariate(MetricSet set, string metric) =>
+        metric == MetricSet.CostMetric
+        || (set.ByName.TryGetValue(metric, out var d)
+            && d.Cap?.Percentile is null
+            && (d.Kind is MetricKind.Proportion or MetricKind.Count or MetricKind.Retention || (d.Kind == MetricKind.Sum && !d.PerEvent)));
+
+    /// <summary>CUPED's sums of a metric with a covariate: units, Σy, Σx, Σy², Σx², Σxy (y the unit's value, x its covariate).</summary>
+    public static Analytics.CovariateMoments CovariateSums(MetricMoments m) =>
+        new(m[Units], m[Numerator], m[CovariateSum], m[NumeratorSquares], m[CovariateSquares], m[CovariateCross]);
 
     /// <summary>The sums of a scalar metric (every kind but funnel and quantile; the cost metric's cost per priced response).</summary>
     public static RatioSums Sums(MetricMoments m) =>
@@ -240,6 +273,23 @@ public static class MetricAggregation
             into.Add(at + 5, sign * v * d);
         }
     }
+
+    private static void AddCovariate(MetricSet set, string name, MetricValues row, double x, MetricMoments into, double sign, bool withCovariate)
+    {
+        if (!withCovariate || !HasCovariate(set, name))
+        {
+            return;
+        }
+
+        var y = UnitTotal(set, name, row);
+        into.Add(CovariateSum, sign * x);
+        into.Add(CovariateSquares, sign * x * x);
+        into.Add(CovariateCross, sign * x * y);
+    }
+
+    /// <summary>The unit's value y of a metric with a covariate (its numerator; the denominator is 1).</summary>
+    private static double UnitTotal(MetricSet set, string name, MetricValues row) =>
+        name == MetricSet.CostMetric ? row[name, "cost"] : UnitMetrics.Value(row, name).Numerator;
 
     private static void AddPair(MetricMoments into, double sign, double numerator, double denominator)
     {

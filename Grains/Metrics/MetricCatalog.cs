@@ -29,6 +29,12 @@ public sealed class MetricCatalog
     /// <summary>Whether some metric counts from the unit's first exposure (a window, or retention days).</summary>
     public bool UsesExposure => Set.Definitions.Any(d => d.Window is not null || d.Kind == MetricKind.Retention);
 
+    /// <summary>The pre-period of CUPED's covariate; zero when CUPED is off.</summary>
+    public TimeSpan CupedPrePeriod => TimeSpan.FromDays(_options.CupedPreDays);
+
+    /// <summary>Whether users of the experiment get a CUPED covariate: users are its unit and CUPED is on.</summary>
+    public bool UsesCovariate(string experimentId) => !IsEmpty && _options.CupedPreDays > 0 && UnitOf(experimentId) == AnalysisUnit.User;
+
     /// <summary>The experiment's unit: its configured one, else sessions (as the report's default).</summary>
     public AnalysisUnit UnitOf(string experimentId) =>
         _options.Experiments.TryGetValue(experimentId, out var experiment) ? experiment.Unit : AnalysisUnit.Session;

@@ -19,6 +19,13 @@ public sealed class AnalyticsOptions : IValidatableObject
     /// <summary>Model prices by model name (or by a key with a <c>Model</c> setting), for the built-in cost metrics.</summary>
     public Dictionary<string, ModelPriceOptions> Prices { get; set; } = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// Days before a user's first exposure whose sessions (of any experiment) give CUPED's covariate: the same custom
+    /// metric over that pre-period (docs/custom-metrics.md, "CUPED"). 0 turns CUPED off.
+    /// </summary>
+    [Range(0, 365)]
+    public int CupedPreDays { get; set; } = 14;
+
     /// <summary>The cost metrics a price table adds: cost per priced response, and cost per unit (session or user).</summary>
     public static readonly IReadOnlyList<string> CostFigures = ["cost_per_response", "cost_per_unit"];
 
