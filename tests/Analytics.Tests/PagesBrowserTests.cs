@@ -448,6 +448,55 @@ internal static class PageFormat
 
     public static string Join(string value, string interval) => interval.Length == 0 ? value : value + " " + interval;
 
+    /// <summary>
+    /// The page's decimals for a custom figure by magnitude (digitsFor): none from 100, two from 1, three significant digits
+    /// below 1 (at most 8), two for zero.
+    /// </summary>
+    public static int DigitsFor(double value)
+    {
+        var a = Math.Abs(value);
+        if (!double.IsFinite(a) || a == 0)
+        {
+            return 2;
+        }
+
+        if (a >= 100)
+        {
+            return 0;
+        }
+
+        if (a >= 1)
+        {
+            return 2;
+        }
+
+        var digits = 3;
+        while (a < 0.1 && digits < 8)
+        {
+            a *= 10;
+            digits++;
+        }
+
+        return digits;
+    }
+
+    private static bool IsShare(string kind) => kind is "proportion" or "retention" or "funnel";
+
+    /// <summary>A custom figure's value: shares (proportion, retention, funnel steps) in percent, others at <see cref="DigitsFor"/>.</summary>
+    public static string Custom(string kind, double value) => IsShare(kind) ? Percent(value) : Number(value, DigitsFor(value));
+
+    /// <summary>The format of a custom figure's interval: the digits of its value.</summary>
+    public static Func<double, string> CustomAt(string kind, double center) => IsShare(kind) ? Percent : v => Number(v, DigitsFor(center));
+
+    /// <summary>The format of a custom difference and its interval: percentage points for shares, else the digits of the difference.</summary>
+    public static Func<double, string> CustomDifferenceAt(string kind, JsonElement center) =>
+        IsShare(kind) ? PercentagePoints : v => Number(v, center.ValueKind == JsonValueKind.Null ? 2 : DigitsFor(center.GetDouble()));
+
+    /// <summary>A custom figure's counts, "events 12 · values 10 · missing 1": missing, ignored, excluded and unpriced only when not zero.</summary>
+    public static string CustomCounts(JsonElement counts) => string.Join(" · ", counts.EnumerateObject()
+        .Where(c => c.Value.GetInt64() != 0 || c.Name is not ("missing" or "ignored" or "excluded" or "unpriced"))
+        .Select(c => $"{c.Name} {Number(c.Value.GetInt64())}"));
+
     /// <summary>A negative value keeps its sign when it rounds to zero ("-0.00"), as in JavaScript.</summary>
     private static string Fixed(double value, int digits, string format)
     {
