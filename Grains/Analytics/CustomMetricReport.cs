@@ -88,7 +88,7 @@ internal sealed class CustomMetricReport
 
     /// <summary>A quantile figure's value in the group (no interval yet); null when not available.</summary>
     public double? QuantileValue(CustomFigure figure, GroupFigures group) =>
-        figure.Quantile is { } q && _availability[figure.Metric].State == "complete" ? MetricAggregation.ValueSketch(Moments(figure, group)).Quantile(q) : null;
+        figure.Quantile is { } q && _availability[figure.Metric].State == "complete" ? MetricAggregation.ValueSketch(ValueMoments(figure, group)).Quantile(q) : null;
 
     private CustomMetricValue Value(CustomFigure figure, GroupFigures group)
     {
@@ -104,7 +104,7 @@ internal sealed class CustomMetricReport
         if (figure.Quantile is { } q)
         {
             return new CustomMetricValue(
-                figure.Name, figure.Metric, figure.Kind, state, MetricAggregation.ValueSketch(moments).Quantile(q), null, null, (long)moments[MetricAggregation.Units], null, null, counts,
+                figure.Name, figure.Metric, figure.Kind, state, MetricAggregation.ValueSketch(ValueMoments(figure, group)).Quantile(q), null, null, (long)moments[MetricAggregation.Units], null, null, counts,
                 $"p{q * 100:0.##} of the group's values (ddsketch, relative error {ReadModel.QuantileSketch.RelativeAccuracy:P0}); no interval yet");
         }
 
@@ -146,6 +146,13 @@ internal sealed class CustomMetricReport
 
     private MetricMoments Moments(CustomFigure figure, GroupFigures group) =>
         group.CustomUnits(_unit).GetValueOrDefault(_catalog.Set.KeyOf(figure.Metric)) ?? new MetricMoments();
+
+    /// <summary>
+    /// A quantile's values: every value of the group whatever the unit, from the sessions' aggregate (a user's row carries
+    /// no bins, so the users' aggregate has none).
+    /// </summary>
+    private MetricMoments ValueMoments(CustomFigure figure, GroupFigures group) =>
+        group.CustomSessions.GetValueOrDefault(_catalog.Set.KeyOf(figure.Metric)) ?? new MetricMoments();
 
     private static Dictionary<string, long> Counts(CustomFigure figure, MetricMoments m)
     {

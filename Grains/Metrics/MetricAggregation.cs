@@ -127,16 +127,16 @@ public static class MetricAggregation
     /// <summary>
     /// A metric capped at <paramref name="cap"/> from its unit-value bins: units in bins below the cap's keep their sums;
     /// units in the cap's bin and above count as the cap (the units in the cap's own bin, within the sketch's 1 % of it,
-    /// are the only approximation). The denominators are unchanged by a cap.
+    /// are the only approximation). The denominators are unchanged by a cap, and so are the units: every unit of the
+    /// aggregate, as without a cap (a mean per unit's units without a value are in no bin but count, with the pair (0, 0)).
     /// </summary>
     public static RatioSums CappedSums(MetricMoments m, double cap)
     {
         var capBin = QuantileSketch.BinOf(cap);
         var capValue = QuantileSketch.ValueOf(capBin);
-        double units = 0, sv = 0, svv = 0, sd = 0, sdd = 0, svd = 0;
+        double sv = 0, svv = 0, sd = 0, sdd = 0, svd = 0;
         foreach (var (bin, s) in CappedBins(m))
         {
-            units += s[0];
             sd += s[3];
             sdd += s[4];
             if (QuantileSketch.ValueOf(bin) < capValue)
@@ -153,7 +153,7 @@ public static class MetricAggregation
             }
         }
 
-        return new(units, sv, sd, svv, sdd, svd);
+        return new(m[Units], sv, sd, svv, sdd, svd);
     }
 
     /// <summary>The sketch of the uncapped unit values of a metric capped at a percentile (its percentile is the cap).</summary>
