@@ -65,7 +65,7 @@ public sealed class MongoAnalyticsParityTests : IAsyncLifetime
         var path = Path.Combine(_directory, "sessions.db");
         _sqliteSessions = new SqliteSessionStore(Options.Create(new SqliteStoreOptions { DatabasePath = path }), NullLogger<SqliteSessionStore>.Instance, _metrics);
         await _sqliteSessions.InitializeAsync(CancellationToken.None);
-        await AnalyticsDataset.SeedAsync(_sqliteSessions, _metrics.Set);
+        await AnalyticsDataset.SeedAsync(_sqliteSessions, _metrics);
         _sqlite = new SqliteAnalyticsStore(Options.Create(new SqliteStoreOptions { DatabasePath = path }), _sqliteSessions);
         if (!HasServer)
         {
@@ -75,7 +75,7 @@ public sealed class MongoAnalyticsParityTests : IAsyncLifetime
         _uri = await MongoServer.ConnectionStringAsync();
         await using var mongoSessions = NewMongoSessionStore();
         await mongoSessions.InitializeAsync(CancellationToken.None);
-        await AnalyticsDataset.SeedAsync(mongoSessions, _metrics.Set);
+        await AnalyticsDataset.SeedAsync(mongoSessions, _metrics);
         _mongo = new MongoAnalyticsStore(MongoOptions(), _metrics);
     }
 
