@@ -11,8 +11,11 @@ namespace SessionTracking.Grains.Tests.Mongo;
 /// </summary>
 internal static class CustomMetricData
 {
-    /// <summary>The metric a test defines after sessions were stored (<see cref="Catalog"/> without it: the older configuration).</summary>
-    public const string LateMetric = "copied";
+    /// <summary>
+    /// The metric a test defines after sessions were stored (<see cref="Catalog"/> without it: the older configuration):
+    /// a window from the exposure, so a backfill that took the wrong exposure would count other sessions.
+    /// </summary>
+    public const string LateMetric = "responded_1h";
 
     public static MetricCatalog Catalog(bool withLateMetric = true, string? usersExperiment = null)
     {
@@ -25,11 +28,11 @@ internal static class CustomMetricData
             ["latency_mean"] = new() { Kind = "mean", EventType = "model_response", Field = "data.latency_ms", CapPercentile = 0.95 },
             ["engaged"] = new() { Kind = "funnel", Steps = ["prompt", "model_response", "feedback"] },
             ["up_per_response"] = new() { Kind = "ratio", Numerator = "up_votes", Denominator = "responses_n" },
-            ["responded_1h"] = new() { Kind = "proportion", EventType = "model_response", WindowHours = 1 },
+            ["copied"] = new() { Kind = "proportion", EventType = "copy" },
         };
         if (withLateMetric)
         {
-            metrics[LateMetric] = new() { Kind = "proportion", EventType = "copy" };
+            metrics[LateMetric] = new() { Kind = "proportion", EventType = "model_response", WindowHours = 1 };
         }
 
         var options = new AnalyticsOptions { Metrics = metrics };
