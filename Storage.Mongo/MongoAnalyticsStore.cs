@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using MongoDB.Bson;
 using MongoDB.Driver;
 using SessionTracking.Analytics;
+using SessionTracking.Metrics;
 using SessionTracking.ReadModel;
 
 namespace SessionTracking.Storage.Mongo;
@@ -32,10 +33,13 @@ public sealed class MongoAnalyticsStore : IAnalyticsStore
     private readonly IMongoCollection<BsonDocument> _eventBuckets;
     private readonly IMongoCollection<BsonDocument> _queries;
     private readonly IMongoCollection<BsonDocument> _events;
+    private readonly MetricCatalog _metrics;
 
-    public MongoAnalyticsStore(IOptions<MongoStoreOptions> options)
+    /// <param name="metrics">The custom metrics the reports read and a deletion takes out (none when not given).</param>
+    public MongoAnalyticsStore(IOptions<MongoStoreOptions> options, MetricCatalog? metrics = null)
     {
         _options = options.Value;
+        _metrics = metrics ?? MetricCatalog.None;
 
         // A client of its own, built from the same settings as MongoSessionStore's: the driver shares one cluster
         // (connection pools, server monitoring) between clients whose settings are equal.
@@ -59,13 +63,17 @@ public sealed class MongoAnalyticsStore : IAnalyticsStore
     internal int LegacyRowsPerDeletion { get; init; } = 1000;
 
     public Task<IReadOnlyList<GroupFigures>> ReadGroupFiguresAsync(string? experimentId, DateTimeOffset? from, DateTimeOffset? to, bool usersAsUnits, CancellationToken cancellationToken) =>
-        Guard(token => MongoGroupFigures.ReadAsync(_database, experimentId, from?.ToUnixTimeMilliseconds(), to?.ToUnixTimeMilliseconds(), usersAsUnits, token), cancellationToken);
+        Guard(token => MongoGroupFigures.ReadAsync(_database, _metrics.Set, experimentId, from?.ToUnixTimeMilliseconds(), to?.ToUnixTimeMilliseconds(), usersAsUnits, token), cancellationToken);
+
+    /// <summary>The <c>custom_metric_state</c> documents, by name (as SQLite orders them).</summary>
+    public Task<IReadOnlyList<MetricBackfillState>> ReadMetricStatesAsync(CancellationToken cancellationToken) =>
+        Guard<IReadOnlyList<MetricBackfillState>>(async token =>
+        {
+            var states = await _database.GetCollection<BsonDocument>(MongoCustomMetricDocuments.States).Find(FilterDefinition<BsonDocument>.Empty).ToListAsync(token);
+            return [.. states.Select(MongoCustomMetricDocuments.ToState).OrderBy(s => s.Name, StringComparer.Ordinal)];
+        }, cancellationToken);
 
     /// <summary>The earliest start of the experiment's sessions, on the (experiment_id, model_group, start_time) index.</summary>
-    // Custom metrics are not stored by this adapter yet: no key has a state.
-    public Task<IReadOnlyList<MetricBackfillState>> ReadMetricStatesAsync(CancellationToken cancellationToken) =>
-        Task.FromResult<IReadOnlyList<MetricBackfillState>>([]);
-
     public Task<DateTimeOffset?> ExperimentStartAsync(string experimentId, CancellationToken cancellationToken) =>
         Guard(async token =>
         {
@@ -286,7 +294,7 @@ public sealed class MongoAnalyticsStore : IAnalyticsStore
             }
         }
 
-        var changes = new MongoReadModelChanges(_options.AggregateShards);
+        var changes = new MongoReadModelChanges(_options.AggregateShards, _metrics.Set);
         foreach (var d in summarised)
         {
             var summary = MongoDocuments.ToSummary(d);

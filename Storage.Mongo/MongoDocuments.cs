@@ -1,5 +1,6 @@
 using MongoDB.Bson;
 using MongoDB.Bson.IO;
+using SessionTracking.Metrics;
 using SessionTracking.ReadModel;
 
 namespace SessionTracking.Storage.Mongo;
@@ -69,13 +70,21 @@ public static class MongoDocuments
         };
     }
 
-    /// <summary>The session's read-model row, kept in its session document: <c>{through_seq, sessions, ended, …}</c>.</summary>
+    /// <summary>
+    /// The session's read-model row, kept in its session document: <c>{through_seq, sessions, ended, …}</c>, and its custom
+    /// metric row as <c>custom</c> (<see cref="CustomRow.ToBytes"/> as BinData; absent while it has none).
+    /// </summary>
     public static BsonDocument Summary(SessionSummary summary)
     {
         var document = new BsonDocument { { "through_seq", summary.ThroughSeq } };
         for (var i = 0; i < MetricFields.Count; i++)
         {
             document.Add(MetricFields.Columns[i], summary.Values[i]);
+        }
+
+        if (summary.Custom is { } custom)
+        {
+            document.Add("custom", new BsonBinaryData(custom.ToBytes()));
         }
 
         return document;
@@ -94,12 +103,13 @@ public static class MongoDocuments
             values[i] = d.TryGetValue(MetricFields.Columns[i], out var v) ? v.ToDouble() : 0;
         }
 
-        return new SessionSummary(d["through_seq"].ToInt64(), values);
+        return new SessionSummary(d["through_seq"].ToInt64(), values, MongoCustomMetricDocuments.ToCustomRow(d));
     }
 
     /// <summary>
     /// Filter and update of a flush's session document: the summary is replaced only when the stored one is the version the
-    /// flush started from (no match: another activation wrote first, a conflict); the end time is set with it.
+    /// flush started from (no match: another activation wrote first, a conflict); the end time is set with it. The custom
+    /// row is part of the version: a backfill or another activation that completed it makes this flush a conflict.
     /// </summary>
     public static (BsonDocument Filter, BsonDocument Update) UpdateSummary(string sessionId, ReadModelUpdate update, DateTimeOffset? endTime)
     {
@@ -109,6 +119,7 @@ public static class MongoDocuments
             { "_id", sessionId },
             { "summary.through_seq", previous.ThroughSeq },
             { "summary.ended", previous.Ended ? 1.0 : 0.0 },
+            { "summary.custom", MongoCustomMetricDocuments.Version(previous.Custom) },
         };
         var set = new BsonDocument("summary", Summary(update.Current));
         if (endTime is { } end)

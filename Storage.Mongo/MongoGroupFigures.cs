@@ -1,6 +1,7 @@
 using System.Globalization;
 using MongoDB.Bson;
 using MongoDB.Driver;
+using SessionTracking.Metrics;
 using SessionTracking.ReadModel;
 
 namespace SessionTracking.Storage.Mongo;
@@ -10,7 +11,9 @@ namespace SessionTracking.Storage.Mongo;
 /// [from, to) come from the hourly aggregates (their shards summed: moments here, sketch bins by the server); the
 /// sessions of a partial hour at either edge are read one by one from their summaries, and their latency/TTFT values
 /// from their model_response events, so any time filter is exact. Users as units: their aggregates when the report
-/// covers all time, else the summaries of the window summed per user by the server.
+/// covers all time, else the summaries of the window summed per user by the server. Custom metrics the same way: whole
+/// hours from the per-metric aggregates (slots summed by the server), edge sessions from their custom rows, users from
+/// their all-time aggregates or from the window's custom rows summed per user here.
 /// </summary>
 internal sealed class MongoGroupFigures
 {
@@ -21,10 +24,16 @@ internal sealed class MongoGroupFigures
     private readonly IMongoCollection<BsonDocument> _sessions;
     private readonly IMongoCollection<BsonDocument> _moments;
     private readonly IMongoCollection<BsonDocument> _sketches;
+    private readonly IMongoCollection<BsonDocument> _metricMoments;
+    private readonly MetricSet _metrics;
+    private readonly string[] _keys;
 
-    private MongoGroupFigures(IMongoDatabase database, string? experimentId)
+    private MongoGroupFigures(IMongoDatabase database, MetricSet metrics, string? experimentId)
     {
         _experimentId = experimentId;
+        _metrics = metrics;
+        _keys = [.. metrics.StoredMetrics.Select(metrics.KeyOf).Distinct()];
+        _metricMoments = database.GetCollection<BsonDocument>(MongoCustomMetricDocuments.MetricMoments);
         _sessions = database.GetCollection<BsonDocument>(MongoDocuments.Sessions);
         _moments = database.GetCollection<BsonDocument>(MongoReadModelDocuments.ExperimentMoments);
         _sketches = database.GetCollection<BsonDocument>(MongoReadModelDocuments.ExperimentSketches);
@@ -34,9 +43,9 @@ internal sealed class MongoGroupFigures
     /// The reads are majority reads one after the other, not one snapshot as SQLite's read transaction: a flush that lands
     /// between them can be seen by one read (an hour's aggregates) and not by another (an edge hour's sessions).
     /// </summary>
-    public static async Task<IReadOnlyList<GroupFigures>> ReadAsync(IMongoDatabase database, string? experimentId, long? fromMs, long? toMs, bool usersAsUnits, CancellationToken cancellationToken)
+    public static async Task<IReadOnlyList<GroupFigures>> ReadAsync(IMongoDatabase database, MetricSet metrics, string? experimentId, long? fromMs, long? toMs, bool usersAsUnits, CancellationToken cancellationToken)
     {
-        var figures = new MongoGroupFigures(database, experimentId);
+        var figures = new MongoGroupFigures(database, metrics, experimentId);
         var hour = MongoReadModelDocuments.HourMs;
         var firstHour = fromMs is { } f ? MongoReadModelDocuments.CeilDiv(f, hour) : long.MinValue;
         var endHour = toMs is { } t ? MongoReadModelDocuments.FloorDiv(t, hour) : long.MaxValue;
@@ -73,9 +82,15 @@ internal sealed class MongoGroupFigures
         return figures._groups
             .OrderBy(g => g.Key.Experiment, StringComparer.Ordinal)
             .ThenBy(g => g.Key.Group, StringComparer.Ordinal)
-            .Select(g => new GroupFigures(g.Key.Experiment, g.Key.Group, g.Value.Sessions, usersAsUnits ? g.Value.Users : null, g.Value.Sketches[0], g.Value.Sketches[1], g.Value.Sketches[2]))
+            .Select(g => new GroupFigures(g.Key.Experiment, g.Key.Group, g.Value.Sessions, usersAsUnits ? g.Value.Users : null, g.Value.Sketches[0], g.Value.Sketches[1], g.Value.Sketches[2])
+            {
+                CustomSessions = g.Value.CustomSessions,
+                CustomUsers = usersAsUnits ? g.Value.CustomUsers : null,
+            })
             .ToList();
     }
+
+    private bool HasCustom => _keys.Length > 0;
 
     private async Task ReadHoursAsync(long firstHour, long endHour, CancellationToken cancellationToken)
     {
@@ -90,7 +105,23 @@ internal sealed class MongoGroupFigures
                     .AddBin(int.Parse(key["b"].AsString, CultureInfo.InvariantCulture), d["n"].ToInt64());
             },
             cancellationToken);
+        if (HasCustom)
+        {
+            await ReadMetricMomentsAsync(MongoReadModelDocuments.SessionUnit, firstHour, endHour, e => e.CustomSessions, cancellationToken);
+        }
     }
+
+    /// <summary>The per-metric aggregates of one unit, their slots summed over hours and shards by the server.</summary>
+    private Task ReadMetricMomentsAsync(int unit, long firstHour, long endHour, Func<Entry, Dictionary<string, MetricMoments>> of, CancellationToken cancellationToken) =>
+        ForEachAsync(
+            Aggregate(_metricMoments, MongoCustomMetricDocuments.MomentsPipeline(_experimentId, unit, firstHour, endHour, _keys)),
+            d =>
+            {
+                var key = d["_id"].AsBsonDocument;
+                var entry = EntryFor(key["e"].AsString, key["g"].AsString);
+                entry.Custom(of(entry), key["m"].AsString).Add(MongoCustomMetricDocuments.SlotOf(key["k"].AsString), d["v"].ToDouble());
+            },
+            cancellationToken);
 
     /// <summary>Sessions starting in [from, to), one by one: their summaries, durations and response values.</summary>
     private async Task ReadSessionsAsync(long? from, long? to, CancellationToken cancellationToken)
@@ -101,9 +132,14 @@ internal sealed class MongoGroupFigures
             Find(_sessions, withSummary, MongoReadModelDocuments.SummaryProjection()),
             d =>
             {
-                var values = MongoReadModelDocuments.ToValues(d["summary"].AsBsonDocument);
+                var summary = d["summary"].AsBsonDocument;
+                var values = MongoReadModelDocuments.ToValues(summary);
                 var entry = EntryOf(d);
                 entry.Sessions.Add(values);
+                if (HasCustom && MongoCustomMetricDocuments.ToCustomRow(summary) is { } row)
+                {
+                    MetricAggregation.AddChange(_metrics, null, row, metric => entry.Custom(entry.CustomSessions, metric), withBins: true);
+                }
                 if (values[(int)MetricField.Ended] > 0)
                 {
                     entry.Sketches[(int)QuantileMetric.DurationMs].Add(values[(int)MetricField.DurationMs]);
@@ -128,22 +164,70 @@ internal sealed class MongoGroupFigures
             cancellationToken);
     }
 
-    private Task ReadUserAggregatesAsync(CancellationToken cancellationToken) =>
-        ForEachAsync(
+    private async Task ReadUserAggregatesAsync(CancellationToken cancellationToken)
+    {
+        await ForEachAsync(
             Find(_moments, MongoReadModelDocuments.MomentsFilter(_experimentId, MongoReadModelDocuments.UserUnit, MongoReadModelDocuments.AllHours, MongoReadModelDocuments.AllHours + 1)),
             d => EntryOf(d).Users.Add(MongoReadModelDocuments.ToMoments(d)),
             cancellationToken);
+        if (HasCustom)
+        {
+            await ReadMetricMomentsAsync(MongoReadModelDocuments.UserUnit, MongoReadModelDocuments.AllHours, MongoReadModelDocuments.AllHours + 1, e => e.CustomUsers, cancellationToken);
+        }
+    }
 
     /// <summary>Users as units within a window: each user's sessions in it, summed.</summary>
-    private Task ReadUsersAsync(long? from, long? to, CancellationToken cancellationToken) =>
-        ForEachAsync(
-            Aggregate(_sessions, MongoReadModelDocuments.UsersInWindowPipeline(MongoReadModelDocuments.SessionsStarting(_experimentId, from, to))),
+    private async Task ReadUsersAsync(long? from, long? to, CancellationToken cancellationToken)
+    {
+        var sessions = MongoReadModelDocuments.SessionsStarting(_experimentId, from, to);
+        await ForEachAsync(
+            Aggregate(_sessions, MongoReadModelDocuments.UsersInWindowPipeline(sessions)),
             d =>
             {
                 var key = d["_id"].AsBsonDocument;
                 EntryFor(key["e"].AsString, key["g"].AsString).Users.Add(MongoReadModelDocuments.ToValues(d));
             },
             cancellationToken);
+        if (HasCustom)
+        {
+            await ReadUsersCustomAsync(sessions, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Users as units within a window, custom metrics: each user's custom rows of the window's sessions, summed as
+    /// SQLite's <c>ReadUsersCustom</c> sums them (<see cref="CustomRow.Plus"/>), then counted as one unit.
+    /// </summary>
+    private async Task ReadUsersCustomAsync(BsonDocument sessions, CancellationToken cancellationToken)
+    {
+        (string Experiment, string Group, string User)? user = null;
+        var row = CustomRow.Empty;
+        await ForEachAsync(
+            Aggregate(_sessions, MongoCustomMetricDocuments.UserRowsInWindowPipeline(sessions)),
+            d =>
+            {
+                var key = (d["e"].AsString, d["g"].AsString, d["u"].AsString);
+                if (key != user)
+                {
+                    Complete();
+                    user = key;
+                    row = CustomRow.Empty;
+                }
+
+                row = row.Plus(CustomRow.FromBytes(d["c"].AsBsonBinaryData.Bytes));
+            },
+            cancellationToken);
+        Complete();
+
+        void Complete()
+        {
+            if (user is { } u && !row.IsEmpty)
+            {
+                var entry = EntryFor(u.Experiment, u.Group);
+                MetricAggregation.AddChange(_metrics, null, row, metric => entry.Custom(entry.CustomUsers, metric), withBins: false);
+            }
+        }
+    }
 
     private static Func<CancellationToken, Task<IAsyncCursor<BsonDocument>>> Find(IMongoCollection<BsonDocument> collection, BsonDocument filter, BsonDocument? projection = null) =>
         ct => (projection is null ? collection.Find(filter) : collection.Find(filter).Project(projection)).ToCursorAsync(ct);
@@ -182,5 +266,19 @@ internal sealed class MongoGroupFigures
         public Moments Users { get; } = new();
 
         public QuantileSketch[] Sketches { get; } = [new(), new(), new()];
+
+        public Dictionary<string, MetricMoments> CustomSessions { get; } = new(StringComparer.Ordinal);
+
+        public Dictionary<string, MetricMoments> CustomUsers { get; } = new(StringComparer.Ordinal);
+
+        public MetricMoments Custom(Dictionary<string, MetricMoments> unit, string metric)
+        {
+            if (!unit.TryGetValue(metric, out var moments))
+            {
+                unit[metric] = moments = new MetricMoments();
+            }
+
+            return moments;
+        }
     }
 }

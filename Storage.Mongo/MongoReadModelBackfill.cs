@@ -67,9 +67,12 @@ internal static partial class MongoReadModelBackfill
     /// One upsert: it matches the lease only when expired (server time, <c>$$NOW</c>) and takes it; with no lease it
     /// inserts one; a live lease makes the upsert's insert meet its <c>_id</c> (duplicate key): someone else holds it.
     /// </summary>
-    private static async Task<bool> TryAcquireAsync(IMongoCollection<BsonDocument> metadata, string owner, CancellationToken cancellationToken)
+    private static Task<bool> TryAcquireAsync(IMongoCollection<BsonDocument> metadata, string owner, CancellationToken cancellationToken) =>
+        TryAcquireAsync(metadata, LeaseId, owner, LeaseDuration, cancellationToken);
+
+    public static async Task<bool> TryAcquireAsync(IMongoCollection<BsonDocument> metadata, string leaseId, string owner, TimeSpan duration, CancellationToken cancellationToken)
     {
-        var (filter, update) = AcquireLease(owner, LeaseDuration);
+        var (filter, update) = AcquireLease(leaseId, owner, duration);
         try
         {
             await metadata.UpdateOneAsync(filter, new PipelineUpdateDefinition<BsonDocument>(update), new UpdateOptions { IsUpsert = true }, cancellationToken);
@@ -81,14 +84,19 @@ internal static partial class MongoReadModelBackfill
         }
     }
 
-    /// <summary>Filter and pipeline update of <see cref="TryAcquireAsync"/> (pure, tested without a server).</summary>
-    public static (BsonDocument Filter, BsonDocument[] Update) AcquireLease(string owner, TimeSpan duration) => (
-        new BsonDocument { { "_id", LeaseId }, { "$expr", new BsonDocument("$lt", new BsonArray { "$expires_at", "$$NOW" }) } },
+    /// <summary>Filter and pipeline update of the lease's acquisition (pure, tested without a server).</summary>
+    public static (BsonDocument Filter, BsonDocument[] Update) AcquireLease(string owner, TimeSpan duration) => AcquireLease(LeaseId, owner, duration);
+
+    /// <summary>The same for the lease document <paramref name="leaseId"/> (the custom metric backfill has its own).</summary>
+    public static (BsonDocument Filter, BsonDocument[] Update) AcquireLease(string leaseId, string owner, TimeSpan duration) => (
+        new BsonDocument { { "_id", leaseId }, { "$expr", new BsonDocument("$lt", new BsonArray { "$expires_at", "$$NOW" }) } },
         LeaseUpdate(owner, duration));
 
     /// <summary>Renewal, in each batch's transaction: matches only while <paramref name="owner"/> still holds the lease.</summary>
-    public static (BsonDocument Filter, BsonDocument[] Update) RenewLease(string owner, TimeSpan duration) => (
-        new BsonDocument { { "_id", LeaseId }, { "owner", owner } },
+    public static (BsonDocument Filter, BsonDocument[] Update) RenewLease(string owner, TimeSpan duration) => RenewLease(LeaseId, owner, duration);
+
+    public static (BsonDocument Filter, BsonDocument[] Update) RenewLease(string leaseId, string owner, TimeSpan duration) => (
+        new BsonDocument { { "_id", leaseId }, { "owner", owner } },
         LeaseUpdate(owner, duration));
 
     private static BsonDocument[] LeaseUpdate(string owner, TimeSpan duration) =>
@@ -101,7 +109,10 @@ internal static partial class MongoReadModelBackfill
     ];
 
     private static Task ReleaseAsync(IMongoCollection<BsonDocument> metadata, string owner, CancellationToken cancellationToken) =>
-        metadata.DeleteOneAsync(new BsonDocument { { "_id", LeaseId }, { "owner", owner } }, cancellationToken);
+        ReleaseAsync(metadata, LeaseId, owner, cancellationToken);
+
+    public static Task ReleaseAsync(IMongoCollection<BsonDocument> metadata, string leaseId, string owner, CancellationToken cancellationToken) =>
+        metadata.DeleteOneAsync(new BsonDocument { { "_id", leaseId }, { "owner", owner } }, cancellationToken);
 
     private static async Task BuildAsync(IMongoClient client, IMongoDatabase database, IMongoCollection<BsonDocument> metadata, string owner, MongoStoreOptions options, ILogger logger, CancellationToken cancellationToken)
     {
@@ -117,7 +128,9 @@ internal static partial class MongoReadModelBackfill
         var withoutSummary = await sessions.CountDocumentsAsync(new BsonDocument("summary", new BsonDocument("$exists", false)), cancellationToken: cancellationToken);
         LogStarted(logger, total, withoutSummary);
         var started = System.Diagnostics.Stopwatch.StartNew();
-        foreach (var name in new[] { MongoReadModelDocuments.UserSummaries, MongoReadModelDocuments.ExperimentMoments, MongoReadModelDocuments.ExperimentSketches })
+        // The summaries are set again without custom rows and the users' documents go: the custom aggregates and their
+        // backfill states go too, so the custom metric backfill that follows folds every session afresh.
+        foreach (var name in new[] { MongoReadModelDocuments.UserSummaries, MongoReadModelDocuments.ExperimentMoments, MongoReadModelDocuments.ExperimentSketches, MongoCustomMetricDocuments.MetricMoments, MongoCustomMetricDocuments.States })
         {
             await database.GetCollection<BsonDocument>(name).DeleteManyAsync(FilterDefinition<BsonDocument>.Empty, cancellationToken);
         }

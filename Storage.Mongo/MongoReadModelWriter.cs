@@ -1,5 +1,6 @@
 using MongoDB.Bson;
 using MongoDB.Driver;
+using SessionTracking.Metrics;
 using SessionTracking.ReadModel;
 
 namespace SessionTracking.Storage.Mongo;
@@ -11,7 +12,9 @@ namespace SessionTracking.Storage.Mongo;
 /// Concurrent transactions on one document fail with a write conflict, which the driver retries with the whole
 /// transaction. Two first writers of one aggregate document may instead meet on its unique <c>_id</c>: inside a
 /// transaction that aborts it with <see cref="AggregateWriteRaceException"/>, for the caller to run the transaction
-/// again; outside one the write is simply repeated.
+/// again; outside one the write is simply repeated. Custom metrics: each user's custom row is read and replaced with a
+/// compare-and-set on its bytes (it is not a sum of fields: <see cref="CustomRow"/>), then every per-metric aggregate
+/// document is <c>$inc</c>ed slot by slot.
 /// </summary>
 internal sealed class MongoReadModelWriter(IMongoDatabase database)
 {
@@ -24,6 +27,7 @@ internal sealed class MongoReadModelWriter(IMongoDatabase database)
     private readonly IMongoCollection<BsonDocument> _users = database.GetCollection<BsonDocument>(MongoReadModelDocuments.UserSummaries);
     private readonly IMongoCollection<BsonDocument> _moments = database.GetCollection<BsonDocument>(MongoReadModelDocuments.ExperimentMoments);
     private readonly IMongoCollection<BsonDocument> _sketches = database.GetCollection<BsonDocument>(MongoReadModelDocuments.ExperimentSketches);
+    private readonly IMongoCollection<BsonDocument> _metricMoments = database.GetCollection<BsonDocument>(MongoCustomMetricDocuments.MetricMoments);
 
     public async Task WriteAsync(IClientSessionHandle? session, MongoReadModelChanges changes, CancellationToken cancellationToken)
     {
@@ -36,9 +40,25 @@ internal sealed class MongoReadModelWriter(IMongoDatabase database)
             changes.ApplyUser(key, MongoReadModelDocuments.ToValues(after));
         }
 
+        // After the users' $inc: the user's stored `sessions` (this write's included) says whether it has any session left.
+        foreach (var (key, change) in changes.UserCustomChanges)
+        {
+            await ReplaceUserCustomAsync(session, changes, key, change, cancellationToken);
+        }
+
         foreach (var (key, delta) in changes.MomentsChanges)
         {
             await AddMomentsAsync(session, key, delta, cancellationToken);
+        }
+
+        foreach (var (key, delta) in changes.MetricMomentsChanges)
+        {
+            if (MongoCustomMetricDocuments.IncrementMoments(key, delta) is (var filter, var update))
+            {
+                await Retry(session, () => session is null
+                    ? _metricMoments.UpdateOneAsync(filter, update, Upsert, cancellationToken)
+                    : _metricMoments.UpdateOneAsync(session, filter, update, Upsert, cancellationToken));
+            }
         }
 
         foreach (var (key, bins) in changes.BinChanges)
@@ -47,6 +67,47 @@ internal sealed class MongoReadModelWriter(IMongoDatabase database)
             await Retry(session, () => session is null
                 ? _sketches.UpdateOneAsync(filter, update, Upsert, cancellationToken)
                 : _sketches.UpdateOneAsync(session, filter, update, Upsert, cancellationToken));
+        }
+    }
+
+    /// <summary>
+    /// The user's custom row: read, plus the change, replaced at the bytes read. Inside a transaction a concurrent writer
+    /// of the document is a write conflict (the driver reruns the transaction); outside one a miss reads again. A user
+    /// without sessions left (a privacy deletion's last batch) has no row: it leaves the user-unit aggregates.
+    /// </summary>
+    private async Task ReplaceUserCustomAsync(IClientSessionHandle? session, MongoReadModelChanges changes, UserKey key, CustomRow change, CancellationToken cancellationToken)
+    {
+        var id = new BsonDocument("_id", MongoReadModelDocuments.UserId(key));
+        var projection = new BsonDocument { { "sessions", 1 }, { "custom", 1 } };
+        for (var attempt = 1; ; attempt++)
+        {
+            var stored = await (session is null ? _users.Find(id) : _users.Find(session, id)).Project(projection).FirstOrDefaultAsync(cancellationToken);
+            var before = stored is null ? null : MongoCustomMetricDocuments.ToCustomRow(stored);
+            var hasSessions = stored is not null && stored.GetValue("sessions", 0.0).ToDouble() > 0;
+            var after = hasSessions ? (before ?? CustomRow.Empty).Plus(change) : null;
+            if (MongoCustomMetricDocuments.ReplaceUserRow(key, before, after) is not (var filter, var update))
+            {
+                return;
+            }
+
+            var result = await (session is null
+                ? _users.UpdateOneAsync(filter, update, cancellationToken: cancellationToken)
+                : _users.UpdateOneAsync(session, filter, update, cancellationToken: cancellationToken));
+            if (result.MatchedCount == 1)
+            {
+                changes.ApplyUserCustom(key, before, after);
+                return;
+            }
+
+            if (session is not null)
+            {
+                throw new AggregateWriteRaceException();
+            }
+
+            if (attempt >= AttemptsOutsideTransaction)
+            {
+                throw new StoreUnavailableException($"The custom metric row of user {key.UserId} kept changing under concurrent writers.");
+            }
         }
     }
 

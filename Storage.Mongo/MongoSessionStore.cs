@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using MongoDB.Bson;
 using MongoDB.Driver;
 using MongoDB.Driver.Core.Configuration;
+using SessionTracking.Metrics;
 using SessionTracking.ReadModel;
 
 namespace SessionTracking.Storage.Mongo;
@@ -13,9 +14,11 @@ namespace SessionTracking.Storage.Mongo;
 /// <c>queries</c> and <c>events</c>. Each session document carries its read-model <c>summary</c>, and the experiment
 /// aggregates (<see cref="MongoReadModelDocuments"/>) change with it. A flush, and a new session, is one multi-document
 /// transaction with explicit options (<see cref="MongoConnection.Transaction"/>); every failure leaves as one of the
-/// port's exceptions (<see cref="MongoErrors"/>).
+/// port's exceptions (<see cref="MongoErrors"/>). Custom metrics: the session's custom row is <c>summary.custom</c>, part
+/// of the summary's version; its users' rows and the per-metric aggregates change in the same transaction, and metrics
+/// defined after sessions were stored are folded by a background backfill (<see cref="MongoCustomMetricBackfill"/>).
 /// </summary>
-public sealed partial class MongoSessionStore : ISessionStore
+public sealed partial class MongoSessionStore : ISessionStore, IAsyncDisposable
 {
     private const string StoreName = "MongoDB session store";
     private const string HealthCollection = "store_health";
@@ -32,17 +35,23 @@ public sealed partial class MongoSessionStore : ISessionStore
     private readonly IMongoCollection<BsonDocument> _events;
     private readonly IMongoCollection<BsonDocument> _health;
     private readonly MongoReadModelWriter _readModel;
+    private readonly MetricCatalog _metrics;
+    private readonly CancellationTokenSource _stopping = new();
+    private Task _customBackfill = Task.CompletedTask;
+    private int _disposed;
 
-    public MongoSessionStore(IOptions<MongoStoreOptions> options, ILogger<MongoSessionStore> logger)
-        : this(options, logger, null)
+    /// <param name="metrics">The custom metrics flushes aggregate and the backfill folds (none when not given).</param>
+    public MongoSessionStore(IOptions<MongoStoreOptions> options, ILogger<MongoSessionStore> logger, MetricCatalog? metrics = null)
+        : this(options, logger, configureCluster: null, metrics)
     {
     }
 
     /// <summary>With hooks on the driver's cluster: tests watch the commands sent (the commit's write concern).</summary>
-    internal MongoSessionStore(IOptions<MongoStoreOptions> options, ILogger<MongoSessionStore> logger, Action<ClusterBuilder>? configureCluster)
+    internal MongoSessionStore(IOptions<MongoStoreOptions> options, ILogger<MongoSessionStore> logger, Action<ClusterBuilder>? configureCluster, MetricCatalog? metrics = null)
     {
         _options = options.Value;
         _logger = logger;
+        _metrics = metrics ?? MetricCatalog.None;
         _buckets = new EventBuckets(_options.BucketSize, _options.MaxBucketBytes);
         _transactionOptions = MongoConnection.Transaction(_options);
         _client = new MongoClient(MongoConnection.ClientSettings(_options, configureCluster));
@@ -75,19 +84,50 @@ public sealed partial class MongoSessionStore : ISessionStore
         }
 
         // No overall limit: the backfill of an old database takes what it takes (each of its batches is bounded).
-        await MongoErrors.Guard(
+        var backfill = await MongoErrors.Guard(
             async token =>
             {
                 await MongoStartup.CreateIndexesAsync(_database, token);
                 await MongoStartup.PrepareBucketLayoutAsync(_database, _options, _logger, token);
                 await MongoStartup.EnsureViewAsync(_database, token);
                 await MongoReadModelBackfill.RunAsync(_client, _database, _options, _logger, token);
-                return true;
+                return await MongoCustomMetricBackfill.PrepareAsync(_database, _metrics.Set, token);
             },
             StoreName,
             Timeout.InfiniteTimeSpan,
             cancellationToken);
         LogInitialized(_logger, _options.Database);
+
+        // Not awaited: start-up does not wait for the backfill; the report says "incomplete" for its keys meanwhile.
+        if (backfill && _customBackfill.IsCompleted)
+        {
+            var job = new MongoCustomMetricBackfill(this, _database, _metrics, _logger);
+            _customBackfill = Task.Run(() => job.RunAsync(_stopping.Token), CancellationToken.None);
+        }
+    }
+
+    /// <summary>The custom metric backfill started by <see cref="InitializeAsync"/> (completed when there was none).</summary>
+    internal Task CustomMetricBackfill => _customBackfill;
+
+    /// <summary>Stops the custom metric backfill (it starts over at the next start-up).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
+        await _stopping.CancelAsync();
+        try
+        {
+            await _customBackfill;
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopped as asked.
+        }
+
+        _stopping.Dispose();
     }
 
     /// <summary>
@@ -104,7 +144,7 @@ public sealed partial class MongoSessionStore : ISessionStore
                 {
                     var document = MongoDocuments.Session(session);
                     await (s is null ? _sessions.InsertOneAsync(document, cancellationToken: ct) : _sessions.InsertOneAsync(s, document, cancellationToken: ct));
-                    var changes = new MongoReadModelChanges(_options.AggregateShards);
+                    var changes = new MongoReadModelChanges(_options.AggregateShards, _metrics.Set);
                     changes.Apply(session, new ReadModelUpdate(null, SessionSummary.Started(), []));
                     await _readModel.WriteAsync(s, changes, ct);
                     if (initialEvents.Count > 0 || summary?.Custom is not null)
@@ -312,7 +352,7 @@ public sealed partial class MongoSessionStore : ISessionStore
                     throw new StoreConflictException($"The read-model summary of session {sessionId} changed since the flush was prepared.");
                 }
 
-                var changes = new MongoReadModelChanges(_options.AggregateShards);
+                var changes = new MongoReadModelChanges(_options.AggregateShards, _metrics.Set);
                 changes.Apply(MongoReadModelDocuments.ToSessionKeys(stored), readModel);
                 await _readModel.WriteAsync(session, changes, cancellationToken);
             }

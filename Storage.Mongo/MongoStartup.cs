@@ -58,6 +58,8 @@ internal static partial class MongoStartup
             new CreateIndexModel<BsonDocument>(keys.Ascending("session_id"), new CreateIndexOptions { Unique = true }),
             new CreateIndexModel<BsonDocument>(keys.Ascending("experiment_id").Ascending("model_group").Ascending("start_time")),
             new CreateIndexModel<BsonDocument>(keys.Ascending("user_id")),
+            // A user's first start in an experiment: the exposure custom metrics count from when users are the unit.
+            new CreateIndexModel<BsonDocument>(keys.Ascending("user_id").Ascending("experiment_id").Ascending("start_time")),
             // Exports walk sessions in (start_time, session_id) order; the newest-first list needs its own direction
             // (an index read backwards gives start_time and session_id both descending), unfiltered and by experiment.
             new CreateIndexModel<BsonDocument>(keys.Ascending("start_time").Ascending("session_id")),
@@ -76,6 +78,7 @@ internal static partial class MongoStartup
         await CreateAsync(MongoReadModelDocuments.UserSummaries, new CreateIndexModel<BsonDocument>(keys.Ascending("user_id")));
         await CreateAsync(MongoReadModelDocuments.ExperimentMoments, new CreateIndexModel<BsonDocument>(keys.Ascending("unit").Ascending("experiment_id").Ascending("hour")));
         await CreateAsync(MongoReadModelDocuments.ExperimentSketches, new CreateIndexModel<BsonDocument>(keys.Ascending("experiment_id").Ascending("hour")));
+        await CreateAsync(MongoCustomMetricDocuments.MetricMoments, new CreateIndexModel<BsonDocument>(keys.Ascending("unit").Ascending("experiment_id").Ascending("hour")));
 
         async Task CreateAsync(string collection, params CreateIndexModel<BsonDocument>[] indexes)
         {

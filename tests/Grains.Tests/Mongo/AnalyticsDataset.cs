@@ -1,4 +1,5 @@
 using System.Globalization;
+using SessionTracking.Metrics;
 using SessionTracking.ReadModel;
 using SessionTracking.Storage;
 
@@ -11,7 +12,9 @@ namespace SessionTracking.Grains.Tests.Mongo;
 /// numbers (string, boolean, array, missing), two sessions with the same start (tie-break by id), a session without
 /// events, group names whose order depends on the collation ("Y" before "x" in binary order), and legacy rows; c5 gives
 /// a user two sessions in one group and starts on an hour boundary. Every flush carries the read-model change the grain
-/// would send, so both stores build their read model as in production.
+/// would send, so both stores build their read model as in production. With custom metrics, each session is created with
+/// its custom row and folded with the context a grain uses (the exposure from the store's FirstStartOfUserAsync when the
+/// experiment's unit is users and a metric counts from the exposure).
 /// </summary>
 public static class AnalyticsDataset
 {
@@ -22,7 +25,7 @@ public static class AnalyticsDataset
     /// <summary>Two whole hours after the first hour boundary following T0.</summary>
     public const long C5Start = 1_700_010_000_000;
 
-    public static async Task SeedAsync(ISessionStore store)
+    public static async Task SeedAsync(ISessionStore store, MetricCatalog? metrics = null)
     {
         var ct = CancellationToken.None;
         await Session("c1", "alice", "exp-a", "control", T0, T0 + 60_000,
@@ -76,13 +79,20 @@ public static class AnalyticsDataset
         async Task Session(string id, string user, string experiment, string group, long start, long? end, params (string Type, string Data)[] events)
         {
             var session = new SessionInfo(id, user, experiment, group, Time(start), null, """{"device":"test, \"quoted\"","viewport":{"width":1920}}""");
-            await store.CreateSessionAsync(session, [], ct);
+            var exposure = start;
+            if (metrics is { UsesExposure: true } && metrics.UnitOf(experiment) == Analytics.AnalysisUnit.User)
+            {
+                exposure = (await store.FirstStartOfUserAsync(experiment, user, Time(start), ct))?.ToUnixTimeMilliseconds() ?? start;
+            }
+
+            var context = metrics is null || metrics.IsEmpty ? null : new CustomMetricContext(metrics.Set, start, exposure);
+            var durable = context is null ? SessionSummary.Started() : SessionSummary.OfNewSession([], [], context);
+            await store.CreateSessionAsync(session, [], context is null ? null : durable, ct);
             var stored = events.Select((e, i) => new StoredEvent(i + 1, start + ((i + 1) * 1000), e.Type, e.Data, $"{id}-e{i + 1}", start + ((i + 1) * 1000))).ToArray();
 
             // Several flushes, so events cross buckets through separate appends as a live session's do; each carries
             // the read-model change the grain would send (SessionGrain folds accepted events with the same builder).
-            var durable = SessionSummary.Started();
-            var builder = new SessionSummaryBuilder(durable);
+            var builder = new SessionSummaryBuilder(durable, custom: context);
             foreach (var chunk in stored.Chunk(4))
             {
                 var samples = new List<MetricSample>();
