@@ -17,7 +17,8 @@ namespace SessionTracking.Storage.Sqlite;
 /// </summary>
 internal static partial class SqliteMetricBackfill
 {
-    public const int SessionsPerBatch = 200;
+    // Small: a batch holds the single writer (every flush waits behind it); 50 sessions of 20 events take tens of ms.
+    public const int SessionsPerBatch = 50;
 
     /// <summary>Sets the state of every configured key; deletes the state and aggregates of keys no longer configured. Returns how many keys need a backfill.</summary>
     public static int Prepare(SqliteConnection connection, MetricCatalog catalog, long nowMs)

@@ -77,10 +77,10 @@ public sealed class MetricSet
     private IReadOnlyList<string>? _stored;
 
     /// <summary>
-    /// The key of a metric's slice in a stored row (<see cref="CustomRow"/>) and of its aggregates: its
-    /// <see cref="StorageHash"/>, with the caps at a value its aggregates apply (its own, and a ratio's parts'); for the
-    /// cost metric a hash of the price table. A changed definition, value cap or price is a new key, folded afresh. A
-    /// cap at a percentile is not in it: the report applies that one, from the unit values' bins.
+    /// The key of a metric's slice in a stored row (<see cref="CustomRow"/>) and of its aggregates: a hash of its name, its
+    /// <see cref="StorageHash"/> and the caps at a value its aggregates apply (its own, and a ratio's parts'); for the
+    /// cost metric a hash of the price table. A renamed or changed definition, value cap or price is a new key, folded
+    /// afresh. A cap at a percentile is not in it: the report applies that one, from the unit values' bins.
     /// </summary>
     public string KeyOf(string metric)
     {
@@ -93,7 +93,9 @@ public sealed class MetricSet
         var caps = definition.Kind == MetricKind.Ratio
             ? $"{ValueCap(ByName[definition.Numerator!])}/{ValueCap(ByName[definition.Denominator!])}"
             : ValueCap(definition);
-        return caps.Trim('/').Length == 0 ? StorageHash(metric) : Hash16($"{StorageHash(metric)}|cap {caps}");
+        // The name is in the key: two metrics with the same definition (one capped at a percentile, say) keep separate
+        // aggregates, which the report reads and caps separately.
+        return Hash16(caps.Trim('/').Length == 0 ? $"{metric}|{StorageHash(metric)}" : $"{metric}|{StorageHash(metric)}|cap {caps}");
     }
 
     /// <summary>First 16 hex digits of the SHA-256 of the price table, sorted by model.</summary>
