@@ -86,14 +86,18 @@ internal sealed class SqliteGroupFigures
 
         if (_metrics.StoredMetrics.Count > 0)
         {
-            using var command = Command(connection, "SELECT experiment_id, model_group, metric, moments FROM experiment_metric_moments WHERE unit = 0 AND hour >= $first AND hour < $end");
-            command.Parameters.AddWithValue("$first", firstHour);
-            command.Parameters.AddWithValue("$end", endHour);
-            using var reader = command.ExecuteReader();
-            while (reader.Read())
+            using (var command = Command(connection, "SELECT experiment_id, model_group, metric, moments FROM experiment_metric_moments WHERE unit = 0 AND hour >= $first AND hour < $end"))
             {
-                EntryOf(reader).Custom(EntryOf(reader).CustomSessions, reader.GetString(2)).Add(MetricMoments.FromBytes((byte[])reader.GetValue(3)));
+                command.Parameters.AddWithValue("$first", firstHour);
+                command.Parameters.AddWithValue("$end", endHour);
+                using var reader = command.ExecuteReader();
+                while (reader.Read())
+                {
+                    EntryOf(reader).Custom(EntryOf(reader).CustomSessions, reader.GetString(2)).Add(MetricMoments.FromBytes((byte[])reader.GetValue(3)));
+                }
             }
+
+            ReadMetricBins(connection, "unit = 0 AND hour >= $first AND hour < $end", firstHour, endHour, users: false);
         }
 
         using (var command = Command(connection, "SELECT experiment_id, model_group, metric, bin, SUM(count) FROM experiment_sketch_bins WHERE hour >= $first AND hour < $end", "GROUP BY experiment_id, model_group, metric, bin"))
@@ -177,13 +181,31 @@ internal sealed class SqliteGroupFigures
 
         if (_metrics.StoredMetrics.Count > 0)
         {
-            using var command = Command(connection, $"SELECT experiment_id, model_group, metric, moments FROM experiment_metric_moments WHERE unit = 1 AND hour = {SqliteReadModel.AllHours}");
-            using var reader = command.ExecuteReader();
-            while (reader.Read())
+            using (var command = Command(connection, $"SELECT experiment_id, model_group, metric, moments FROM experiment_metric_moments WHERE unit = 1 AND hour = {SqliteReadModel.AllHours}"))
             {
-                var entry = EntryOf(reader);
-                entry.Custom(entry.CustomUsers, reader.GetString(2)).Add(MetricMoments.FromBytes((byte[])reader.GetValue(3)));
+                using var reader = command.ExecuteReader();
+                while (reader.Read())
+                {
+                    var entry = EntryOf(reader);
+                    entry.Custom(entry.CustomUsers, reader.GetString(2)).Add(MetricMoments.FromBytes((byte[])reader.GetValue(3)));
+                }
             }
+
+            ReadMetricBins(connection, $"unit = 1 AND hour = {SqliteReadModel.AllHours}", 0, 0, users: true);
+        }
+    }
+
+    /// <summary>The custom metrics' bin slots of the aggregate rows <paramref name="where"/> selects, summed over hours.</summary>
+    private void ReadMetricBins(SqliteConnection connection, string where, long firstHour, long endHour, bool users)
+    {
+        using var command = Command(connection, $"SELECT experiment_id, model_group, metric, slot, SUM(value) FROM experiment_metric_bins WHERE {where}", "GROUP BY experiment_id, model_group, metric, slot");
+        command.Parameters.AddWithValue("$first", firstHour);
+        command.Parameters.AddWithValue("$end", endHour);
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            var entry = EntryOf(reader);
+            entry.Custom(users ? entry.CustomUsers : entry.CustomSessions, reader.GetString(2)).Add(reader.GetInt64(3), reader.GetDouble(4));
         }
     }
 

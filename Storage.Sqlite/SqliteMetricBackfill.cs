@@ -38,7 +38,7 @@ internal static partial class SqliteMetricBackfill
 
         foreach (var key in stored.Keys.Where(k => !configured.ContainsKey(k)))
         {
-            using var delete = Command(connection, transaction, "DELETE FROM custom_metric_state WHERE metric = $key; DELETE FROM experiment_metric_moments WHERE metric = $key;");
+            using var delete = Command(connection, transaction, "DELETE FROM custom_metric_state WHERE metric = $key; DELETE FROM experiment_metric_moments WHERE metric = $key; DELETE FROM experiment_metric_bins WHERE metric = $key;");
             delete.Parameters.AddWithValue("$key", key);
             delete.ExecuteNonQuery();
         }

@@ -61,6 +61,7 @@ internal sealed class SqliteReadModel : IDisposable
     private readonly SqliteCommand _writeUserCustom;
     private readonly SqliteCommand _readMetricMoments;
     private readonly SqliteCommand _writeMetricMoments;
+    private readonly SqliteCommand _addMetricBin;
     private readonly MetricSet? _metrics;
     private readonly MetricCatalog? _catalog;
     private readonly Dictionary<(string Experiment, string Group, int Unit, long Hour), Moments> _moments = [];
@@ -94,6 +95,12 @@ internal sealed class SqliteReadModel : IDisposable
             ON CONFLICT (experiment_id, model_group, unit, hour, metric) DO UPDATE SET moments = excluded.moments
             """,
             "$experiment", "$group", "$unit", "$hour", "$metric", "$moments");
+        _addMetricBin = Prepare(
+            """
+            INSERT INTO experiment_metric_bins (experiment_id, model_group, unit, hour, metric, slot, value) VALUES ($experiment, $group, $unit, $hour, $metric, $slot, $value)
+            ON CONFLICT (experiment_id, model_group, unit, hour, metric, slot) DO UPDATE SET value = value + excluded.value
+            """,
+            "$experiment", "$group", "$unit", "$hour", "$metric", "$slot", "$value");
         _upsertUser = Prepare(
             $"""
             INSERT INTO user_summaries (experiment_id, model_group, user_id, {ColumnList}) VALUES ($experiment, $group, $user, {ParameterList})
@@ -232,11 +239,25 @@ internal sealed class SqliteReadModel : IDisposable
 
         foreach (var ((experiment, group, unit, hour, metric), delta) in _metricMoments)
         {
-            Set(_readMetricMoments, transaction, experiment, group, unit, hour, metric);
-            var stored = _readMetricMoments.ExecuteScalar() is byte[] bytes ? MetricMoments.FromBytes(bytes) : new MetricMoments();
-            stored.Add(delta);
-            Set(_writeMetricMoments, transaction, experiment, group, unit, hour, metric, stored.ToBytes());
-            _writeMetricMoments.ExecuteNonQuery();
+            // The few scalar slots: one blob per metric, group, unit and hour. The bins: a row each, added in place.
+            var scalars = delta.Scalars();
+            if (!scalars.IsEmpty)
+            {
+                Set(_readMetricMoments, transaction, experiment, group, unit, hour, metric);
+                var stored = _readMetricMoments.ExecuteScalar() is byte[] bytes ? MetricMoments.FromBytes(bytes) : new MetricMoments();
+                stored.Add(scalars);
+                Set(_writeMetricMoments, transaction, experiment, group, unit, hour, metric, stored.ToBytes());
+                _writeMetricMoments.ExecuteNonQuery();
+            }
+
+            foreach (var (slot, value) in delta.Slots)
+            {
+                if (MetricMoments.IsBinSlot(slot) && value != 0)
+                {
+                    Set(_addMetricBin, transaction, experiment, group, unit, hour, metric, slot, value);
+                    _addMetricBin.ExecuteNonQuery();
+                }
+            }
         }
 
         _moments.Clear();
@@ -246,7 +267,7 @@ internal sealed class SqliteReadModel : IDisposable
 
     public void Dispose()
     {
-        foreach (var command in new[] { _insertSession, _updateSession, _upsertUser, _readMoments, _writeMoments, _addBin, _readUserCustom, _writeUserCustom, _readMetricMoments, _writeMetricMoments })
+        foreach (var command in new[] { _insertSession, _updateSession, _upsertUser, _readMoments, _writeMoments, _addBin, _readUserCustom, _writeUserCustom, _readMetricMoments, _writeMetricMoments, _addMetricBin })
         {
             command.Dispose();
         }
@@ -376,6 +397,16 @@ internal sealed class SqliteReadModel : IDisposable
                 metric        TEXT NOT NULL,
                 moments       BLOB NOT NULL,
                 PRIMARY KEY (experiment_id, model_group, unit, hour, metric)
+            ) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS experiment_metric_bins (
+                experiment_id TEXT NOT NULL,
+                model_group   TEXT NOT NULL,
+                unit          INTEGER NOT NULL,
+                hour          INTEGER NOT NULL,
+                metric        TEXT NOT NULL,
+                slot          INTEGER NOT NULL,
+                value         REAL NOT NULL,
+                PRIMARY KEY (experiment_id, model_group, unit, hour, metric, slot)
             ) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS custom_metric_state (
                 metric         TEXT PRIMARY KEY,

@@ -25,7 +25,7 @@ internal static partial class SqliteReadModelBackfill
 
         var total = SqliteSchema.Scalar(connection, "SELECT COUNT(*) FROM sessions");
         LogStarted(logger, total);
-        SqliteSchema.Execute(connection, "DELETE FROM session_summaries; DELETE FROM user_summaries; DELETE FROM experiment_moments; DELETE FROM experiment_sketch_bins; DELETE FROM experiment_metric_moments; DELETE FROM custom_metric_state;");
+        SqliteSchema.Execute(connection, "DELETE FROM session_summaries; DELETE FROM user_summaries; DELETE FROM experiment_moments; DELETE FROM experiment_sketch_bins; DELETE FROM experiment_metric_moments; DELETE FROM experiment_metric_bins; DELETE FROM custom_metric_state;");
         using var readModel = new SqliteReadModel(connection);
         var done = 0L;
         var after = "";

@@ -26,6 +26,28 @@ public sealed class MetricMoments
         }
     }
 
+    /// <summary>
+    /// Slots from <see cref="MetricAggregation.CappedBinBase"/> up: the per-bin sums of capped and quantile metrics, many
+    /// and each changed by few units. Stores keep them apart from the few scalar slots (SQLite: a row per slot, added in
+    /// place), so a flush never reads and rewrites every bin of a metric.
+    /// </summary>
+    public static bool IsBinSlot(long slot) => slot >= MetricAggregation.CappedBinBase - (8L * int.MaxValue);
+
+    /// <summary>The scalar slots only (<see cref="IsBinSlot"/> false).</summary>
+    public MetricMoments Scalars()
+    {
+        var scalars = new MetricMoments();
+        foreach (var (slot, value) in _slots)
+        {
+            if (!IsBinSlot(slot))
+            {
+                scalars._slots[slot] = value;
+            }
+        }
+
+        return scalars;
+    }
+
     public void Add(MetricMoments other, double sign = 1)
     {
         foreach (var (slot, value) in other._slots)
