@@ -80,7 +80,9 @@ public sealed class MetricSet
     /// The key of a metric's slice in a stored row (<see cref="CustomRow"/>) and of its aggregates: its
     /// <see cref="StorageHash"/>, with the caps at a value its aggregates apply (its own, and a ratio's parts'); for the
     /// cost metric a hash of the price table. A changed definition, value cap or price is a new key, folded afresh. A
-    /// cap at a percentile is not in it: the report applies that one, from the unit values' bins.
+    /// cap at a percentile is not in it: the report applies that one, from the unit values' bins. A quantile's key also
+    /// names <see cref="QuantileLayout"/>: its aggregates keep the unit terms of its interval, and users' rows their
+    /// bins, only since that layout, so aggregates stored before are backfilled under the new key.
     /// </summary>
     public string KeyOf(string metric)
     {
@@ -90,11 +92,19 @@ public sealed class MetricSet
         }
 
         var definition = ByName[metric];
+        if (definition.Kind == MetricKind.Quantile)
+        {
+            return Hash16($"{StorageHash(metric)}|{QuantileLayout}");
+        }
+
         var caps = definition.Kind == MetricKind.Ratio
             ? $"{ValueCap(ByName[definition.Numerator!])}/{ValueCap(ByName[definition.Denominator!])}"
             : ValueCap(definition);
         return caps.Trim('/').Length == 0 ? StorageHash(metric) : Hash16($"{StorageHash(metric)}|cap {caps}");
     }
+
+    /// <summary>The stored layout of quantile metrics: value bins with the unit terms of the outer interval, users' rows with bins.</summary>
+    public const string QuantileLayout = "layout 2: unit terms";
 
     /// <summary>First 16 hex digits of the SHA-256 of the price table, sorted by model.</summary>
     public string CostHash => _costHash ??= Hash16(string.Join(
