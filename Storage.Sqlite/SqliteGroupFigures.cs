@@ -270,7 +270,7 @@ internal sealed class SqliteGroupFigures
             if (entry is not null && !row.IsEmpty)
             {
                 var target = entry;
-                MetricAggregation.AddChange(_metrics, null, row, metric => target.Custom(target.CustomUsers, metric), withBins: false);
+                MetricAggregation.AddChange(_metrics, null, row, metric => target.Custom(target.CustomUsers, metric), withBins: true);
             }
         }
     }

@@ -170,8 +170,8 @@ internal sealed class SqliteReadModel : IDisposable
 
     /// <summary>
     /// The custom metrics: the session's change moves its user's custom row by the same amount, and both units' changes
-    /// go to the aggregates (<see cref="MetricAggregation"/>: sessions by start hour with their quantile bins, users over
-    /// all time). The user's row is read and written here, in the flush's transaction; a user left without sessions
+    /// go to the aggregates (<see cref="MetricAggregation"/>: sessions by start hour, users over all time, both with their
+    /// quantile bins). The user's row is read and written here, in the flush's transaction; a user left without sessions
     /// (<paramref name="userRemains"/> false: a privacy deletion) leaves the user aggregates.
     /// </summary>
     private void RecordCustom(SessionInfo session, CustomRow? before, CustomRow? after, bool userRemains, SqliteTransaction transaction)
@@ -202,7 +202,7 @@ internal sealed class SqliteReadModel : IDisposable
 
         Set(_writeUserCustom, transaction, (object?)userAfter?.ToBytes() ?? DBNull.Value, (object?)covariate?.ToBytes() ?? DBNull.Value, session.ExperimentId, session.ModelGroup, session.UserId);
         _writeUserCustom.ExecuteNonQuery();
-        MetricAggregation.AddChange(_metrics, userBefore, userAfter, metric => MetricMomentsOf(session, UserUnit, AllHours, metric), withBins: false, cuped ? covariate ?? CustomRow.Empty : null);
+        MetricAggregation.AddChange(_metrics, userBefore, userAfter, metric => MetricMomentsOf(session, UserUnit, AllHours, metric), withBins: true, cuped ? covariate ?? CustomRow.Empty : null);
     }
 
     private MetricMoments MetricMomentsOf(SessionInfo session, int unit, long hour, string metric)

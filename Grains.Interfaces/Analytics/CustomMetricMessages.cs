@@ -3,8 +3,9 @@ namespace SessionTracking.Analytics;
 /// <summary>
 /// One figure of a custom metric in a group: a metric's value (a ratio of unit sums with its 95 % delta-method interval),
 /// a funnel step (<c>&lt;funnel&gt;:step_&lt;j&gt;</c>, with <see cref="Conversion"/> from the step before), a quantile
-/// (no interval yet), or a cost figure. <see cref="State"/>: <c>complete</c>; <c>incomplete</c> while its backfill runs
-/// (no value is given); <c>unavailable</c> for the report's unit (<see cref="Note"/> says why).
+/// (with its 95 % outer interval, docs/custom-metrics.md "Statistics"), or a cost figure. <see cref="State"/>:
+/// <c>complete</c>; <c>incomplete</c> while its backfill runs (no value is given); <c>unavailable</c> for the report's
+/// unit (<see cref="Note"/> says why).
 /// </summary>
 [GenerateSerializer, Immutable, Alias("SessionTracking.Analytics.CustomMetricValue")]
 public sealed record CustomMetricValue(

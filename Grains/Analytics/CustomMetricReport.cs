@@ -60,10 +60,26 @@ internal sealed class CustomMetricReport
     /// <summary>The figures of one group.</summary>
     public IReadOnlyList<CustomMetricValue> Values(GroupFigures group) => [.. Figures.Select(f => Value(f, group))];
 
-    /// <summary>A figure's ratio, its variance and the units behind it; null when the figure cannot be given here or has no test (quantiles).</summary>
+    /// <summary>
+    /// A figure's value, its variance and the units behind it, as comparisons, guardrails, the readout and the planner use
+    /// them: a ratio's delta-method variance, or a quantile's variance from its outer interval
+    /// (<see cref="MetricAggregation.QuantileInterval"/>); null when the figure cannot be given here.
+    /// </summary>
     public (double? Value, double? Variance, double Units)? Ratio(CustomFigure figure, GroupFigures group)
     {
-        if (_availability[figure.Metric].State != "complete" || Sums(figure, group) is not { } sums)
+        if (_availability[figure.Metric].State != "complete")
+        {
+            return null;
+        }
+
+        if (figure.Quantile is { } q)
+        {
+            var moments = Moments(figure, group);
+            var estimate = MetricAggregation.QuantileInterval(moments, q);
+            return (estimate.Value, estimate.Variance, moments[MetricAggregation.Units]);
+        }
+
+        if (Sums(figure, group) is not { } sums)
         {
             return null;
         }
@@ -86,10 +102,6 @@ internal sealed class CustomMetricReport
     /// <summary>The pre-period of the covariate, in days.</summary>
     public double CupedPreDays => _catalog.CupedPrePeriod.TotalDays;
 
-    /// <summary>A quantile figure's value in the group (no interval yet); null when not available.</summary>
-    public double? QuantileValue(CustomFigure figure, GroupFigures group) =>
-        figure.Quantile is { } q && _availability[figure.Metric].State == "complete" ? MetricAggregation.ValueSketch(ValueMoments(figure, group)).Quantile(q) : null;
-
     private CustomMetricValue Value(CustomFigure figure, GroupFigures group)
     {
         var (state, note) = _availability[figure.Metric];
@@ -103,9 +115,10 @@ internal sealed class CustomMetricReport
 
         if (figure.Quantile is { } q)
         {
+            var quantile = MetricAggregation.QuantileInterval(moments, q);
             return new CustomMetricValue(
-                figure.Name, figure.Metric, figure.Kind, state, MetricAggregation.ValueSketch(ValueMoments(figure, group)).Quantile(q), null, null, (long)moments[MetricAggregation.Units], null, null, counts,
-                $"p{q * 100:0.##} of the group's values (ddsketch, relative error {ReadModel.QuantileSketch.RelativeAccuracy:P0}); no interval yet");
+                figure.Name, figure.Metric, figure.Kind, state, quantile.Value, quantile.Low, quantile.High, (long)moments[MetricAggregation.Units], null, null, counts,
+                $"p{q * 100:0.##} of the group's values (ddsketch, relative error {ReadModel.QuantileSketch.RelativeAccuracy:P0}); 95 % outer CI, delta method (Deng, Knoblich and Lu 2018)");
         }
 
         var sums = Sums(figure, group)!.Value;
@@ -146,13 +159,6 @@ internal sealed class CustomMetricReport
 
     private MetricMoments Moments(CustomFigure figure, GroupFigures group) =>
         group.CustomUnits(_unit).GetValueOrDefault(_catalog.Set.KeyOf(figure.Metric)) ?? new MetricMoments();
-
-    /// <summary>
-    /// A quantile's values: every value of the group whatever the unit, from the sessions' aggregate (a user's row carries
-    /// no bins, so the users' aggregate has none).
-    /// </summary>
-    private MetricMoments ValueMoments(CustomFigure figure, GroupFigures group) =>
-        group.CustomSessions.GetValueOrDefault(_catalog.Set.KeyOf(figure.Metric)) ?? new MetricMoments();
 
     private static Dictionary<string, long> Counts(CustomFigure figure, MetricMoments m)
     {
@@ -224,6 +230,6 @@ internal sealed class CustomMetricReport
 
 /// <summary>
 /// One figure of a custom metric: <see cref="Metric"/> is the metric it belongs to (a funnel's name for its steps, "cost"
-/// for the cost figures); <see cref="Step"/> for a funnel step; <see cref="Quantile"/> for a quantile (no test).
+/// for the cost figures); <see cref="Step"/> for a funnel step; <see cref="Quantile"/> for a quantile.
 /// </summary>
 internal sealed record CustomFigure(string Name, string Metric, string Kind, bool HigherIsBetter, bool IsShare, int? Step = null, double? Quantile = null);

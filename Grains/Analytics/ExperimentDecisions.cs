@@ -43,11 +43,14 @@ internal sealed class ExperimentDecisions(AnalyticsOptions options, ExperimentOp
         return comparison with { Readout = Readout(comparison, baseline, treatment, originBaseline, originTreatment) };
     }
 
-    /// <summary>Every custom figure with a test (all but quantiles) that the report can give, compared like the built-in ones.</summary>
+    /// <summary>
+    /// Every custom figure that the report can give, compared like the built-in ones: a quantile's (value, variance) pair
+    /// from its outer interval (<see cref="CustomMetricReport.Ratio"/>) goes through the same Welch and sequential tests.
+    /// </summary>
     private List<CustomComparison> CompareCustom(GroupFigures baseline, GroupFigures treatment, GroupFigures? originBaseline, GroupFigures? originTreatment)
     {
         var comparisons = new List<CustomComparison>();
-        foreach (var figure in custom!.Figures.Where(f => f.Quantile is null))
+        foreach (var figure in custom!.Figures)
         {
             var origin = customOrigin?.Figure(figure.Name);
             var difference = Difference(
@@ -212,13 +215,9 @@ internal sealed class ExperimentDecisions(AnalyticsOptions options, ExperimentOp
         double? b, t, p = null;
         var customFigure = custom?.Figure(guardrail.Metric);
         var higherIsWorse = guardrail.HigherIsWorse ?? !(customFigure?.HigherIsBetter ?? false);
-        var untested = guardrail.Metric.EndsWith("_p95", StringComparison.Ordinal) || customFigure?.Quantile is not null;
-        if (customFigure is { Quantile: not null })
-        {
-            b = custom!.QuantileValue(customFigure, baseline);
-            t = custom.QuantileValue(customFigure, treatment);
-        }
-        else if (customFigure is not null)
+        // The built-in p95 figures have no test: their guardrails compare point values. Custom quantiles have one.
+        var untested = customFigure is null && guardrail.Metric is "latency_p95" or "ttft_p95";
+        if (customFigure is not null)
         {
             var difference = Difference(g => custom!.Ratio(customFigure, g), g => customOrigin?.Figure(customFigure.Name) is { } o ? customOrigin.Ratio(o, g) : null, baseline, treatment, originBaseline, originTreatment);
             (b, t, p) = (difference?.BaselineValue, difference?.TreatmentValue, difference?.Sequential?.PValue);

@@ -7,7 +7,8 @@ namespace SessionTracking.Metrics;
 /// A session's (or a user's) stored custom metric values, keyed by each metric's storage key (<see cref="MetricSet.KeyOf"/>),
 /// so that a row written under one metric set reads under another: slices of keys the current set does not define are
 /// carried over untouched, and a key the row lacks means "not folded yet" (the backfill or the grain's catch-up folds it).
-/// A ratio has an empty slice, which marks it folded. Session rows also keep each quantile metric's values as sketch bins.
+/// A ratio has an empty slice, which marks it folded. Rows also keep each quantile metric's values as sketch bins (a
+/// user's row: the sum of its sessions' bins).
 /// Immutable: a flush compares the stored bytes with the ones it started from (the row's version).
 /// </summary>
 public sealed class CustomRow
@@ -143,7 +144,10 @@ public sealed class CustomRow
         return new CustomRow(slices, bins);
     }
 
-    /// <summary>This row plus <paramref name="change"/> (without bins: a user's row has none), slice by slice.</summary>
+    /// <summary>
+    /// This row plus <paramref name="change"/>, slice by slice and bin by bin: a user's row is the sum of its sessions'
+    /// rows, quantile bins included (the unit terms of a quantile's interval need each user's values).
+    /// </summary>
     public CustomRow Plus(CustomRow change)
     {
         var slices = new SortedDictionary<string, double[]>(_slices, StringComparer.Ordinal);
@@ -158,7 +162,34 @@ public sealed class CustomRow
             slices[key] = sum;
         }
 
-        return new CustomRow(slices, new(StringComparer.Ordinal));
+        var bins = new SortedDictionary<string, SortedDictionary<int, long>>(_bins, StringComparer.Ordinal);
+        foreach (var (key, delta) in change._bins)
+        {
+            var sum = bins.TryGetValue(key, out var current) ? new SortedDictionary<int, long>(current) : [];
+            foreach (var (bin, count) in delta)
+            {
+                var updated = sum.GetValueOrDefault(bin) + count;
+                if (updated == 0)
+                {
+                    sum.Remove(bin);
+                }
+                else
+                {
+                    sum[bin] = updated;
+                }
+            }
+
+            if (sum.Count > 0)
+            {
+                bins[key] = sum;
+            }
+            else
+            {
+                bins.Remove(key);
+            }
+        }
+
+        return new CustomRow(slices, bins);
     }
 
     /// <summary>Little-endian: slice count, then key (16 ASCII bytes), length and doubles; bin sets, then key, count and (bin, count) pairs.</summary>

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using SessionTracking.Analytics;
 using SessionTracking.ReadModel;
 
 namespace SessionTracking.Metrics;
@@ -8,6 +9,12 @@ namespace SessionTracking.Metrics;
 /// units, Σ numerator, Σ denominator, their squares and their cross product (docs/analytics.md, "Ratio metrics").
 /// </summary>
 public readonly record struct RatioSums(double Units, double Numerator, double Denominator, double NumeratorSquares, double DenominatorSquares, double Cross);
+
+/// <summary>
+/// A quantile metric's estimate with its 95 % outer confidence interval and the variance a comparison uses
+/// (<see cref="MetricAggregation.QuantileInterval"/>); nulls when it cannot be given.
+/// </summary>
+public readonly record struct QuantileEstimate(double? Value, double? Low, double? High, double? Variance);
 
 /// <summary>
 /// What a unit (a session, or a user) contributes to each custom metric's aggregate (<see cref="MetricMoments"/>), and how
@@ -36,8 +43,16 @@ public static class MetricAggregation
     /// <summary>A metric capped at a percentile: per bin b of the uncapped unit value v, at CappedBinBase + 8b + k: k = 0 units, 1 Σv, 2 Σv², 3 Σd, 4 Σd², 5 Σv·d.</summary>
     public const long CappedBinBase = 1L << 40;
 
-    /// <summary>A quantile metric: the group's values by sketch bin, at QuantileBinBase + bin (session units only).</summary>
+    /// <summary>A quantile metric: the group's values by sketch bin, at QuantileBinBase + bin.</summary>
     public const long QuantileBinBase = 2L << 40;
+
+    /// <summary>
+    /// A quantile metric's unit terms for its interval (<see cref="QuantileSums"/>): with n_i the unit's values and
+    /// a_i(b) those in its bins up to b, per bin b the jump of Σ a_i(·)² at b (a_i(b)² − a_i(b−)², b− the unit's bin
+    /// before) at QuantileSquaresBase + b and the jump of Σ a_i(·)·n_i (n_i times the unit's values in b) at
+    /// QuantileCrossBase + b; Σ n_i and Σ n_i² at <see cref="Denominator"/> and <see cref="DenominatorSquares"/>.
+    /// </summary>
+    public const long QuantileSquaresBase = 3L << 40, QuantileCrossBase = 4L << 40;
 
     private static readonly string[] CountColumns = ["events", "values", "missing", "ignored", "excluded"];
     private static readonly long[] CountSlots = [Events, Values, Missing, Ignored, Excluded];
@@ -48,7 +63,10 @@ public static class MetricAggregation
     /// is removed) to the aggregate of every metric of <paramref name="set"/>, by <see cref="MetricSet.KeyOf"/>. A
     /// metric whose key a row lacks is not folded in that row: it counts as absent on that side (a backfill adds the unit).
     /// </summary>
-    /// <param name="withBins">Whether quantile values go in (session units: a user's row carries no bins).</param>
+    /// <param name="withBins">
+    /// Whether quantile metrics go in (their value bins and unit terms). Every adapter passes true for sessions and for
+    /// users alike: a user's row carries the sum of its sessions' bins (<see cref="CustomRow.Plus"/>).
+    /// </param>
     public static void AddChange(MetricSet set, CustomRow? before, CustomRow? after, Func<string, MetricMoments> aggregateOf, bool withBins) =>
         AddChange(set, before, after, aggregateOf, withBins, covariate: null);
 
@@ -174,13 +192,127 @@ public static class MetricAggregation
         var sketch = new QuantileSketch();
         foreach (var (slot, count) in m.Slots)
         {
-            if (slot >= QuantileBinBase - int.MaxValue && slot <= QuantileBinBase + int.MaxValue)
+            if (BinAt(slot, QuantileBinBase) is { } bin)
             {
-                sketch.AddBin((int)(slot - QuantileBinBase), (long)Math.Round(count));
+                sketch.AddBin(bin, (long)Math.Round(count));
             }
         }
 
         return sketch;
+    }
+
+    /// <summary>
+    /// What a unit with the values of <paramref name="values"/> adds (<paramref name="sign"/> +1) to a quantile metric's
+    /// aggregate, or takes away (−1): its value bins, and the terms of <see cref="QuantileSums"/> at every threshold.
+    /// Only the unit's own bins are touched, so the cost is that of its values' bins. The unit count is
+    /// <see cref="Units"/>, added with every metric's.
+    /// </summary>
+    public static void AddQuantileUnit(MetricMoments into, QuantileSketch values, double sign)
+    {
+        var n = (double)values.Count;
+        if (n == 0)
+        {
+            return;
+        }
+
+        into.Add(Denominator, sign * n);
+        into.Add(DenominatorSquares, sign * n * n);
+        var below = 0.0;
+        foreach (var (bin, count) in values.Bins)
+        {
+            var upTo = below + count;
+            into.Add(QuantileBinBase + bin, sign * count);
+            into.Add(QuantileSquaresBase + bin, sign * ((upTo * upTo) - (below * below)));
+            into.Add(QuantileCrossBase + bin, sign * n * count);
+            below = upTo;
+        }
+    }
+
+    /// <summary>
+    /// The ratio F(t) = Σ a_i ÷ Σ n_i of a quantile metric's values in bins up to <paramref name="bin"/> (values ≤ t for
+    /// t in that bin, within the sketch's 1 %), with the unit sums of its delta-method variance: a_i is unit i's values in
+    /// those bins, n_i all its values. Exact for every bin: the unit terms are kept per bin (<see cref="AddQuantileUnit"/>).
+    /// </summary>
+    public static RatioSums QuantileSums(MetricMoments m, int bin)
+    {
+        double below = 0, squares = 0, cross = 0;
+        foreach (var (slot, value) in m.Slots)
+        {
+            if (BinAt(slot, QuantileBinBase) is { } b && b <= bin)
+            {
+                below += value;
+            }
+            else if (BinAt(slot, QuantileSquaresBase) is { } s && s <= bin)
+            {
+                squares += value;
+            }
+            else if (BinAt(slot, QuantileCrossBase) is { } c && c <= bin)
+            {
+                cross += value;
+            }
+        }
+
+        return new(m[Units], below, m[Denominator], squares, m[DenominatorSquares], cross);
+    }
+
+    /// <summary>
+    /// A quantile metric's p-quantile with the outer confidence interval of Deng, Knoblich and Lu ("Applying the Delta
+    /// Method in Metric Analytics: A Practical Guide with Novel Ideas", KDD 2018, the section on quantile metrics), valid when
+    /// units contribute several, correlated values: with Q̂ the estimate, F̂ = Σ a_i ÷ Σ n_i (a_i: unit i's values ≤ Q̂)
+    /// is a ratio of unit sums whose delta-method variance σ² (<see cref="Statistics.Ratio(RatioSums)"/>) gives
+    /// the interval [Q(p − zσ), Q(p + zσ)] read from the same sketch. σ² is interpolated at F̂ = p between its values at
+    /// the bin of Q̂ and at the occupied bin below it, so that a value many units share (a rating of 5) does not make it
+    /// 0. The variance of Q̂ for a comparison is ((high − low) ÷ 2z)². Nulls as <see cref="Statistics.Ratio(RatioSums)"/>:
+    /// no value, or no interval with fewer than two units.
+    /// </summary>
+    public static QuantileEstimate QuantileInterval(MetricMoments m, double p, double z = Statistics.Z95)
+    {
+        var sketch = ValueSketch(m);
+        if (sketch.Quantile(p) is not { } q)
+        {
+            return default;
+        }
+
+        var at = QuantileSketch.BinOf(q);
+        int? before = null;
+        foreach (var (bin, _) in sketch.Bins)
+        {
+            if (bin < at)
+            {
+                before = bin;
+            }
+        }
+
+        // σ² of F̂ at F = p: between the thresholds at the occupied bin below Q̂'s (F̂ below p) and at Q̂'s own (F̂ at or
+        // above p), linearly in F̂. With continuous values the two are one bin apart; where many values share one (a
+        // rating of 5), σ² at Q̂'s bin alone can be 0 (every unit has all its values ≤ 5) while F̂ below is close to p.
+        var (upper, upperVariance) = Statistics.Ratio(QuantileSums(m, at));
+        var variance = upperVariance;
+        if (before is { } b && Statistics.Ratio(QuantileSums(m, b)) is { Value: { } lower, Variance: { } lowerVariance } && upper is { } f && upperVariance is { } v0 && f > lower)
+        {
+            var w = Math.Clamp((p - lower) / (f - lower), 0, 1);
+            variance = lowerVariance + (w * (v0 - lowerVariance));
+        }
+
+        if (variance is not { } v)
+        {
+            return new QuantileEstimate(q, null, null, null);
+        }
+
+        var sd = Math.Sqrt(v);
+        if (sketch.Quantile(Math.Max(0, p - (z * sd))) is not { } low || sketch.Quantile(Math.Min(1, p + (z * sd))) is not { } high)
+        {
+            return new QuantileEstimate(q, null, null, null);
+        }
+
+        var half = (high - low) / (2 * z);
+        return double.IsFinite(half) ? new QuantileEstimate(q, low, high, half * half) : new QuantileEstimate(q, null, null, null);
+    }
+
+    private static int? BinAt(long slot, long slotBase)
+    {
+        var offset = slot - slotBase;
+        return offset >= int.MinValue && offset <= int.MaxValue ? (int)offset : null;
     }
 
     private static IEnumerable<(int Bin, double[] Sums)> CappedBins(MetricMoments m)
@@ -250,10 +382,7 @@ public static class MetricAggregation
             case MetricKind.Quantile:
                 if (withBins)
                 {
-                    foreach (var (bin, count) in row.Sketch(name).Bins)
-                    {
-                        into.Add(QuantileBinBase + bin, sign * count);
-                    }
+                    AddQuantileUnit(into, row.Sketch(name), sign);
                 }
 
                 return;

@@ -78,6 +78,66 @@ public sealed class ExperimentDecisionsTests
         Assert.Null(comparisons[0].UpRate.Sequential); // no origin figures for the treatment: no sequential result
     }
 
+    [Fact]
+    public void A_custom_quantile_has_an_interval_a_comparison_and_can_decide_and_guard()
+    {
+        var options = new AnalyticsOptions
+        {
+            Metrics = { ["score_p90"] = new() { Kind = "quantile", EventType = "rating", Field = "data.score", Quantile = 0.9 } },
+        };
+        var experiment = new ExperimentOptions
+        {
+            Unit = AnalysisUnit.Session,
+            PrimaryMetric = "score_p90",
+            Guardrails = { ["p90"] = new() { Metric = "score_p90", Threshold = 0.05, HigherIsWorse = false } },
+        };
+        Assert.Contains("score_p90", options.CustomFigures(testedOnly: true));
+        var catalog = new Metrics.MetricCatalog(Microsoft.Extensions.Options.Options.Create(options));
+        var key = catalog.Set.KeyOf("score_p90");
+        var states = new Dictionary<string, MetricBackfillState> { [key] = new(key, "score_p90", "complete", 0, 0, null, null) };
+        GroupFigures WithScores(GroupFigures group, double scale, int seed)
+        {
+            var random = new Random(seed);
+            var moments = new Metrics.MetricMoments();
+            for (var unit = 0; unit < 600; unit++)
+            {
+                var unitEffect = 0.5 * Normal(random);
+                var values = new QuantileSketch();
+                for (var j = random.Next(1, 6); j > 0; j--)
+                {
+                    values.Add(scale * Math.Exp(unitEffect + (0.3 * Normal(random))));
+                }
+
+                moments.Add(Metrics.MetricAggregation.Units, 1);
+                Metrics.MetricAggregation.AddQuantileUnit(moments, values, +1);
+            }
+
+            return group with { CustomSessions = new Dictionary<string, Metrics.MetricMoments> { [key] = moments } };
+        }
+
+        var baseline = WithScores(Group("A", 0.3, 0.1, 1000, seed: 8), 1.0, seed: 9);
+        var treatment = WithScores(Group("B", 0.3, 0.1, 1000, seed: 10), 1.3, seed: 11);
+        var report = new CustomMetricReport(catalog, states, "exp", AnalysisUnit.Session, [baseline, treatment]);
+
+        var value = report.Values(baseline).Single();
+        Assert.True(value.Low < value.Value && value.Value < value.High, $"{value.Low} {value.Value} {value.High}");
+        Assert.Contains("outer CI, delta method (Deng, Knoblich and Lu 2018)", value.Note, StringComparison.Ordinal);
+
+        var comparison = new ExperimentDecisions(options, experiment, AnalysisUnit.Session, report, report).Compare(baseline, treatment, baseline, treatment);
+        var difference = comparison.CustomMetrics!.Single(c => c.Name == "score_p90").Difference;
+        Assert.True(difference.PValue < 0.001 && difference.Low > 0, $"p = {difference.PValue}, [{difference.Low}, {difference.High}]");
+        Assert.Equal("ship", comparison.Readout!.Decision);
+        Assert.Equal("ok", comparison.Readout.Guardrails.Single().Status);
+
+        // The other way round the guardrail (a lower p90 is the harm) is breached by a significant drop.
+        var reverse = new ExperimentDecisions(options, experiment, AnalysisUnit.Session, report, report).Compare(treatment, baseline, treatment, baseline).Readout!;
+        Assert.Equal("breached", reverse.Guardrails.Single().Status);
+        Assert.True(reverse.Guardrails.Single().SequentialPValue < 0.05);
+    }
+
+    private static double Normal(Random random) =>
+        Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
+
     /// <summary>2,000 sessions: one feedback each (up with the given probability), errors per session, 3 latencies around the given value.</summary>
     private static GroupFigures Group(string name, double upRate, double errors, double latency, int seed)
     {

@@ -278,7 +278,7 @@ public sealed class SqliteCustomMetricTests : IAsyncLifetime
             foreach (var user in rows.GroupBy(r => (r.Session.ModelGroup, r.Session.UserId)))
             {
                 var sum = user.Aggregate(CustomRow.Empty, (row, r) => row.Plus(r.Final.Custom!));
-                MetricAggregation.AddChange(catalog.Set, null, sum, key => Moments(user.Key.ModelGroup, key), withBins: false);
+                MetricAggregation.AddChange(catalog.Set, null, sum, key => Moments(user.Key.ModelGroup, key), withBins: true);
             }
         }
 
