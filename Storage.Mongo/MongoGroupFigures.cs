@@ -224,7 +224,7 @@ internal sealed class MongoGroupFigures
             if (user is { } u && !row.IsEmpty)
             {
                 var entry = EntryFor(u.Experiment, u.Group);
-                MetricAggregation.AddChange(_metrics, null, row, metric => entry.Custom(entry.CustomUsers, metric), withBins: false);
+                MetricAggregation.AddChange(_metrics, null, row, metric => entry.Custom(entry.CustomUsers, metric), withBins: true);
             }
         }
     }
