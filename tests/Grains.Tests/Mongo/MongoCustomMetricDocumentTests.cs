@@ -177,8 +177,15 @@ public sealed class MongoCustomMetricDocumentTests
         const long Day = 86_400_000;
         var latencies = new Dictionary<string, int[]>(StringComparer.Ordinal)
         {
-            ["p1"] = [100, 200], ["p2"] = [50], ["old"] = [900], ["late"] = [700],
-            ["c1"] = [120, 80], ["c2"] = [40], ["c3"] = [300], ["c4"] = [], ["c5"] = [60, 60, 60],
+            ["p1"] = [100, 200],
+            ["p2"] = [50],
+            ["old"] = [900],
+            ["late"] = [700],
+            ["c1"] = [120, 80],
+            ["c2"] = [40],
+            ["c3"] = [300],
+            ["c4"] = [],
+            ["c5"] = [60, 60, 60],
         };
         SessionInfo[] pre =
         [
@@ -214,7 +221,10 @@ public sealed class MongoCustomMetricDocumentTests
         // (x = 0); u4 has no other session. A user with no covariate stored none but still has its x = 0 in the sums.
         var direct = new Dictionary<string, (double Responses, double Latency)>(StringComparer.Ordinal)
         {
-            ["u1"] = (3, 350), ["u2"] = (0, 0), ["u3"] = (0, 0), ["u4"] = (0, 0),
+            ["u1"] = (3, 350),
+            ["u2"] = (0, 0),
+            ["u3"] = (0, 0),
+            ["u4"] = (0, 0),
         };
         Assert.Equal(4, store.CovariatesComputed); // once per user of e, never for "pre" (sessions as its unit)
         foreach (var (metric, pick) in new (string, Func<(double Responses, double Latency), double>)[] { ("responses_n", v => v.Responses), ("latency_total", v => v.Latency) })
