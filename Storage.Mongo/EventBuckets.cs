@@ -1,4 +1,5 @@
 using MongoDB.Bson;
+using MongoDB.Driver;
 
 namespace SessionTracking.Storage.Mongo;
 
@@ -137,6 +138,42 @@ public readonly record struct EventBuckets(int MaxEvents, int MaxBytes)
     /// <summary>The buckets holding any event with seq &gt; <paramref name="afterSeq"/>, found on <c>{session_id, last_seq}</c>.</summary>
     public static BsonDocument After(string sessionId, long afterSeq) =>
         new() { { "session_id", sessionId }, { "last_seq", new BsonDocument("$gt", afterSeq) } };
+
+    /// <summary>
+    /// Every stored event of the sessions, in seq order per session, from one cursor on the buckets'
+    /// <c>{session_id, last_seq}</c> index, inside <paramref name="session"/>'s transaction when there is one. A session
+    /// without buckets has no entry.
+    /// </summary>
+    public static async Task<Dictionary<string, List<StoredEvent>>> ReadAllAsync(
+        IMongoCollection<BsonDocument> buckets, IClientSessionHandle? session, IReadOnlyCollection<string> sessionIds, CancellationToken cancellationToken)
+    {
+        var events = new Dictionary<string, List<StoredEvent>>(StringComparer.Ordinal);
+        if (sessionIds.Count == 0)
+        {
+            return events;
+        }
+
+        var filter = new BsonDocument("session_id", new BsonDocument("$in", new BsonArray(sessionIds)));
+        using var cursor = await (session is null ? buckets.Find(filter) : buckets.Find(session, filter))
+            .Sort(new BsonDocument { { "session_id", 1 }, { "last_seq", 1 } })
+            .Project(new BsonDocument { { "session_id", 1 }, { "events", 1 } })
+            .ToCursorAsync(cancellationToken);
+        while (await cursor.MoveNextAsync(cancellationToken))
+        {
+            foreach (var bucket in cursor.Current)
+            {
+                var id = bucket["session_id"].AsString;
+                if (!events.TryGetValue(id, out var list))
+                {
+                    events[id] = list = [];
+                }
+
+                list.AddRange(bucket["events"].AsBsonArray.Select(e => MongoDocuments.ToEvent(e.AsBsonDocument)));
+            }
+        }
+
+        return events;
+    }
 }
 
 /// <summary>The two writes of an append on <c>session_events</c> (inside the flush's transaction, when there is one).</summary>

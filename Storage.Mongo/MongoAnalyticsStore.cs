@@ -46,7 +46,7 @@ public sealed class MongoAnalyticsStore : IAnalyticsStore
         _client = new MongoClient(MongoConnection.ClientSettings(_options));
         _deletionTransaction = MongoConnection.Transaction(_options, ReadConcern.Snapshot);
         var database = _database = _client.GetDatabase(_options.Database).WithWriteConcern(MongoConnection.WriteConcern(_options)).WithReadConcern(ReadConcern.Majority);
-        _readModel = new MongoReadModelWriter(database);
+        _readModel = new MongoReadModelWriter(database, _metrics);
         _sessions = database.GetCollection<BsonDocument>(MongoDocuments.Sessions);
         _eventBuckets = database.GetCollection<BsonDocument>(MongoDocuments.EventBucketsCollection);
         _queries = database.GetCollection<BsonDocument>(MongoDocuments.Queries);

@@ -230,35 +230,8 @@ internal sealed partial class MongoCustomMetricBackfill(MongoSessionStore store,
         return new CustomMetricContext(catalog.Set, session.StartTime.ToUnixTimeMilliseconds(), exposure.ToUnixTimeMilliseconds());
     }
 
-    /// <summary>Every stored event of the sessions, in seq order, from one cursor on the buckets' <c>{session_id, last_seq}</c> index.</summary>
-    private async Task<Dictionary<string, List<StoredEvent>>> ReadEventsAsync(List<string> sessionIds, CancellationToken cancellationToken)
-    {
-        var events = new Dictionary<string, List<StoredEvent>>(StringComparer.Ordinal);
-        if (sessionIds.Count == 0)
-        {
-            return events;
-        }
-
-        using var cursor = await _buckets.Find(new BsonDocument("session_id", new BsonDocument("$in", new BsonArray(sessionIds))))
-            .Sort(new BsonDocument { { "session_id", 1 }, { "last_seq", 1 } })
-            .Project(new BsonDocument { { "session_id", 1 }, { "events", 1 } })
-            .ToCursorAsync(cancellationToken);
-        while (await cursor.MoveNextAsync(cancellationToken))
-        {
-            foreach (var bucket in cursor.Current)
-            {
-                var id = bucket["session_id"].AsString;
-                if (!events.TryGetValue(id, out var list))
-                {
-                    events[id] = list = [];
-                }
-
-                list.AddRange(bucket["events"].AsBsonArray.Select(e => MongoDocuments.ToEvent(e.AsBsonDocument)));
-            }
-        }
-
-        return events;
-    }
+    private Task<Dictionary<string, List<StoredEvent>>> ReadEventsAsync(List<string> sessionIds, CancellationToken cancellationToken) =>
+        EventBuckets.ReadAllAsync(_buckets, session: null, sessionIds, cancellationToken);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Custom metrics: another silo is backfilling; waiting")]
     private static partial void LogWaiting(ILogger logger);

@@ -130,8 +130,11 @@ public static class MongoCustomMetricDocuments
     /// Filter and update that move a user's custom row from <paramref name="before"/> to <paramref name="after"/> (null:
     /// the user has no session left and leaves the custom aggregates; the field is removed, so a later session of the
     /// user enters them as a new unit): a compare-and-set on the bytes read. Null when the row does not change.
+    /// <paramref name="covariate"/>: CUPED's covariate computed for a user entering the aggregates (its row new, none
+    /// stored), set as BinData in <c>covariate</c> in the same update; the filter then also requires no stored covariate,
+    /// so it is stored once. A stored covariate is never changed or removed (a user who left and comes back keeps it).
     /// </summary>
-    public static (BsonDocument Filter, BsonDocument Update)? ReplaceUserRow(UserKey key, CustomRow? before, CustomRow? after)
+    public static (BsonDocument Filter, BsonDocument Update)? ReplaceUserRow(UserKey key, CustomRow? before, CustomRow? after, CustomRow? covariate = null)
     {
         var beforeBytes = before?.ToBytes();
         var afterBytes = after?.ToBytes();
@@ -141,11 +144,26 @@ public static class MongoCustomMetricDocuments
         }
 
         var filter = new BsonDocument { { "_id", MongoReadModelDocuments.UserId(key) }, { "custom", beforeBytes is null ? BsonNull.Value : new BsonBinaryData(beforeBytes) } };
-        var update = afterBytes is null
-            ? new BsonDocument("$unset", new BsonDocument("custom", ""))
-            : new BsonDocument("$set", new BsonDocument("custom", new BsonBinaryData(afterBytes)));
-        return (filter, update);
+        if (afterBytes is null)
+        {
+            return (filter, new BsonDocument("$unset", new BsonDocument("custom", "")));
+        }
+
+        var set = new BsonDocument("custom", new BsonBinaryData(afterBytes));
+        if (covariate is not null)
+        {
+            filter.Add(CovariateField, BsonNull.Value);
+            set.Add(CovariateField, new BsonBinaryData(covariate.ToBytes()));
+        }
+
+        return (filter, new BsonDocument("$set", set));
     }
+
+    /// <summary>The field of a user's CUPED covariate row (<see cref="CupedCovariate"/>) in <c>user_summaries</c>.</summary>
+    public const string CovariateField = "covariate";
+
+    /// <summary>A user's stored CUPED covariate: null when none was computed.</summary>
+    public static CustomRow? ToCovariate(BsonDocument userDocument) => ToCustomRow(userDocument, CovariateField);
 
     /// <summary>
     /// A configured key without a complete backfill is (re)started: state <c>backfilling</c>, progress from zero. The

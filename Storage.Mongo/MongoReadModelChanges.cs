@@ -58,8 +58,10 @@ public sealed class MongoReadModelChanges(int shards, MetricSet? metrics = null)
     /// <summary>
     /// Records the user's custom row moving from <paramref name="before"/> (as stored) to <paramref name="after"/> (null:
     /// the user has no session left): the user leaves each metric's user-unit aggregate as it was and enters as it is.
+    /// <paramref name="covariate"/>: the user's CUPED covariate when the experiment uses one (empty when none was
+    /// computed), whose Σx, Σx², Σxy go with the user; null when it does not (no covariate slots).
     /// </summary>
-    public void ApplyUserCustom(UserKey key, CustomRow? before, CustomRow? after)
+    public void ApplyUserCustom(UserKey key, CustomRow? before, CustomRow? after, CustomRow? covariate = null)
     {
         if (_metrics is null)
         {
@@ -72,7 +74,8 @@ public sealed class MongoReadModelChanges(int shards, MetricSet? metrics = null)
             before,
             after,
             metric => MetricMomentsOf(new MetricMomentsKey(key.ExperimentId, key.ModelGroup, MongoReadModelDocuments.UserUnit, MongoReadModelDocuments.AllHours, metric, shard)),
-            withBins: false);
+            withBins: false,
+            covariate);
     }
 
     /// <summary>

@@ -14,9 +14,11 @@ namespace SessionTracking.Storage.Mongo;
 /// transaction that aborts it with <see cref="AggregateWriteRaceException"/>, for the caller to run the transaction
 /// again; outside one the write is simply repeated. Custom metrics: each user's custom row is read and replaced with a
 /// compare-and-set on its bytes (it is not a sum of fields: <see cref="CustomRow"/>), then every per-metric aggregate
-/// document is <c>$inc</c>ed slot by slot.
+/// document is <c>$inc</c>ed slot by slot. CUPED (<paramref name="metrics"/>' <see cref="MetricCatalog.UsesCovariate"/>):
+/// a user entering an experiment's custom user aggregates gets its covariate computed in the same transaction
+/// (<see cref="MongoCupedCovariate"/>) and stored with the row, and the user aggregates keep Σx, Σx², Σxy.
 /// </summary>
-internal sealed class MongoReadModelWriter(IMongoDatabase database)
+internal sealed class MongoReadModelWriter(IMongoDatabase database, MetricCatalog? metrics = null)
 {
     private const int DuplicateKey = 11000;
     private const int AttemptsOutsideTransaction = 5;
@@ -28,6 +30,7 @@ internal sealed class MongoReadModelWriter(IMongoDatabase database)
     private readonly IMongoCollection<BsonDocument> _moments = database.GetCollection<BsonDocument>(MongoReadModelDocuments.ExperimentMoments);
     private readonly IMongoCollection<BsonDocument> _sketches = database.GetCollection<BsonDocument>(MongoReadModelDocuments.ExperimentSketches);
     private readonly IMongoCollection<BsonDocument> _metricMoments = database.GetCollection<BsonDocument>(MongoCustomMetricDocuments.MetricMoments);
+    private readonly MetricCatalog? _catalog = metrics is { IsEmpty: false } ? metrics : null;
 
     public async Task WriteAsync(IClientSessionHandle? session, MongoReadModelChanges changes, CancellationToken cancellationToken)
     {
@@ -73,19 +76,29 @@ internal sealed class MongoReadModelWriter(IMongoDatabase database)
     /// <summary>
     /// The user's custom row: read, plus the change, replaced at the bytes read. Inside a transaction a concurrent writer
     /// of the document is a write conflict (the driver reruns the transaction); outside one a miss reads again. A user
-    /// without sessions left (a privacy deletion's last batch) has no row: it leaves the user-unit aggregates.
+    /// without sessions left (a privacy deletion's last batch) has no row: it leaves the user-unit aggregates. When the
+    /// experiment uses a covariate, a user whose row is new and who has none stored gets it computed and stored by the
+    /// same compare-and-set; a stored one is kept as is (also while the user has no row).
     /// </summary>
     private async Task ReplaceUserCustomAsync(IClientSessionHandle? session, MongoReadModelChanges changes, UserKey key, CustomRow change, CancellationToken cancellationToken)
     {
         var id = new BsonDocument("_id", MongoReadModelDocuments.UserId(key));
-        var projection = new BsonDocument { { "sessions", 1 }, { "custom", 1 } };
+        var projection = new BsonDocument { { "sessions", 1 }, { "custom", 1 }, { MongoCustomMetricDocuments.CovariateField, 1 } };
+        var uses = _catalog is not null && _catalog.UsesCovariate(key.ExperimentId);
         for (var attempt = 1; ; attempt++)
         {
             var stored = await (session is null ? _users.Find(id) : _users.Find(session, id)).Project(projection).FirstOrDefaultAsync(cancellationToken);
             var before = stored is null ? null : MongoCustomMetricDocuments.ToCustomRow(stored);
+            var covariate = stored is null ? null : MongoCustomMetricDocuments.ToCovariate(stored);
             var hasSessions = stored is not null && stored.GetValue("sessions", 0.0).ToDouble() > 0;
             var after = hasSessions ? (before ?? CustomRow.Empty).Plus(change) : null;
-            if (MongoCustomMetricDocuments.ReplaceUserRow(key, before, after) is not (var filter, var update))
+            CustomRow? computed = null;
+            if (uses && before is null && covariate is null && after is not null)
+            {
+                computed = covariate = await MongoCupedCovariate.ReadAsync(database, session, _catalog!, key, cancellationToken);
+            }
+
+            if (MongoCustomMetricDocuments.ReplaceUserRow(key, before, after, computed) is not (var filter, var update))
             {
                 return;
             }
@@ -95,7 +108,7 @@ internal sealed class MongoReadModelWriter(IMongoDatabase database)
                 : _users.UpdateOneAsync(session, filter, update, cancellationToken: cancellationToken));
             if (result.MatchedCount == 1)
             {
-                changes.ApplyUserCustom(key, before, after);
+                changes.ApplyUserCustom(key, before, after, uses ? covariate ?? CustomRow.Empty : null);
                 return;
             }
 

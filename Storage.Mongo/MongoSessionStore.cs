@@ -62,7 +62,7 @@ public sealed partial class MongoSessionStore : ISessionStore, IAsyncDisposable
         _events = _database.GetCollection<BsonDocument>(MongoDocuments.Events);
         _health = _database.GetCollection<BsonDocument>(HealthCollection)
             .WithWriteConcern(new WriteConcern(WriteConcern.WValue.Parse(_options.WriteConcern), wTimeout: _options.HealthTimeout, journal: _options.Journal));
-        _readModel = new MongoReadModelWriter(_database);
+        _readModel = new MongoReadModelWriter(_database, _metrics);
     }
 
     /// <summary>

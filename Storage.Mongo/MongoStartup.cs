@@ -60,6 +60,8 @@ internal static partial class MongoStartup
             new CreateIndexModel<BsonDocument>(keys.Ascending("user_id")),
             // A user's first start in an experiment: the exposure custom metrics count from when users are the unit.
             new CreateIndexModel<BsonDocument>(keys.Ascending("user_id").Ascending("experiment_id").Ascending("start_time")),
+            // A user's sessions of any experiment in CUPED's pre-period (MongoCupedCovariate).
+            new CreateIndexModel<BsonDocument>(keys.Ascending("user_id").Ascending("start_time")),
             // Exports walk sessions in (start_time, session_id) order; the newest-first list needs its own direction
             // (an index read backwards gives start_time and session_id both descending), unfiltered and by experiment.
             new CreateIndexModel<BsonDocument>(keys.Ascending("start_time").Ascending("session_id")),

@@ -168,6 +168,115 @@ public sealed class MongoCustomMetricDocumentTests
     }
 
     [Fact]
+    public void A_users_covariate_is_stored_once_and_its_slots_equal_a_direct_computation()
+    {
+        // Users are experiment e's unit, CUPED on (14 days): each user's covariate is the pre-period's responses of any
+        // experiment; sessions of "pre" outside [exposure − 14 d, exposure) do not count.
+        var catalog = CustomMetricData.Catalog(usersExperiment: "e");
+        var store = new InMemoryCustomAggregates(catalog);
+        const long Day = 86_400_000;
+        var latencies = new Dictionary<string, int[]>(StringComparer.Ordinal)
+        {
+            ["p1"] = [100, 200],
+            ["p2"] = [50],
+            ["old"] = [900],
+            ["late"] = [700],
+            ["c1"] = [120, 80],
+            ["c2"] = [40],
+            ["c3"] = [300],
+            ["c4"] = [],
+            ["c5"] = [60, 60, 60],
+        };
+        SessionInfo[] pre =
+        [
+            new("p1", "u1", "pre", "x", DateTimeOffset.FromUnixTimeMilliseconds(Start - (3 * Day)), null, "{}"),
+            new("p2", "u1", "pre", "x", DateTimeOffset.FromUnixTimeMilliseconds(Start - Day), null, "{}"),
+            new("old", "u2", "pre", "x", DateTimeOffset.FromUnixTimeMilliseconds(Start - (20 * Day)), null, "{}"),
+            new("late", "u3", "pre", "x", DateTimeOffset.FromUnixTimeMilliseconds(Start + (2 * Day)), null, "{}"),
+        ];
+        SessionInfo[] experiment =
+        [
+            Session("c1", "u1", "g", Start), Session("c2", "u1", "g", Start + 1000), Session("c3", "u2", "g", Start + 5),
+            Session("c4", "u3", "g", Start), Session("c5", "u4", "h", Start - Day),
+        ];
+        foreach (var session in pre.Concat(experiment))
+        {
+            // Each session in two flushes: the user's row is new at the first only.
+            var context = new CustomMetricContext(catalog.Set, session.StartTime.ToUnixTimeMilliseconds(), session.StartTime.ToUnixTimeMilliseconds());
+            var durable = SessionSummary.OfNewSession([], [], context);
+            store.Write(session, new ReadModelUpdate(null, durable, []), []);
+            var builder = new SessionSummaryBuilder(durable, custom: context);
+            var events = latencies[session.SessionId].Select((l, i) => Response(i + 1, session.StartTime.ToUnixTimeMilliseconds() + ((i + 1) * 1000), l)).ToList();
+            foreach (var half in new[] { events.Take(1).ToList(), events.Skip(1).ToList() })
+            {
+                var samples = new List<MetricSample>();
+                half.ForEach(e => builder.Add(e, samples));
+                var current = builder.Snapshot();
+                store.Write(session, new ReadModelUpdate(durable, current, samples), half);
+                durable = current;
+            }
+        }
+
+        // u1: p1 and p2 (x = 3 responses, 350 ms); u2: "old" is 20 days before (x = 0); u3: "late" is after its exposure
+        // (x = 0); u4 has no other session. A user with no covariate stored none but still has its x = 0 in the sums.
+        var direct = new Dictionary<string, (double Responses, double Latency)>(StringComparer.Ordinal)
+        {
+            ["u1"] = (3, 350),
+            ["u2"] = (0, 0),
+            ["u3"] = (0, 0),
+            ["u4"] = (0, 0),
+        };
+        Assert.Equal(4, store.CovariatesComputed); // once per user of e, never for "pre" (sessions as its unit)
+        foreach (var (metric, pick) in new (string, Func<(double Responses, double Latency), double>)[] { ("responses_n", v => v.Responses), ("latency_total", v => v.Latency) })
+        {
+            var key = catalog.Set.KeyOf(metric);
+            foreach (var group in experiment.GroupBy(s => s.ModelGroup))
+            {
+                var pairs = group.GroupBy(s => s.UserId).Select(u => (
+                    Y: u.Sum(s => metric == "responses_n" ? latencies[s.SessionId].Length : latencies[s.SessionId].Sum()),
+                    X: pick(direct[u.Key]))).Select(p => ((double)p.Y, p.X));
+                var expected = CovariateMoments.Of(pairs);
+                var stored = MetricAggregation.CovariateSums(store.UserAggregate(group.Key, key));
+                Assert.Equal(expected.Units, stored.Units);
+                foreach (var (e, a) in new[] { (expected.SumY, stored.SumY), (expected.SumX, stored.SumX), (expected.SumXX, stored.SumXX), (expected.SumXY, stored.SumXY), (expected.SumYY, stored.SumYY) })
+                {
+                    Assert.Equal(e, a, 1e-9 * Math.Max(1, Math.Abs(e)));
+                }
+            }
+        }
+
+        var u1 = MongoCustomMetricDocuments.ToCovariate(store.UserDocument(new UserKey("e", "g", "u1")))!;
+        Assert.Equal(3.0, UnitMetrics.Value(u1.ToValues(catalog.Set, out _), "responses_n").Numerator);
+        Assert.Null(MongoCustomMetricDocuments.ToCovariate(store.UserDocument(new UserKey("pre", "x", "u1"))));
+
+        // The user's last session leaves: the user leaves the sums with its covariate, which stays stored.
+        var deletion = new MongoReadModelChanges(InMemoryCustomAggregates.Shards, catalog.Set);
+        deletion.Remove(experiment[4], store.Final(experiment[4].SessionId), []);
+        store.Write(deletion);
+        CustomMetricData.AssertZero(new Dictionary<string, MetricMoments> { ["latency_total"] = store.UserAggregate("h", catalog.Set.KeyOf("latency_total")) });
+        Assert.NotNull(MongoCustomMetricDocuments.ToCovariate(store.UserDocument(new UserKey("e", "h", "u4"))));
+        Assert.Equal(4, store.CovariatesComputed);
+    }
+
+    [Fact]
+    public void A_new_users_row_with_a_covariate_requires_none_stored_and_sets_both()
+    {
+        var key = new UserKey("e", "g", "u1");
+        var response = new StoredEvent(1, Start + 10, "model_response", """{"latency_ms":120}""", "r1", Start + 10);
+        var row = SessionSummary.OfNewSession([response], [], new CustomMetricContext(Set, Start, Start)).Custom!;
+
+        var (filter, update) = MongoCustomMetricDocuments.ReplaceUserRow(key, null, row, CustomRow.Empty)!.Value;
+        var (grownFilter, grown) = MongoCustomMetricDocuments.ReplaceUserRow(key, row, row.Plus(row))!.Value;
+
+        Assert.Equal(BsonNull.Value, filter["covariate"]);
+        Assert.Equal(new BsonBinaryData(CustomRow.Empty.ToBytes()), update["$set"]["covariate"]);
+        Assert.Equal(new BsonBinaryData(row.ToBytes()), update["$set"]["custom"]);
+        Assert.False(grownFilter.Contains("covariate"));
+        Assert.False(grown["$set"].AsBsonDocument.Contains("covariate"));
+        Assert.Equal(CustomRow.Empty.ToBytes(), MongoCustomMetricDocuments.ToCovariate(new BsonDocument("covariate", update["$set"]["covariate"]))!.ToBytes());
+    }
+
+    [Fact]
     public void Backfill_states_start_unless_complete_and_read_back()
     {
         var now = new DateTime(2026, 12, 7, 22, 0, 0, DateTimeKind.Utc);
@@ -202,6 +311,9 @@ public sealed class MongoCustomMetricDocumentTests
     private static SessionInfo Session(string id, string user, string group, long start) =>
         new(id, user, "e", group, DateTimeOffset.FromUnixTimeMilliseconds(start), null, "{}");
 
+    private static StoredEvent Response(int seq, long at, int latency) =>
+        new(seq, at, "model_response", string.Create(CultureInfo.InvariantCulture, $$"""{"latency_ms":{{latency}}}"""), $"r{seq}", at);
+
     private static StoredEvent RandomEvent(int seq, long start, Random random)
     {
         var t = start + (seq * 60_000L);
@@ -215,19 +327,37 @@ public sealed class MongoCustomMetricDocumentTests
         };
     }
 
-    /// <summary>The user documents and the per-metric aggregates, written through the adapter's update documents.</summary>
-    private sealed class InMemoryCustomAggregates
+    /// <summary>
+    /// The user documents and the per-metric aggregates, written through the adapter's update documents. With a
+    /// catalog, also the sessions and their events, from which a user's CUPED covariate is read as
+    /// <c>MongoCupedCovariate</c> reads it from the server.
+    /// </summary>
+    private sealed class InMemoryCustomAggregates(MetricCatalog? catalog = null)
     {
         public const int Shards = 4;
 
         private readonly Dictionary<UserKey, BsonDocument> _users = [];
         private readonly Dictionary<MetricMomentsKey, BsonDocument> _moments = [];
+        private readonly Dictionary<string, SessionInfo> _sessions = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, List<StoredEvent>> _events = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, SessionSummary> _finals = new(StringComparer.Ordinal);
+
+        public int CovariatesComputed { get; private set; }
 
         public BsonDocument UserDocument(UserKey key) => _users[key];
 
-        public void Write(SessionInfo session, ReadModelUpdate update)
+        public SessionSummary Final(string sessionId) => _finals[sessionId];
+
+        /// <summary>The user-unit aggregate of a metric key in a group (experiment e), summed over shards.</summary>
+        public MetricMoments UserAggregate(string group, string key) => Read(group, MongoReadModelDocuments.UserUnit).GetValueOrDefault(key) ?? new MetricMoments();
+
+        public void Write(SessionInfo session, ReadModelUpdate update, IReadOnlyList<StoredEvent>? events = null)
         {
-            var changes = new MongoReadModelChanges(Shards, Set);
+            // As the store: the session's document and its events are written before the aggregates, in one transaction.
+            _sessions[session.SessionId] = session;
+            (_events.TryGetValue(session.SessionId, out var stored) ? stored : _events[session.SessionId] = []).AddRange(events ?? []);
+            _finals[session.SessionId] = update.Current;
+            var changes = new MongoReadModelChanges(Shards, catalog?.Set ?? Set);
             changes.Apply(session, update);
             Write(changes);
         }
@@ -247,23 +377,37 @@ public sealed class MongoCustomMetricDocumentTests
             {
                 var document = _users[key];
                 var before = MongoCustomMetricDocuments.ToCustomRow(document);
+                var covariate = MongoCustomMetricDocuments.ToCovariate(document);
                 var after = document.GetValue("sessions", 0.0).ToDouble() > 0 ? (before ?? CustomRow.Empty).Plus(change) : null;
-                if (MongoCustomMetricDocuments.ReplaceUserRow(key, before, after) is not (var filter, var update))
+                var uses = catalog is not null && catalog.UsesCovariate(key.ExperimentId);
+                CustomRow? computed = null;
+                if (uses && before is null && covariate is null && after is not null)
+                {
+                    computed = covariate = Covariate(key);
+                    CovariatesComputed++;
+                }
+
+                if (MongoCustomMetricDocuments.ReplaceUserRow(key, before, after, computed) is not (var filter, var update))
                 {
                     continue;
                 }
 
-                Assert.Equal(filter["custom"], document.GetValue("custom", BsonNull.Value));
+                foreach (var field in filter.Names.Where(n => n != "_id"))
+                {
+                    Assert.Equal(filter[field], document.GetValue(field, BsonNull.Value));
+                }
+
                 if (update.Contains("$set"))
                 {
                     document.Merge(update["$set"].AsBsonDocument, overwriteExistingElements: true);
                 }
                 else
                 {
+                    Assert.Equal(["custom"], update["$unset"].AsBsonDocument.Names);
                     document.Remove("custom");
                 }
 
-                changes.ApplyUserCustom(key, before, after);
+                changes.ApplyUserCustom(key, before, after, uses ? covariate ?? CustomRow.Empty : null);
             }
 
             foreach (var (key, delta) in changes.MetricMomentsChanges)
@@ -274,6 +418,17 @@ public sealed class MongoCustomMetricDocumentTests
                     Increment(document, update["$inc"].AsBsonDocument);
                 }
             }
+        }
+
+        /// <summary>The server's reads of <c>MongoCupedCovariate</c>, on the sessions and events written so far.</summary>
+        private CustomRow Covariate(UserKey key)
+        {
+            var exposure = _sessions.Values.Where(s => s.UserId == key.UserId && s.ExperimentId == key.ExperimentId).Min(s => s.StartTime.ToUnixTimeMilliseconds());
+            var preStart = exposure - (long)catalog!.CupedPrePeriod.TotalMilliseconds;
+            var pre = _sessions.Values
+                .Where(s => s.UserId == key.UserId && s.StartTime.ToUnixTimeMilliseconds() >= preStart && s.StartTime.ToUnixTimeMilliseconds() < exposure)
+                .OrderBy(s => s.StartTime).ThenBy(s => s.SessionId, StringComparer.Ordinal);
+            return CupedCovariate.Of(catalog.Set, pre.Select(s => (s.StartTime.ToUnixTimeMilliseconds(), (IReadOnlyList<StoredEvent>)_events[s.SessionId])), preStart);
         }
 
         public void AssertEqualsDirectComputation(SessionInfo[] sessions, Dictionary<string, SessionSummary> finals)

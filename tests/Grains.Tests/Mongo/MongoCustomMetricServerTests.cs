@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using MongoDB.Bson;
 using MongoDB.Driver;
+using SessionTracking.Analytics;
 using SessionTracking.Metrics;
 using SessionTracking.ReadModel;
 using SessionTracking.Storage;
@@ -13,7 +14,8 @@ namespace SessionTracking.Grains.Tests.Mongo;
 
 /// <summary>
 /// Custom metrics on a real server (<see cref="MongoServer"/>), in a database of their own that is dropped afterwards:
-/// the flush's writes, the version check, the privacy deletion, and the backfill against SQLite's live aggregates.
+/// the flush's writes, the version check, the privacy deletion, the backfill against SQLite's live aggregates, and CUPED's
+/// covariate sums against a direct computation and SQLite's.
 /// </summary>
 [TestCategory("BVT")]
 public sealed class MongoCustomMetricServerTests : IAsyncLifetime
@@ -190,6 +192,94 @@ public sealed class MongoCustomMetricServerTests : IAsyncLifetime
         var again = await StoreAsync(older);
         Assert.Same(Task.CompletedTask, again.CustomMetricBackfill); // never started
         Assert.DoesNotContain(await Analytics(older).ReadMetricStatesAsync(CancellationToken.None), s => s.Name == CustomMetricData.LateMetric);
+    }
+
+    [MongoFact]
+    public async Task Cuped_covariate_sums_equal_a_direct_computation_and_sqlites()
+    {
+        // As SqliteCupedTests: a spending level per user, seen in a pre-period session of another experiment (3 days
+        // before) and in cx, where B adds 2; every tenth user has no pre-period session (x = 0), every third a second one.
+        var options = new AnalyticsOptions
+        {
+            Metrics = new(StringComparer.Ordinal)
+            {
+                ["spend"] = new() { Kind = "sum", EventType = "purchase", Field = "data.amount" },
+                ["bought"] = new() { Kind = "proportion", EventType = "purchase", Where = "data.amount > 20" },
+            },
+            Experiments = new(StringComparer.Ordinal) { ["cx"] = new() { Split = new() { ["A"] = 1, ["B"] = 1 }, Unit = AnalysisUnit.User } },
+        };
+        var catalog = new MetricCatalog(Microsoft.Extensions.Options.Options.Create(options));
+        var path = Path.Combine(_directory, "cuped.db");
+        await using var sqliteSessions = new SqliteSessionStore(Microsoft.Extensions.Options.Options.Create(new SqliteStoreOptions { DatabasePath = path }), NullLogger<SqliteSessionStore>.Instance, catalog);
+        await sqliteSessions.InitializeAsync(CancellationToken.None);
+        var sqlite = new SqliteAnalyticsStore(Microsoft.Extensions.Options.Options.Create(new SqliteStoreOptions { DatabasePath = path }), sqliteSessions);
+        var mongo = await StoreAsync(catalog);
+
+        const long Day = 86_400_000;
+        var t0 = Start.ToUnixTimeMilliseconds();
+        var random = new Random(7);
+        var pairs = new Dictionary<string, List<(double Y, double X)>>(StringComparer.Ordinal) { ["A"] = [], ["B"] = [] };
+        var count = 0;
+        for (var u = 0; u < 60; u++)
+        {
+            var user = $"u{u}";
+            var group = u % 2 == 0 ? "A" : "B";
+            var level = 10 + (random.NextDouble() * 30);
+            double x = 0;
+            if (u % 10 != 0)
+            {
+                x = Math.Round(level + (random.NextDouble() * 4), 2);
+                await PurchaseInBothAsync(new SessionInfo($"p{u}", user, "pre", "any", DateTimeOffset.FromUnixTimeMilliseconds(t0 + (u * 1000)), null, "{}"), x, count++);
+            }
+
+            var y = 0.0;
+            for (var n = 0; n < 1 + (u % 3 == 0 ? 1 : 0); n++)
+            {
+                var amount = Math.Round(level + (group == "B" ? 2 : 0) + (random.NextDouble() * 4), 2);
+                y += amount;
+                await PurchaseInBothAsync(new SessionInfo($"c{u}-{n}", user, "cx", group, DateTimeOffset.FromUnixTimeMilliseconds(t0 + (3 * Day) + (u * 1000) + n), null, "{}"), amount, count++);
+            }
+
+            pairs[group].Add((y, x));
+        }
+
+        var spend = catalog.Set.KeyOf("spend");
+        var expectedGroups = await sqlite.ReadGroupFiguresAsync("cx", null, null, usersAsUnits: true, CancellationToken.None);
+        var actualGroups = await Analytics(catalog).ReadGroupFiguresAsync("cx", null, null, usersAsUnits: true, CancellationToken.None);
+        Assert.Equal(expectedGroups.Select(g => g.ModelGroup), actualGroups.Select(g => g.ModelGroup));
+        foreach (var (fromSqlite, fromMongo) in expectedGroups.Zip(actualGroups))
+        {
+            var direct = CovariateMoments.Of(pairs[fromMongo.ModelGroup]);
+            var stored = MetricAggregation.CovariateSums(fromMongo.CustomUsers![spend]);
+            Assert.Equal(direct.Units, stored.Units);
+            foreach (var (e, a) in new[] { (direct.SumY, stored.SumY), (direct.SumX, stored.SumX), (direct.SumXX, stored.SumXX), (direct.SumXY, stored.SumXY), (direct.SumYY, stored.SumYY) })
+            {
+                Assert.Equal(e, a, 1e-9 * Math.Max(1, Math.Abs(e)));
+            }
+
+            CustomMetricData.AssertSameCustom(fromSqlite.CustomUsers, fromMongo.CustomUsers);
+            CustomMetricData.AssertSameCustom(fromSqlite.CustomSessions, fromMongo.CustomSessions);
+        }
+
+        // Stored once, with the user's row; the pre-period experiment (sessions as units) gets none.
+        var users = Database().GetCollection<BsonDocument>(MongoReadModelDocuments.UserSummaries);
+        Assert.Equal(60, await users.CountDocumentsAsync(new BsonDocument { { "experiment_id", "cx" }, { MongoCustomMetricDocuments.CovariateField, new BsonDocument("$type", "binData") } }));
+        Assert.Equal(0, await users.CountDocumentsAsync(new BsonDocument { { "experiment_id", "pre" }, { MongoCustomMetricDocuments.CovariateField, new BsonDocument("$exists", true) } }));
+
+        async Task PurchaseInBothAsync(SessionInfo session, double amount, int n)
+        {
+            foreach (var store in new ISessionStore[] { sqliteSessions, mongo })
+            {
+                var context = await CustomMetricActivation.ContextAsync(catalog, store, session, CancellationToken.None);
+                var created = SessionSummary.OfNewSession([], [], context);
+                await store.CreateSessionAsync(session, [], created, CancellationToken.None);
+                var builder = new SessionSummaryBuilder(created, custom: context);
+                var at = session.StartTime.ToUnixTimeMilliseconds() + 1000;
+                var e = new StoredEvent(1, at, "purchase", FormattableString.Invariant($$"""{"amount":{{amount}}}"""), $"e{n}", at, at);
+                builder.Add(e, []);
+                await store.AppendAsync(new SessionFlush(session.SessionId, [e], [], [], null, session, new ReadModelUpdate(created, builder.Snapshot(), [])), CancellationToken.None);
+            }
+        }
     }
 
     private async Task<MongoSessionStore> StoreAsync(MetricCatalog metrics)
