@@ -74,7 +74,7 @@ public sealed class MongoReadModelChanges(int shards, MetricSet? metrics = null)
             before,
             after,
             metric => MetricMomentsOf(new MetricMomentsKey(key.ExperimentId, key.ModelGroup, MongoReadModelDocuments.UserUnit, MongoReadModelDocuments.AllHours, metric, shard)),
-            withBins: false,
+            withBins: true,
             covariate);
     }
 

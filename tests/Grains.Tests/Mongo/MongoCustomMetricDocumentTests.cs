@@ -445,7 +445,7 @@ public sealed class MongoCustomMetricDocumentTests
                 foreach (var user in group.GroupBy(s => s.UserId))
                 {
                     var row = user.Aggregate(CustomRow.Empty, (sum, s) => sum.Plus(finals[s.SessionId].Custom!));
-                    MetricAggregation.AddChange(Set, null, row, k => Of(expectedUsers, k), withBins: false);
+                    MetricAggregation.AddChange(Set, null, row, k => Of(expectedUsers, k), withBins: true);
                 }
 
                 CustomMetricData.AssertSameCustom(expectedSessions, Read(group.Key, MongoReadModelDocuments.SessionUnit));

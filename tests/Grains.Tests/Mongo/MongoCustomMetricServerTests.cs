@@ -65,7 +65,7 @@ public sealed class MongoCustomMetricServerTests : IAsyncLifetime
         MetricAggregation.AddChange(_metrics.Set, null, current.Custom, k => Of(expected, k), withBins: true);
         CustomMetricData.AssertSameCustom(expected, figures.CustomSessions);
         var expectedUsers = new Dictionary<string, MetricMoments>(StringComparer.Ordinal);
-        MetricAggregation.AddChange(_metrics.Set, null, userRow, k => Of(expectedUsers, k), withBins: false);
+        MetricAggregation.AddChange(_metrics.Set, null, userRow, k => Of(expectedUsers, k), withBins: true);
         CustomMetricData.AssertSameCustom(expectedUsers, figures.CustomUsers);
         Assert.Equal((1.0, 1.0), (MetricAggregation.Sums(figures.CustomSessions[_metrics.Set.KeyOf("up_votes")]).Units, MetricAggregation.Sums(figures.CustomSessions[_metrics.Set.KeyOf("up_votes")]).Numerator));
     }
