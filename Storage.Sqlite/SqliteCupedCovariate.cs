@@ -8,15 +8,8 @@ internal static class SqliteCupedCovariate
 {
     public static CustomRow Read(SqliteConnection connection, SqliteTransaction transaction, MetricCatalog catalog, SessionInfo session)
     {
-        long exposure;
-        using (var first = connection.CreateCommand())
-        {
-            first.Transaction = transaction;
-            first.CommandText = "SELECT MIN(start_time) FROM sessions WHERE user_id = $user AND experiment_id = $experiment";
-            first.Parameters.AddWithValue("$user", session.UserId);
-            first.Parameters.AddWithValue("$experiment", session.ExperimentId);
-            exposure = first.ExecuteScalar() is long ms ? ms : session.StartTime.ToUnixTimeMilliseconds();
-        }
+        var start = session.StartTime.ToUnixTimeMilliseconds();
+        var exposure = SqliteSessionStore.FirstStartOfUser(connection, transaction, session.ExperimentId, session.UserId, start) ?? start;
 
         var preStart = exposure - (long)catalog.CupedPrePeriod.TotalMilliseconds;
         var sessions = new List<(string Id, long StartMs)>();

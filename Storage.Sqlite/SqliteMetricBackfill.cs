@@ -140,15 +140,9 @@ internal static partial class SqliteMetricBackfill
     private static CustomMetricContext Context(SqliteConnection connection, SqliteTransaction transaction, MetricCatalog catalog, SessionInfo session)
     {
         var start = session.StartTime.ToUnixTimeMilliseconds();
-        var exposure = start;
-        if (catalog.UsesExposure && catalog.UnitOf(session.ExperimentId) == AnalysisUnit.User)
-        {
-            using var command = Command(connection, transaction, "SELECT MIN(start_time) FROM sessions WHERE user_id = $user AND experiment_id = $experiment AND start_time <= $start");
-            command.Parameters.AddWithValue("$user", session.UserId);
-            command.Parameters.AddWithValue("$experiment", session.ExperimentId);
-            command.Parameters.AddWithValue("$start", start);
-            exposure = command.ExecuteScalar() is long first ? first : start;
-        }
+        var exposure = catalog.UsesExposure && catalog.UnitOf(session.ExperimentId) == AnalysisUnit.User
+            ? SqliteSessionStore.FirstStartOfUser(connection, transaction, session.ExperimentId, session.UserId, start) ?? start
+            : start;
 
         return new CustomMetricContext(catalog.Set, start, exposure);
     }

@@ -140,14 +140,24 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
         EnqueueAsync(new WriteRequest.Create(session, initialEvents, summary), cancellationToken);
 
     public Task<DateTimeOffset?> FirstStartOfUserAsync(string experimentId, string userId, DateTimeOffset notAfter, CancellationToken cancellationToken) =>
-        Readers.RunAsync(connection =>
-        {
-            var command = connection.Command("SELECT MIN(start_time) FROM sessions WHERE user_id = $user AND experiment_id = $experiment AND start_time <= $not_after");
-            command.Parameters.AddWithValue("$user", userId);
-            command.Parameters.AddWithValue("$experiment", experimentId);
-            command.Parameters.AddWithValue("$not_after", notAfter.ToUnixTimeMilliseconds());
-            return command.ExecuteScalar() is long first ? DateTimeOffset.FromUnixTimeMilliseconds(first) : (DateTimeOffset?)null;
-        }, cancellationToken);
+        Readers.RunAsync(
+            connection => FirstStartOfUser(connection.Sqlite, null, experimentId, userId, notAfter.ToUnixTimeMilliseconds()) is { } first ? DateTimeOffset.FromUnixTimeMilliseconds(first) : (DateTimeOffset?)null,
+            cancellationToken);
+
+    /// <summary>
+    /// The user's first exposure (<see cref="ISessionStore.FirstStartOfUserAsync"/>), Unix ms, on any connection: a reader,
+    /// or the writer's transaction (the backfill's fold context, CUPED's pre-period).
+    /// </summary>
+    internal static long? FirstStartOfUser(SqliteConnection connection, SqliteTransaction? transaction, string experimentId, string userId, long notAfterMs)
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = "SELECT MIN(start_time) FROM sessions WHERE user_id = $user AND experiment_id = $experiment AND start_time <= $not_after";
+        command.Parameters.AddWithValue("$user", userId);
+        command.Parameters.AddWithValue("$experiment", experimentId);
+        command.Parameters.AddWithValue("$not_after", notAfterMs);
+        return command.ExecuteScalar() as long?;
+    }
 
     public Task AppendAsync(SessionFlush flush, CancellationToken cancellationToken) =>
         EnqueueAsync(new WriteRequest.Flush(flush), cancellationToken);

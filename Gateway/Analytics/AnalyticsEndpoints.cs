@@ -65,8 +65,8 @@ internal static class AnalyticsEndpoints
         var level = alpha ?? options.Value.Alpha;
         string? problem = metric switch
         {
-            _ when !AnalyticsOptions.ComparedMetrics.Contains(metric) && !options.Value.CustomFigures(testedOnly: true).Contains(metric) =>
-                $"'metric' must be one of {string.Join(", ", AnalyticsOptions.ComparedMetrics.Concat(options.Value.CustomFigures(testedOnly: true)))}.",
+            _ when !AnalyticsOptions.ComparedMetrics.Contains(metric) && !options.Value.CustomFigures().Contains(metric) =>
+                $"'metric' must be one of {string.Join(", ", AnalyticsOptions.ComparedMetrics.Concat(options.Value.CustomFigures()))}.",
             _ when !AnalyticsOptions.ComparedMetrics.Contains(metric) && experiment_id is null && baseline_rate is null && baseline_sd is null =>
                 "A custom metric's plan needs 'experiment_id' (its baseline group), 'baseline_rate' or 'baseline_sd'.",
             _ when !(mde > 0 && double.IsFinite(mde)) => "'mde' (the absolute change to detect) must be a finite positive number.",

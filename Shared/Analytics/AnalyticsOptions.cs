@@ -50,20 +50,19 @@ public sealed class AnalyticsOptions : IValidatableObject
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
+        var custom = CustomFigures();
         foreach (var (experiment, options) in Experiments)
         {
-            var custom = CustomFigures(testedOnly: true);
             if (!ComparedMetrics.Contains(options.PrimaryMetric) && !custom.Contains(options.PrimaryMetric))
             {
                 yield return new ValidationResult($"Analytics:Experiments:{experiment}:PrimaryMetric must be one of {string.Join(", ", ComparedMetrics.Concat(custom))}.", [nameof(Experiments)]);
             }
 
-            var guarded = CustomFigures(testedOnly: false);
             foreach (var (name, guardrail) in options.Guardrails)
             {
-                if (!(GuardrailMetrics.Contains(guardrail.Metric) || guarded.Contains(guardrail.Metric)) || !(guardrail.Threshold >= 0) || double.IsInfinity(guardrail.Threshold))
+                if (!(GuardrailMetrics.Contains(guardrail.Metric) || custom.Contains(guardrail.Metric)) || !(guardrail.Threshold >= 0) || double.IsInfinity(guardrail.Threshold))
                 {
-                    yield return new ValidationResult($"Analytics:Experiments:{experiment}:Guardrails:{name} needs a Metric among {string.Join(", ", GuardrailMetrics.Concat(guarded))} and a Threshold ≥ 0.", [nameof(Experiments)]);
+                    yield return new ValidationResult($"Analytics:Experiments:{experiment}:Guardrails:{name} needs a Metric among {string.Join(", ", GuardrailMetrics.Concat(custom))} and a Threshold ≥ 0.", [nameof(Experiments)]);
                 }
             }
 
@@ -78,12 +77,10 @@ public sealed class AnalyticsOptions : IValidatableObject
 
     /// <summary>
     /// The report's figures of the custom metrics (and of the price table) as named in guardrails, primary metrics and
-    /// plans: a metric's name, <c>&lt;funnel&gt;:step_&lt;j&gt;</c> per step of a funnel (j ≥ 1), the cost figures.
-    /// <paramref name="testedOnly"/> asks for the figures with a test (primary metrics, plans), the others for every
-    /// figure (guardrails): the same set now that quantiles have one (the outer interval of docs/custom-metrics.md,
-    /// "Statistics"), kept apart so that a figure without a test would be left out of the first.
+    /// plans: a metric's name, <c>&lt;funnel&gt;:step_&lt;j&gt;</c> per step of a funnel (j ≥ 1), the cost figures. Every
+    /// one has a test, quantiles included (their outer interval, docs/custom-metrics.md, "Statistics").
     /// </summary>
-    public IReadOnlySet<string> CustomFigures(bool testedOnly)
+    public IReadOnlySet<string> CustomFigures()
     {
         var names = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (name, metric) in Metrics)

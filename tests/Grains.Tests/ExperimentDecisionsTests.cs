@@ -91,7 +91,7 @@ public sealed class ExperimentDecisionsTests
             PrimaryMetric = "score_p90",
             Guardrails = { ["p90"] = new() { Metric = "score_p90", Threshold = 0.05, HigherIsWorse = false } },
         };
-        Assert.Contains("score_p90", options.CustomFigures(testedOnly: true));
+        Assert.Contains("score_p90", options.CustomFigures());
         var catalog = new Metrics.MetricCatalog(Microsoft.Extensions.Options.Options.Create(options));
         var key = catalog.Set.KeyOf("score_p90");
         var states = new Dictionary<string, MetricBackfillState> { [key] = new(key, "score_p90", "complete", 0, 0, null, null) };
