@@ -22,6 +22,10 @@ internal sealed class SqliteReadModel : IDisposable
 
     public const long HourMs = 3_600_000;
 
+    // The writer's caches of rows it wrote (WriterCache): users with a custom row (~1 KB each), aggregate blobs.
+    private const int MaxCachedUsers = 100_000;
+    private const int MaxCachedAggregates = 20_000;
+
     /// <summary>Reads the <see cref="MetricFields"/> columns of a row, in field order, starting at <paramref name="ordinal"/>.</summary>
     public static void ReadFields(SqliteDataReader reader, int ordinal, double[] values)
     {
@@ -57,6 +61,7 @@ internal sealed class SqliteReadModel : IDisposable
     private readonly SqliteCommand _readMoments;
     private readonly SqliteCommand _writeMoments;
     private readonly SqliteCommand _addBin;
+    private readonly SqliteCommand _updateSessionCustom;
     private readonly SqliteCommand _readUserCustom;
     private readonly SqliteCommand _writeUserCustom;
     private readonly SqliteCommand _readMetricMoments;
@@ -67,11 +72,16 @@ internal sealed class SqliteReadModel : IDisposable
     private readonly Dictionary<(string Experiment, string Group, int Unit, long Hour), Moments> _moments = [];
     private readonly Dictionary<(string Experiment, string Group, long Hour, int Metric, int Bin), long> _bins = [];
     private readonly Dictionary<(string Experiment, string Group, int Unit, long Hour, string Metric), MetricMoments> _metricMoments = [];
+    private readonly WriterCache<(string Experiment, string Group, string User), (CustomRow? Custom, CustomRow? Covariate)> _userCustom = new(MaxCachedUsers);
+    private readonly WriterCache<(string Experiment, string Group, int Unit, long Hour, string Metric), MetricMoments> _storedMetricMoments = new(MaxCachedAggregates);
+    private readonly SqliteCommand _dataVersion;
+    private long _dataVersionSeen = -1;
 
     /// <param name="metrics">The custom metrics whose aggregates flushes keep; null or empty: none (custom rows are still stored).</param>
     public SqliteReadModel(SqliteConnection connection, MetricCatalog? metrics = null)
     {
         _connection = connection;
+        _dataVersion = Prepare("PRAGMA data_version");
         _catalog = metrics is { IsEmpty: false } ? metrics : null;
         _metrics = _catalog?.Set;
         _insertSession = Prepare($"INSERT INTO session_summaries (session_id, through_seq, custom, {ColumnList}) VALUES ($id, $seq, $custom, {ParameterList})", "$id", "$seq", "$custom");
@@ -79,6 +89,9 @@ internal sealed class SqliteReadModel : IDisposable
         // The custom row is part of the version: a backfill or another activation that wrote it makes this flush a conflict.
         _updateSession = Prepare(
             $"UPDATE session_summaries SET through_seq = $seq, custom = $custom, {string.Join(", ", MetricFields.Columns.Select((c, i) => $"{c} = $v{i}"))} WHERE session_id = $id AND through_seq = $prev_seq AND ended = $prev_ended AND custom IS $prev_custom",
+            "$id", "$seq", "$custom", "$prev_seq", "$prev_ended", "$prev_custom");
+        _updateSessionCustom = Prepare(
+            "UPDATE session_summaries SET through_seq = $seq, custom = $custom WHERE session_id = $id AND through_seq = $prev_seq AND ended = $prev_ended AND custom IS $prev_custom",
             "$id", "$seq", "$custom", "$prev_seq", "$prev_ended", "$prev_custom");
         _readUserCustom = Prepare(
             "SELECT custom, covariate FROM user_summaries WHERE experiment_id = $experiment AND model_group = $group AND user_id = $user",
@@ -127,12 +140,35 @@ internal sealed class SqliteReadModel : IDisposable
 
     public static long HourOf(DateTimeOffset startTime) => Math.DivRem(startTime.ToUnixTimeMilliseconds(), HourMs, out var rem) - (rem < 0 ? 1 : 0);
 
-    /// <summary>Forgets aggregate changes of a transaction that was rolled back.</summary>
-    public void BeginTransaction()
+    /// <summary>
+    /// Starts a transaction of <paramref name="transaction"/>'s connection: forgets the aggregate changes and cached rows
+    /// of one that did not commit, and every cached row when another connection committed since.
+    /// </summary>
+    public void BeginTransaction(SqliteTransaction transaction)
     {
         _moments.Clear();
         _bins.Clear();
         _metricMoments.Clear();
+        _dataVersion.Transaction = transaction;
+        var version = (long)_dataVersion.ExecuteScalar()!;
+        var stale = version != _dataVersionSeen;
+        _dataVersionSeen = version;
+        _userCustom.Begin(stale);
+        _storedMetricMoments.Begin(stale);
+    }
+
+    /// <summary>The transaction begun last committed: the rows it cached are the stored ones.</summary>
+    public void Committed()
+    {
+        _userCustom.Committed();
+        _storedMetricMoments.Committed();
+    }
+
+    /// <summary>Drops every cached row: for writes made around this class (a savepoint rolled back, a user deleted by SQL).</summary>
+    public void ForgetCachedRows()
+    {
+        _userCustom.Clear();
+        _storedMetricMoments.Clear();
     }
 
     /// <summary>
@@ -150,10 +186,20 @@ internal sealed class SqliteReadModel : IDisposable
         }
         else
         {
-            Bind(_updateSession, transaction, current.Values, session.SessionId, current.ThroughSeq, custom, previous.ThroughSeq, previous.Ended ? 1.0 : 0.0, (object?)previous.Custom?.ToBytes() ?? DBNull.Value);
-            if (_updateSession.ExecuteNonQuery() != 1)
+            // A flush that moved custom metrics only (interactions a metric counts: clicks, scrolls…) leaves the built-in
+            // columns, the user's built-in sums and the built-in aggregates as they are, and writes the custom row alone.
+            var builtInChanged = update.Samples.Count > 0 || !previous.Values.SequenceEqual(current.Values);
+            var command = builtInChanged ? _updateSession : _updateSessionCustom;
+            Bind(command, transaction, builtInChanged ? current.Values : [], session.SessionId, current.ThroughSeq, custom, previous.ThroughSeq, previous.Ended ? 1.0 : 0.0, (object?)previous.Custom?.ToBytes() ?? DBNull.Value);
+            if (command.ExecuteNonQuery() != 1)
             {
                 throw new ReadModelConflictException(session.SessionId);
+            }
+
+            if (!builtInChanged)
+            {
+                RecordCustom(session, previous.Custom, current.Custom, userRemains: true, transaction);
+                return;
             }
         }
 
@@ -184,14 +230,16 @@ internal sealed class SqliteReadModel : IDisposable
         var hour = HourOf(session.StartTime);
         MetricAggregation.AddChange(_metrics, before, after, metric => MetricMomentsOf(session, SessionUnit, hour, metric), withBins: true);
 
-        Set(_readUserCustom, transaction, session.ExperimentId, session.ModelGroup, session.UserId);
-        CustomRow? userBefore, covariate;
-        using (var reader = _readUserCustom.ExecuteReader())
+        var userKey = (session.ExperimentId, session.ModelGroup, session.UserId);
+        if (!_userCustom.TryGet(userKey, out var stored))
         {
+            Set(_readUserCustom, transaction, session.ExperimentId, session.ModelGroup, session.UserId);
+            using var reader = _readUserCustom.ExecuteReader();
             reader.Read();
-            userBefore = reader.IsDBNull(0) ? null : CustomRow.FromBytes((byte[])reader.GetValue(0));
-            covariate = reader.IsDBNull(1) ? null : CustomRow.FromBytes((byte[])reader.GetValue(1));
+            stored = (reader.IsDBNull(0) ? null : CustomRow.FromBytes((byte[])reader.GetValue(0)), reader.IsDBNull(1) ? null : CustomRow.FromBytes((byte[])reader.GetValue(1)));
         }
+
+        var (userBefore, covariate) = stored;
 
         var userAfter = userRemains ? (userBefore ?? CustomRow.Empty).Plus(CustomRow.Change(before, after)) : null;
         var cuped = _catalog!.UsesCovariate(session.ExperimentId);
@@ -202,6 +250,7 @@ internal sealed class SqliteReadModel : IDisposable
 
         Set(_writeUserCustom, transaction, (object?)userAfter?.ToBytes() ?? DBNull.Value, (object?)covariate?.ToBytes() ?? DBNull.Value, session.ExperimentId, session.ModelGroup, session.UserId);
         _writeUserCustom.ExecuteNonQuery();
+        _userCustom.Put(userKey, (userAfter, covariate));
         MetricAggregation.AddChange(_metrics, userBefore, userAfter, metric => MetricMomentsOf(session, UserUnit, AllHours, metric), withBins: true, cuped ? covariate ?? CustomRow.Empty : null);
     }
 
@@ -243,11 +292,20 @@ internal sealed class SqliteReadModel : IDisposable
             var scalars = delta.Scalars();
             if (!scalars.IsEmpty)
             {
-                Set(_readMetricMoments, transaction, experiment, group, unit, hour, metric);
-                var stored = _readMetricMoments.ExecuteScalar() is byte[] bytes ? MetricMoments.FromBytes(bytes) : new MetricMoments();
-                stored.Add(scalars);
-                Set(_writeMetricMoments, transaction, experiment, group, unit, hour, metric, stored.ToBytes());
+                var key = (experiment, group, unit, hour, metric);
+                if (!_storedMetricMoments.TryGet(key, out var stored))
+                {
+                    Set(_readMetricMoments, transaction, experiment, group, unit, hour, metric);
+                    stored = _readMetricMoments.ExecuteScalar() is byte[] bytes ? MetricMoments.FromBytes(bytes) : new MetricMoments();
+                }
+
+                // A copy: the cached value stays the stored one until this transaction commits.
+                var updated = new MetricMoments();
+                updated.Add(stored);
+                updated.Add(scalars);
+                Set(_writeMetricMoments, transaction, experiment, group, unit, hour, metric, updated.ToBytes());
                 _writeMetricMoments.ExecuteNonQuery();
+                _storedMetricMoments.Put(key, updated);
             }
 
             foreach (var (slot, value) in delta.Slots)
@@ -267,7 +325,7 @@ internal sealed class SqliteReadModel : IDisposable
 
     public void Dispose()
     {
-        foreach (var command in new[] { _insertSession, _updateSession, _upsertUser, _readMoments, _writeMoments, _addBin, _readUserCustom, _writeUserCustom, _readMetricMoments, _writeMetricMoments, _addMetricBin })
+        foreach (var command in new[] { _dataVersion, _insertSession, _updateSession, _updateSessionCustom, _upsertUser, _readMoments, _writeMoments, _addBin, _readUserCustom, _writeUserCustom, _readMetricMoments, _writeMetricMoments, _addMetricBin })
         {
             command.Dispose();
         }

@@ -33,7 +33,7 @@ internal static partial class SqliteReadModelBackfill
         while (true)
         {
             using var transaction = connection.BeginTransaction(deferred: false);
-            readModel.BeginTransaction();
+            readModel.BeginTransaction(transaction);
             var last = BackfillBatch(connection, transaction, readModel, after, out var count);
             if (count == 0)
             {
@@ -43,6 +43,7 @@ internal static partial class SqliteReadModelBackfill
 
             readModel.WriteAggregates(transaction);
             transaction.Commit();
+            readModel.Committed();
             done += count;
             after = last!;
             LogProgress(logger, done, total, started.Elapsed.TotalSeconds);

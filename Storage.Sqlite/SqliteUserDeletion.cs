@@ -18,6 +18,7 @@ internal static class SqliteUserDeletion
         RemoveFromReadModel(connection, transaction, readModel, userId);
         Execute($"DELETE FROM session_summaries WHERE session_id IN ({UserSessions})");
         Execute("DELETE FROM user_summaries WHERE user_id = $user");
+        readModel.ForgetCachedRows();
         var sessionEvents = Scalar($"SELECT COALESCE(SUM(last_seq - first_seq + 1), 0) FROM event_chunks WHERE session_id IN ({UserSessions})");
         Execute($"DELETE FROM event_chunks WHERE session_id IN ({UserSessions})");
         var queries = Execute($"DELETE FROM queries WHERE user_id = $user OR session_id IN ({UserSessions})");

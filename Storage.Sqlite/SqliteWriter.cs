@@ -87,7 +87,7 @@ internal sealed class SqliteWriter : IDisposable
         try
         {
             using var transaction = _connection.BeginTransaction(deferred: false);
-            _readModel.BeginTransaction();
+            _readModel.BeginTransaction(transaction);
             foreach (var request in batch)
             {
                 Apply(request, transaction);
@@ -95,6 +95,7 @@ internal sealed class SqliteWriter : IDisposable
 
             _readModel.WriteAggregates(transaction);
             transaction.Commit();
+            _readModel.Committed();
         }
         catch (Exception ex) when (IsConflict(ex))
         {
@@ -115,7 +116,7 @@ internal sealed class SqliteWriter : IDisposable
     private void CommitIsolated(List<WriteRequest> batch, Exception?[] outcomes)
     {
         using var transaction = _connection.BeginTransaction(deferred: false);
-        _readModel.BeginTransaction();
+        _readModel.BeginTransaction(transaction);
         for (var i = 0; i < batch.Count; i++)
         {
             Run(_savepoint, transaction);
@@ -126,6 +127,7 @@ internal sealed class SqliteWriter : IDisposable
             catch (Exception ex) when (IsConflict(ex))
             {
                 Run(_rollbackToSavepoint, transaction);
+                _readModel.ForgetCachedRows();
                 outcomes[i] = new StoreConflictException(ex is ReadModelConflictException or EventConflictException ? ex.Message : "A row with the same key is already stored.", ex);
             }
 
@@ -134,6 +136,7 @@ internal sealed class SqliteWriter : IDisposable
 
         _readModel.WriteAggregates(transaction);
         transaction.Commit();
+        _readModel.Committed();
     }
 
     public void Dispose()

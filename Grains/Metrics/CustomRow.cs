@@ -192,8 +192,15 @@ public sealed class CustomRow
         return new CustomRow(slices, bins);
     }
 
-    /// <summary>Little-endian: slice count, then key (16 ASCII bytes), length and doubles; bin sets, then key, count and (bin, count) pairs.</summary>
-    public byte[] ToBytes()
+    /// <summary>
+    /// Little-endian: slice count, then key (16 ASCII bytes), length and doubles; bin sets, then key, count and (bin, count)
+    /// pairs. Computed once (the row is immutable; a flush writes it, and the next flush binds it again as its version).
+    /// </summary>
+    public byte[] ToBytes() => _bytes ??= Encode();
+
+    private byte[]? _bytes;
+
+    private byte[] Encode()
     {
         var size = 4 + _slices.Sum(s => KeyLength + 4 + (8 * s.Value.Length)) + 4 + _bins.Sum(b => KeyLength + 4 + (12 * b.Value.Count));
         var bytes = new byte[size];

@@ -20,6 +20,8 @@ public sealed class MetricSet
     private static readonly string[] CostColumns = ["responses", "priced", "cost", "cost_squares", "unpriced", "excluded"];
 
     private readonly Dictionary<string, (int Offset, string[] Columns)> _slots = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _storageHashes;
+    private readonly Dictionary<string, string> _keys;
 
     public MetricSet(IReadOnlyList<MetricDefinition> definitions, IReadOnlyDictionary<string, ModelPrice> prices)
     {
@@ -42,6 +44,10 @@ public sealed class MetricSet
             .Distinct()
             .GroupBy(p => p.EventType, StringComparer.Ordinal)
             .ToDictionary(g => g.Key, g => g.Select(p => (p.Definition, Offset(p.Definition.Name))).ToArray(), StringComparer.Ordinal);
+
+        // Keys are SHA-256 hashes, read on every flush for every metric: computed once per set.
+        _storageHashes = definitions.ToDictionary(d => d.Name, d => ComputeStorageHash(d.Name), StringComparer.Ordinal);
+        _keys = definitions.ToDictionary(d => d.Name, d => ComputeKey(d.Name), StringComparer.Ordinal);
     }
 
     /// <summary>Event type → the metrics that look at it, each with the offset of its columns.</summary>
@@ -82,13 +88,11 @@ public sealed class MetricSet
     /// cost metric a hash of the price table. A renamed or changed definition, value cap or price is a new key, folded
     /// afresh. A cap at a percentile is not in it: the report applies that one, from the unit values' bins.
     /// </summary>
-    public string KeyOf(string metric)
-    {
-        if (metric == CostMetric)
-        {
-            return CostHash;
-        }
+    public string KeyOf(string metric) =>
+        metric == CostMetric ? CostHash : _keys.TryGetValue(metric, out var key) ? key : throw new KeyNotFoundException($"No metric '{metric}'.");
 
+    private string ComputeKey(string metric)
+    {
         var definition = ByName[metric];
         var caps = definition.Kind == MetricKind.Ratio
             ? $"{ValueCap(ByName[definition.Numerator!])}/{ValueCap(ByName[definition.Denominator!])}"
@@ -115,7 +119,10 @@ public sealed class MetricSet
     /// The key of <paramref name="metric"/>'s stored values and aggregates: its definition's hash, and for a ratio the hash
     /// of its own text with its parts' hashes, so that changing a part also renews the ratio's aggregates.
     /// </summary>
-    public string StorageHash(string metric)
+    public string StorageHash(string metric) =>
+        _storageHashes.TryGetValue(metric, out var hash) ? hash : throw new KeyNotFoundException($"No metric '{metric}'.");
+
+    private string ComputeStorageHash(string metric)
     {
         var definition = ByName[metric];
         return definition.Kind != MetricKind.Ratio

@@ -91,6 +91,64 @@ public sealed class SqliteCustomMetricTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Two_writers_sharing_the_file_keep_users_rows_exact()
+    {
+        // Two stores on one file, as two silos of one host: a user's sessions alternate between them, so each writer's
+        // cached copy of the user's row goes stale whenever the other one writes it (PRAGMA data_version tells).
+        var catalog = Catalog(Definitions);
+        await using var first = await OpenAsync(catalog);
+        await using var second = await OpenAsync(catalog);
+        var rows = await SeedAsync(i => i % 2 == 0 ? first : second, catalog);
+        var analytics = new SqliteAnalyticsStore(Options.Create(new SqliteStoreOptions { DatabasePath = DatabasePath }), first);
+
+        var figures = await analytics.ReadGroupFiguresAsync("cx", null, null, usersAsUnits: true, CancellationToken.None);
+        AssertEqualAggregates(Expected(catalog, rows, users: false), figures, users: false);
+        AssertEqualAggregates(Expected(catalog, rows, users: true), figures, users: true);
+    }
+
+    [Fact]
+    public async Task A_transaction_rerun_after_a_conflict_counts_each_users_change_once()
+    {
+        var catalog = Catalog(Definitions);
+        await using var store = await OpenAsync(catalog);
+        var context = new CustomMetricContext(catalog.Set, T0, T0);
+        var (s1, s2) = (Session("s1", "u1", "A", T0), Session("s2", "u1", "A", T0));
+        var created = SessionSummary.OfNewSession([], [], context);
+        await store.CreateSessionAsync(s1, [], created, CancellationToken.None);
+        await store.CreateSessionAsync(s2, [], created, CancellationToken.None);
+        var (s1First, flush) = Step(s1, created, Event(1, "rating", """{"score":5}"""));
+        await store.AppendAsync(flush, CancellationToken.None);
+
+        // One transaction: a good flush of u1's first session, then a stale one of its second. The transaction fails,
+        // and the rerun (a savepoint per flush) must start from u1's stored row, not from the one the failed run computed.
+        using var hold = new ManualResetEventSlim();
+        store.HoldWrites = hold;
+        var (s1Second, good) = Step(s1, s1First, Event(2, "rating", """{"score":4}"""));
+        var (notStored, _) = Step(s2, created, Event(1, "rating", """{"score":1}"""));
+        var (_, stale) = Step(s2, notStored, Event(2, "rating", """{"score":2}"""));
+        var goodTask = store.AppendAsync(good, CancellationToken.None);
+        var staleTask = store.AppendAsync(stale, CancellationToken.None);
+        hold.Set();
+        await goodTask;
+        await Assert.ThrowsAsync<StoreConflictException>(() => staleTask);
+        Assert.Equal(1, store.IsolatedCommits);
+
+        var analytics = new SqliteAnalyticsStore(Options.Create(new SqliteStoreOptions { DatabasePath = DatabasePath }), store);
+        var figures = await analytics.ReadGroupFiguresAsync("cx", null, null, usersAsUnits: true, CancellationToken.None);
+        List<(SessionInfo, SessionSummary)> expected = [(s1, s1Second), (s2, created)];
+        AssertEqualAggregates(Expected(catalog, expected, users: false), figures, users: false);
+        AssertEqualAggregates(Expected(catalog, expected, users: true), figures, users: true);
+
+        (SessionSummary After, SessionFlush Flush) Step(SessionInfo session, SessionSummary from, StoredEvent e)
+        {
+            var builder = new SessionSummaryBuilder(from, custom: context);
+            builder.Add(e, []);
+            var after = builder.Snapshot();
+            return (after, new SessionFlush(session.SessionId, [e], [], [], null, session, new ReadModelUpdate(from, after, [])));
+        }
+    }
+
+    [Fact]
     public async Task A_privacy_deletion_takes_the_users_share_out_of_every_aggregate()
     {
         var catalog = Catalog(Definitions);
@@ -192,11 +250,16 @@ public sealed class SqliteCustomMetricTests : IAsyncLifetime
     }
 
     /// <summary>Sessions of two groups over three hours, users with one to three sessions, each written in two flushes.</summary>
-    private static async Task<List<(SessionInfo Session, SessionSummary Final)>> SeedAsync(SqliteSessionStore store, MetricCatalog catalog)
+    private static Task<List<(SessionInfo Session, SessionSummary Final)>> SeedAsync(SqliteSessionStore store, MetricCatalog catalog) =>
+        SeedAsync(_ => store, catalog);
+
+    /// <summary>The same, session <c>i</c> written through <paramref name="storeOf"/>(i).</summary>
+    private static async Task<List<(SessionInfo Session, SessionSummary Final)>> SeedAsync(Func<int, SqliteSessionStore> storeOf, MetricCatalog catalog)
     {
         var rows = new List<(SessionInfo, SessionSummary)>();
         for (var i = 0; i < 60; i++)
         {
+            var store = storeOf(i);
             var session = Session($"s{i:D2}", $"u{i % 25}", i % 25 % 2 == 0 ? "A" : "B", T0 + (i * 3 * Hour / 60) + (i * 7));
             var events = EventsOf(session);
             var context = await CustomMetricActivation.ContextAsync(catalog, store, session, CancellationToken.None);
