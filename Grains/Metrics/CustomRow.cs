@@ -36,6 +36,18 @@ public sealed class CustomRow
 
     public IReadOnlyDictionary<int, long>? Bins(string key) => _bins.GetValueOrDefault(key);
 
+    /// <summary>Whether this row and <paramref name="other"/> hold the same values and bins under <paramref name="key"/> (both have it).</summary>
+    public bool SameSlice(CustomRow other, string key)
+    {
+        if (!_slices.TryGetValue(key, out var mine) || !other._slices.TryGetValue(key, out var theirs) || !mine.AsSpan().SequenceEqual(theirs))
+        {
+            return false;
+        }
+
+        var (a, b) = (_bins.GetValueOrDefault(key), other._bins.GetValueOrDefault(key));
+        return ReferenceEquals(a, b) || (a is not null && b is not null && a.Count == b.Count && a.All(p => b.TryGetValue(p.Key, out var c) && c == p.Value));
+    }
+
     /// <summary>
     /// The row of <paramref name="values"/>: a slice per metric of the set (and the cost columns), the quantile bins, and
     /// every slice of <paramref name="keep"/> under a key the set does not define.

@@ -85,9 +85,9 @@ public static class MetricAggregation
             var key = set.KeyOf(name);
             var hadBefore = b is not null && before!.Has(key);
             var hasAfter = a is not null && after!.Has(key);
-            if (!hadBefore && !hasAfter)
+            if ((!hadBefore && !hasAfter) || (hadBefore && hasAfter && Unmoved(set, name, before!, after!)))
             {
-                continue;
+                continue; // nothing, or a unit's metric that did not move: its contributions (covariate's too) cancel
             }
 
             var into = aggregateOf(set.KeyOf(name));
@@ -105,6 +105,12 @@ public static class MetricAggregation
             }
         }
     }
+
+    /// <summary>Whether a unit's values of <paramref name="metric"/> are the same in both rows (a ratio's: its parts').</summary>
+    private static bool Unmoved(MetricSet set, string metric, CustomRow before, CustomRow after) =>
+        set.ByName.TryGetValue(metric, out var d) && d.Kind == MetricKind.Ratio
+            ? Unmoved(set, d.Numerator!, before, after) && Unmoved(set, d.Denominator!, before, after)
+            : before.SameSlice(after, set.KeyOf(metric));
 
     /// <summary>
     /// Whether CUPED applies to <paramref name="metric"/>: a unit value over a denominator of 1 for every unit (proportion,

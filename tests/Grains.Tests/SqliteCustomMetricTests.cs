@@ -31,6 +31,8 @@ public sealed class SqliteCustomMetricTests : IAsyncLifetime
         ["p90"] = new() { Kind = "quantile", EventType = "rating", Field = "data.score", Quantile = 0.9 },
         ["flow"] = new() { Kind = "funnel", Steps = ["prompt", "model_response", "copy"] },
         ["early"] = new() { Kind = "proportion", EventType = "copy", WindowHours = 1 },
+        ["ratings"] = new() { Kind = "count", EventType = "rating" },
+        ["good_share"] = new() { Kind = "ratio", Numerator = "good", Denominator = "ratings" }, // stores nothing: its parts move it
     };
 
     private static readonly Dictionary<string, ModelPriceOptions> Prices = new(StringComparer.Ordinal)
