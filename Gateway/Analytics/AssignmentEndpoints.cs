@@ -28,7 +28,7 @@ internal static class AssignmentEndpoints
             return Problems.BadRequest($"'user_id' is required (1 to {limits.MaxFieldLength} characters).");
         }
 
-        if (!options.Value.Experiments.TryGetValue(experimentId, out var experiment))
+        if (!options.Value.Experiments.TryGetValue(experimentId, out var experiment) || experiment.Split.Count == 0)
         {
             return Problems.Create(StatusCodes.Status404NotFound, "Experiment not configured", $"No split is configured for experiment '{Problems.Truncate(experimentId)}'.");
         }
@@ -38,7 +38,7 @@ internal static class AssignmentEndpoints
 
     /// <summary>The group for a start request without model_group, or null when the experiment has no configured split.</summary>
     public static string? TryAssign(AnalyticsOptions options, string experimentId, string userId) =>
-        options.Experiments.TryGetValue(experimentId, out var experiment) ? ExperimentAssignment.Assign(experiment, experimentId, userId) : null;
+        options.Experiments.TryGetValue(experimentId, out var experiment) && experiment.Split.Count > 0 ? ExperimentAssignment.Assign(experiment, experimentId, userId) : null;
 }
 
 internal sealed record AssignmentResponse(string ExperimentId, string UserId, string ModelGroup, Dictionary<string, double> Split);

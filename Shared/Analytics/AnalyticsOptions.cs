@@ -66,10 +66,12 @@ public sealed class AnalyticsOptions : IValidatableObject
                 }
             }
 
-            if (options.Split.Count < 2 || options.Split.Values.Any(w => !(w > 0) || double.IsInfinity(w)))
+            // No split is allowed: the clients then pick the groups (model_group on /session/start), and the experiment's
+            // other settings (unit, primary metric, guardrails) still apply. A split, when there is one, assigns.
+            if (options.Split.Count > 0 && (options.Split.Count < 2 || options.Split.Values.Any(w => !(w > 0) || double.IsInfinity(w))))
             {
                 yield return new ValidationResult(
-                    $"Analytics:Experiments:{experiment}:Split needs at least two groups with positive weights.",
+                    $"Analytics:Experiments:{experiment}:Split needs at least two groups with positive weights (or none, when clients pick the groups).",
                     [nameof(Experiments)]);
             }
         }
@@ -109,7 +111,7 @@ public sealed class AnalyticsOptions : IValidatableObject
 
 public sealed class ExperimentOptions
 {
-    /// <summary>model_group → relative weight.</summary>
+    /// <summary>model_group → relative weight; empty when the clients pick the groups (no assignment by the service).</summary>
     public Dictionary<string, double> Split { get; set; } = new(StringComparer.Ordinal);
 
     /// <summary>
