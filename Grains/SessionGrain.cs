@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
 using SessionTracking.Metrics;
 using SessionTracking.ReadModel;
+using SessionTracking.Sessions;
 using SessionTracking.Storage;
 using SessionTracking.Telemetry;
 
@@ -23,7 +24,7 @@ public sealed partial class SessionGrain(
     MetricCatalog metricCatalog,
     IOptions<SessionOptions> options,
     TimeProvider clock,
-    ILogger<SessionGrain> logger) : Grain, ISessionGrain
+    ILogger<SessionGrain> logger) : Grain, ISessionGrain, IFlushTarget
 {
     private readonly SessionOptions _options = options.Value;
     private readonly PendingFlush _pending = new();
@@ -36,17 +37,17 @@ public sealed partial class SessionGrain(
     private long _durableSeq;     // highest number the store has
     private bool _endRequested;   // no new events accepted
     private long _lastActivityMs;
-    private bool _flushing;
     private bool _forgotten;      // deleted by a privacy request: a tombstone until collected
     private IGrainTimer? _flushTimer; // Buffered: due once FlushInterval after events start waiting, else off
     private bool _flushTimerDue;
-    private TaskCompletionSource? _inFlight;
-    private TaskCompletionSource? _nextFlush; // made when someone waits: a session keeps nothing new between flushes
+    private GroupCommit? _groupCommit;
     private SessionSummary _durableMetrics = SessionSummary.Started(); // the store's read-model row of this session
     private SessionSummaryBuilder _metrics = new(SessionSummary.Started()); // the row with every accepted event
     private CustomMetricContext? _customMetrics; // null without custom metrics
 
     private string SessionId => this.GetPrimaryKeyString();
+
+    private GroupCommit Commit => _groupCommit ??= new(this);
 
     [MemberNotNullWhen(true, nameof(_session))]
     private bool Exists => _session is not null && !_forgotten;
@@ -190,13 +191,12 @@ public sealed partial class SessionGrain(
 
         // Appends waiting for a write that will now never happen fail like any failed write: their clients retry
         // and then meet a 404.
-        _nextFlush?.TrySetException(new StoreUnavailableException("The session was deleted."));
-        _nextFlush = null;
-        if (_inFlight is { } inFlight)
+        Commit.FailWaiting(new StoreUnavailableException("The session was deleted."));
+        if (Commit.InFlight is { } inFlight)
         {
             try
             {
-                await inFlight.Task;
+                await inFlight;
             }
             catch (Exception ex) when (ex is StoreUnavailableException or StoreConflictException)
             {
@@ -343,82 +343,23 @@ public sealed partial class SessionGrain(
         return new AppendResult(SessionStatus.Ok, accepted, duplicates, lastSeq, _endRequested);
     }
 
-    /// <summary>
-    /// Completes when everything buffered so far is durable. Callers arriving while a write is in flight share
-    /// the next write: one store round trip per burst, not per request.
-    /// </summary>
-    private Task FlushAsync()
+    /// <summary>Completes when everything buffered so far is durable (<see cref="GroupCommit"/>: one write per burst).</summary>
+    private Task FlushAsync() => Commit.FlushAsync();
+
+    bool IFlushTarget.HasPending => !_pending.IsEmpty;
+
+    SessionFlush IFlushTarget.TakePending() => _pending.Take(_session!, _durableMetrics, _metrics.SnapshotSince(_durableMetrics));
+
+    async Task IFlushTarget.WriteAsync(SessionFlush flush)
     {
-        if (_pending.IsEmpty)
-        {
-            return _inFlight?.Task ?? Task.CompletedTask;
-        }
-
-        var completion = (_nextFlush ??= NewCompletion()).Task;
-        if (!_flushing)
-        {
-            _flushing = true;
-            _ = RunFlushLoopAsync();
-        }
-
-        return completion;
+        var started = clock.GetTimestamp();
+        await store.AppendAsync(flush, CancellationToken.None);
+        var elapsed = clock.GetElapsedTime(started);
+        SessionMetrics.FlushDuration.Record(elapsed.TotalSeconds);
+        LogFlushed(logger, SessionId, flush.Events.Count, elapsed.TotalMilliseconds);
     }
 
-    private async Task RunFlushLoopAsync()
-    {
-        try
-        {
-            while (!_pending.IsEmpty)
-            {
-                var flush = _pending.Take(_session!, _durableMetrics, _metrics.SnapshotSince(_durableMetrics));
-                _inFlight = _nextFlush ?? NewCompletion();
-                _nextFlush = null;
-                try
-                {
-                    var started = clock.GetTimestamp();
-                    await store.AppendAsync(flush, CancellationToken.None);
-                    var elapsed = clock.GetElapsedTime(started);
-                    SessionMetrics.FlushDuration.Record(elapsed.TotalSeconds);
-                    OnFlushed(flush, elapsed);
-                    _inFlight.TrySetResult();
-                }
-                catch (Exception ex)
-                {
-                    // Every failure fails the write, whatever its type: only the port's "unavailable" says that nothing
-                    // was written. A conflict says our numbering is stale, and any other exception leaves the outcome
-                    // unknown; after both, the store's state is the truth, and waiters learn of the failure only once
-                    // the grain holds it again (their retries are then numbered and deduplicated against it).
-                    var failure = AsPortFailure(ex);
-                    OnFlushFailed(flush, ex);
-                    if (ex is not StoreUnavailableException)
-                    {
-                        await ReloadFromStoreAsync(flush);
-                    }
-
-                    _inFlight.TrySetException(failure);
-                    if (_options.Durability == DurabilityMode.Acked)
-                    {
-                        // Unacknowledged events behind the failed write share its fate: their callers retry.
-                        _nextFlush?.TrySetException(failure);
-                        _nextFlush = null;
-                    }
-
-                    break;
-                }
-                finally
-                {
-                    _inFlight = null;
-                }
-            }
-        }
-        finally
-        {
-            _flushing = false;
-            ScheduleBufferedFlush(); // Buffered: what a failed write put back waits for the timer
-        }
-    }
-
-    private void OnFlushed(SessionFlush flush, TimeSpan elapsed)
+    void IFlushTarget.OnWritten(SessionFlush flush)
     {
         if (flush.Events.Count > 0)
         {
@@ -431,9 +372,30 @@ public sealed partial class SessionGrain(
         }
 
         _durableMetrics = flush.ReadModel!.Current;
-
-        LogFlushed(logger, SessionId, flush.Events.Count, elapsed.TotalMilliseconds);
     }
+
+    /// <summary>
+    /// Every failure fails the write, whatever its type: only the port's "unavailable" says that nothing was written. A
+    /// conflict says our numbering is stale, and any other exception leaves the outcome unknown; after both, the store's
+    /// state is the truth, and waiters learn of the failure only once the grain holds it again (their retries are then
+    /// numbered and deduplicated against it).
+    /// </summary>
+    async Task<Exception> IFlushTarget.OnFailedAsync(SessionFlush flush, Exception exception)
+    {
+        var failure = AsPortFailure(exception);
+        OnFlushFailed(flush, exception);
+        if (exception is not StoreUnavailableException)
+        {
+            await ReloadFromStoreAsync(flush);
+        }
+
+        return failure;
+    }
+
+    // Acked: unacknowledged events behind the failed write share its fate; their callers retry.
+    bool IFlushTarget.FailsWaitersBehind => _options.Durability == DurabilityMode.Acked;
+
+    void IFlushTarget.OnIdle() => ScheduleBufferedFlush(); // Buffered: what a failed write put back waits for the timer
 
     private void OnFlushFailed(SessionFlush flush, Exception ex)
     {
@@ -721,7 +683,6 @@ public sealed partial class SessionGrain(
         return new StoreUnavailableException($"The session store failed ({ex.GetType().Name}); nothing in this request was stored. Retry.");
     }
 
-    private static TaskCompletionSource NewCompletion() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Session {SessionId}: flushed {Count} events in {ElapsedMs:F2} ms")]
     private static partial void LogFlushed(ILogger logger, string sessionId, int count, double elapsedMs);
