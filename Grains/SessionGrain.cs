@@ -24,51 +24,43 @@ public sealed partial class SessionGrain(
     MetricCatalog metricCatalog,
     IOptions<SessionOptions> options,
     TimeProvider clock,
-    ILogger<SessionGrain> logger) : Grain, ISessionGrain, IFlushTarget
+    ILogger<SessionGrain> logger) : Grain, ISessionGrain
 {
     private readonly SessionOptions _options = options.Value;
-    private readonly PendingFlush _pending = new();
-    private readonly SessionDedup _dedup = new(options.Value.RecentIdWindow);
+    private readonly SessionState _state = new(options.Value);
     private readonly RequestBudget _budget = new(options.Value.RequestsPerSecond, clock);
     private readonly ClockSkewCorrection _clockSkew = new(options.Value);
 
-    private SessionInfo? _session;
-    private long _lastSeq;        // highest number handed out
-    private long _durableSeq;     // highest number the store has
-    private bool _endRequested;   // no new events accepted
     private long _lastActivityMs;
-    private bool _forgotten;      // deleted by a privacy request: a tombstone until collected
     private IGrainTimer? _flushTimer; // Buffered: due once FlushInterval after events start waiting, else off
     private bool _flushTimerDue;
-    private GroupCommit? _groupCommit;
-    private SessionSummary _durableMetrics = SessionSummary.Started(); // the store's read-model row of this session
-    private SessionSummaryBuilder _metrics = new(SessionSummary.Started()); // the row with every accepted event
-    private CustomMetricContext? _customMetrics; // null without custom metrics
 
     private string SessionId => this.GetPrimaryKeyString();
 
-    private GroupCommit Commit => _groupCommit ??= new(this);
+    private SessionWriter? _writer;
 
-    [MemberNotNullWhen(true, nameof(_session))]
-    private bool Exists => _session is not null && !_forgotten;
+    private SessionWriter Writer => _writer ??= new(_state, store, _options, clock, logger, SessionId, DeactivateOnIdle, ScheduleBufferedFlush);
+
+    private GroupCommit Commit => Writer.Commit;
+
+    private SessionInfo? Session => _state.Session;
+
+    [MemberNotNullWhen(true, nameof(Session))]
+    private bool Exists => Session is not null && !_state.Forgotten;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         var snapshot = await CallStoreAsync(() => store.LoadSessionAsync(SessionId, _options.RecentIdWindow, cancellationToken));
         if (snapshot is not null)
         {
-            _customMetrics = await CallStoreAsync(() => CustomMetricActivation.ContextAsync(metricCatalog, store, snapshot.Session, cancellationToken));
-            if (_customMetrics is { } context)
+            _state.CustomMetrics = await CallStoreAsync(() => CustomMetricActivation.ContextAsync(metricCatalog, store, snapshot.Session, cancellationToken));
+            if (_state.CustomMetrics is { } context)
             {
                 snapshot = await CallStoreAsync(() => CustomMetricActivation.CompleteAsync(store, snapshot, context, _options.RecentIdWindow, cancellationToken));
             }
 
-            _session = snapshot.Session;
-            _lastSeq = _durableSeq = snapshot.LastSeq;
-            _endRequested = snapshot.Session.EndTime is not null;
-            _dedup.Load(snapshot);
-            _durableMetrics = snapshot.Metrics;
-            _metrics = NewBuilder(snapshot.Metrics);
+            _state.Load(snapshot);
+            _state.EndRequested = snapshot.Session.EndTime is not null;
             _lastActivityMs = NowMs();
             StartTimers();
         }
@@ -85,15 +77,15 @@ public sealed partial class SessionGrain(
         }
         catch (Exception ex)
         {
-            LogDeactivationFlushFailed(logger, ex, SessionId, _pending.Events.Count);
+            SessionLog.LogDeactivationFlushFailed(logger, ex, SessionId, _state.Pending.Events.Count);
         }
     }
 
     public async ValueTask<StartResult> StartAsync(StartSession command)
     {
-        if (_session is not null)
+        if (Session is not null)
         {
-            return new StartResult(SessionStatus.AlreadyExists, _session);
+            return new StartResult(SessionStatus.AlreadyExists, Session);
         }
 
         var startTime = clock.GetUtcNow();
@@ -105,8 +97,8 @@ public sealed partial class SessionGrain(
         SessionSummary created;
         try
         {
-            _customMetrics = await CustomMetricActivation.ContextAsync(metricCatalog, store, session, CancellationToken.None);
-            created = SessionSummary.OfNewSession(initial, [], _customMetrics);
+            _state.CustomMetrics = await CustomMetricActivation.ContextAsync(metricCatalog, store, session, CancellationToken.None);
+            created = SessionSummary.OfNewSession(initial, [], _state.CustomMetrics);
             await store.CreateSessionAsync(session, initial, created, CancellationToken.None);
         }
         catch (StoreConflictException)
@@ -116,14 +108,14 @@ public sealed partial class SessionGrain(
         }
         catch (Exception ex) when (ex is not StoreUnavailableException)
         {
-            throw AsPortFailure(ex);
+            throw SessionLog.AsPortFailure(logger, SessionId, ex);
         }
 
-        _session = session;
-        _lastSeq = _durableSeq = initial.Length;
-        _dedup.AddInitial(initial.Select(e => e.ClientId).OfType<string>());
-        _durableMetrics = created;
-        _metrics = NewBuilder(_durableMetrics);
+        _state.Session = session;
+        _state.LastSeq = _state.DurableSeq = initial.Length;
+        _state.Dedup.AddInitial(initial.Select(e => e.ClientId).OfType<string>());
+        _state.DurableMetrics = created;
+        _state.Metrics = _state.NewBuilder(_state.DurableMetrics);
         _lastActivityMs = NowMs();
         StartTimers();
         return new StartResult(SessionStatus.Ok, session);
@@ -136,7 +128,7 @@ public sealed partial class SessionGrain(
         AppendCoreAsync(
             [exchange.Prompt, exchange.Response],
             end: false,
-            _session is null ? null : exchange.Row with { UserId = exchange.Row.UserId ?? _session.UserId, ModelGroup = exchange.Row.ModelGroup ?? _session.ModelGroup },
+            Session is null ? null : exchange.Row with { UserId = exchange.Row.UserId ?? Session.UserId, ModelGroup = exchange.Row.ModelGroup ?? Session.ModelGroup },
             legacy: null);
 
     public ValueTask<AppendResult> RecordLegacyEventAsync(LegacyEvent legacyEvent) =>
@@ -156,13 +148,13 @@ public sealed partial class SessionGrain(
             return new EndResult(SessionStatus.NotFound, null, 0);
         }
 
-        if (!_endRequested)
+        if (!_state.EndRequested)
         {
-            RequestEnd(clock.GetUtcNow());
+            _state.RequestEnd(clock.GetUtcNow());
         }
 
         await FlushAsync();
-        return new EndResult(SessionStatus.Ok, _session.EndTime, _lastSeq);
+        return new EndResult(SessionStatus.Ok, Session.EndTime, _state.LastSeq);
     }
 
     public ValueTask<SessionStatus> GetStatusAsync()
@@ -180,14 +172,14 @@ public sealed partial class SessionGrain(
             return ValueTask.FromResult(SessionStatus.RateLimited);
         }
 
-        return ValueTask.FromResult(_endRequested ? SessionStatus.Ended : SessionStatus.Ok);
+        return ValueTask.FromResult(_state.EndRequested ? SessionStatus.Ended : SessionStatus.Ok);
     }
 
     public async ValueTask ForgetAsync()
     {
-        _forgotten = true;
-        _endRequested = true;
-        _pending.Clear();
+        _state.Forgotten = true;
+        _state.EndRequested = true;
+        _state.Pending.Clear();
 
         // Appends waiting for a write that will now never happen fail like any failed write: their clients retry
         // and then meet a 404.
@@ -222,8 +214,8 @@ public sealed partial class SessionGrain(
         await FlushAsync();
         var events = await CallStoreAsync(() => store.ReadEventsAsync(SessionId, afterSeq, limit, CancellationToken.None));
         var last = events.Count > 0 ? events[^1].Seq : afterSeq;
-        long? next = events.Count == limit && last < _durableSeq ? last : null;
-        return new SessionPage(_session, [.. events], _durableSeq, next);
+        long? next = events.Count == limit && last < _state.DurableSeq ? last : null;
+        return new SessionPage(Session, [.. events], _state.DurableSeq, next);
     }
 
     private ValueTask<AppendResult> AppendCoreAsync(IncomingEvent[] events, bool end, QueryRow? query, LegacyEvent? legacy, long? sentAt = null) =>
@@ -252,7 +244,7 @@ public sealed partial class SessionGrain(
         }
         catch (StoreConflictException ex)
         {
-            LogConflictUnresolved(logger, ex, SessionId);
+            SessionLog.LogConflictUnresolved(logger, ex, SessionId);
             throw new StoreUnavailableException("Another activation of this session wrote it concurrently; nothing in this request was stored. Retry.");
         }
     }
@@ -269,14 +261,14 @@ public sealed partial class SessionGrain(
         DedupLookup lookup;
         try
         {
-            lookup = await _dedup.LookupAsync(events, store, SessionId);
+            lookup = await _state.Dedup.LookupAsync(events, store, SessionId);
         }
         catch (Exception ex)
         {
-            throw AsPortFailure(ex);
+            throw SessionLog.AsPortFailure(logger, SessionId, ex);
         }
 
-        if (_forgotten)
+        if (_state.Forgotten)
         {
             return AppendResult.NotFound; // deleted while the store was asked about ids
         }
@@ -286,16 +278,16 @@ public sealed partial class SessionGrain(
         var duplicate = SessionDedup.FindDuplicates(events, lookup, out var duplicates);
         var accepted = events.Length - duplicates;
         SessionMetrics.Rejected(duplicates, "duplicate");
-        if (_endRequested)
+        if (_state.EndRequested)
         {
             SessionMetrics.Rejected(accepted, "session_ended");
             // A resend of events already stored is answered as before, even after end; anything new is refused.
             return accepted == 0 && query is null && legacy is null
-                ? new AppendResult(SessionStatus.Ok, 0, duplicates, _lastSeq, true)
-                : new AppendResult(SessionStatus.Ended, 0, duplicates, _lastSeq, true);
+                ? new AppendResult(SessionStatus.Ok, 0, duplicates, _state.LastSeq, true)
+                : new AppendResult(SessionStatus.Ended, 0, duplicates, _state.LastSeq, true);
         }
 
-        _pending.Events.EnsureCapacity(_pending.Events.Count + accepted);
+        _state.Pending.Events.EnsureCapacity(_state.Pending.Events.Count + accepted);
         for (var i = 0; i < events.Length; i++)
         {
             if (duplicate?[i] == true)
@@ -304,265 +296,51 @@ public sealed partial class SessionGrain(
             }
 
             var e = events[i];
-            var numbered = new StoredEvent(++_lastSeq, e.ClientTime ?? now, e.Type, e.DataJson, e.ClientId, now, _clockSkew.Correct(e.ClientTime, sentAt, now))
+            var numbered = new StoredEvent(++_state.LastSeq, e.ClientTime ?? now, e.Type, e.DataJson, e.ClientId, now, _clockSkew.Correct(e.ClientTime, sentAt, now))
             {
                 IdHash = lookup.Keys?[i] ?? 0,
             };
-            _pending.Events.Add(numbered);
-            _metrics.Add(numbered, _pending.Samples);
+            _state.Pending.Events.Add(numbered);
+            _state.Metrics.Add(numbered, _state.Pending.Samples);
             if (e.ClientId is { } id)
             {
-                _dedup.Accept(id, lookup.Keys![i]); // a key is set for every event with an id
+                _state.Dedup.Accept(id, lookup.Keys![i]); // a key is set for every event with an id
             }
         }
 
         if (query is not null)
         {
-            _pending.Queries.Add(query);
+            _state.Pending.Queries.Add(query);
         }
 
         if (legacy is not null)
         {
-            _pending.LegacyEvents.Add(legacy);
+            _state.Pending.LegacyEvents.Add(legacy);
         }
 
         if (end)
         {
-            RequestEnd(clock.GetUtcNow());
+            _state.RequestEnd(clock.GetUtcNow());
         }
 
         _lastActivityMs = now;
-        var lastSeq = _lastSeq;
-        if (_options.Durability == DurabilityMode.Acked || end || _pending.Events.Count >= _options.MaxBufferedEvents)
+        var lastSeq = _state.LastSeq;
+        if (_options.Durability == DurabilityMode.Acked || end || _state.Pending.Events.Count >= _options.MaxBufferedEvents)
         {
             await FlushAsync();
         }
 
         ScheduleBufferedFlush();
         SessionMetrics.EventsAccepted.Add(accepted);
-        return new AppendResult(SessionStatus.Ok, accepted, duplicates, lastSeq, _endRequested);
+        return new AppendResult(SessionStatus.Ok, accepted, duplicates, lastSeq, _state.EndRequested);
     }
 
     /// <summary>Completes when everything buffered so far is durable (<see cref="GroupCommit"/>: one write per burst).</summary>
     private Task FlushAsync() => Commit.FlushAsync();
 
-    bool IFlushTarget.HasPending => !_pending.IsEmpty;
-
-    SessionFlush IFlushTarget.TakePending() => _pending.Take(_session!, _durableMetrics, _metrics.SnapshotSince(_durableMetrics));
-
-    async Task IFlushTarget.WriteAsync(SessionFlush flush)
-    {
-        var started = clock.GetTimestamp();
-        await store.AppendAsync(flush, CancellationToken.None);
-        var elapsed = clock.GetElapsedTime(started);
-        SessionMetrics.FlushDuration.Record(elapsed.TotalSeconds);
-        LogFlushed(logger, SessionId, flush.Events.Count, elapsed.TotalMilliseconds);
-    }
-
-    void IFlushTarget.OnWritten(SessionFlush flush)
-    {
-        if (flush.Events.Count > 0)
-        {
-            _durableSeq = flush.Events[^1].Seq;
-        }
-
-        if (flush.EndTime is { } end)
-        {
-            _session = _session! with { EndTime = end };
-        }
-
-        _durableMetrics = flush.ReadModel!.Current;
-    }
-
-    /// <summary>
-    /// Every failure fails the write, whatever its type: only the port's "unavailable" says that nothing was written. A
-    /// conflict says our numbering is stale, and any other exception leaves the outcome unknown; after both, the store's
-    /// state is the truth, and waiters learn of the failure only once the grain holds it again (their retries are then
-    /// numbered and deduplicated against it).
-    /// </summary>
-    async Task<Exception> IFlushTarget.OnFailedAsync(SessionFlush flush, Exception exception)
-    {
-        var failure = AsPortFailure(exception);
-        OnFlushFailed(flush, exception);
-        if (exception is not StoreUnavailableException)
-        {
-            await ReloadFromStoreAsync(flush);
-        }
-
-        return failure;
-    }
-
-    // Acked: unacknowledged events behind the failed write share its fate; their callers retry.
-    bool IFlushTarget.FailsWaitersBehind => _options.Durability == DurabilityMode.Acked;
-
-    void IFlushTarget.OnIdle() => ScheduleBufferedFlush(); // Buffered: what a failed write put back waits for the timer
-
-    private void OnFlushFailed(SessionFlush flush, Exception ex)
-    {
-        LogFlushFailed(logger, ex, SessionId, flush.Events.Count);
-        if (ex is StoreConflictException)
-        {
-            // Another activation wrote this session: our numbering is stale (ReloadFromStoreAsync). This activation
-            // may be the one the directory no longer points to; the next call finds the registered one.
-            DeactivateOnIdle();
-            return;
-        }
-
-        if (ex is not StoreUnavailableException)
-        {
-            return; // outcome unknown: ReloadFromStoreAsync takes the store's state
-        }
-
-        if (_options.Durability == DurabilityMode.Buffered)
-        {
-            // Already acknowledged: keep them, in order, for the next attempt.
-            _pending.Restore(flush);
-            return;
-        }
-
-        // Acked: nothing after the durable point was acknowledged. Forget it so retries are accepted afresh.
-        foreach (var e in flush.Events.Concat(_pending.Events))
-        {
-            if (e.ClientId is { } id)
-            {
-                _dedup.Forget(id);
-            }
-        }
-
-        _pending.Clear();
-        _lastSeq = _durableSeq;
-        _endRequested = _session!.EndTime is not null;
-        _metrics = NewBuilder(_durableMetrics);
-    }
-
-    /// <summary>
-    /// After a conflict or a failure of unknown outcome: takes the session's state (last sequence number, recent client
-    /// ids, end, read-model row) from the store again. Acked: nothing after the durable point was acknowledged, so it is
-    /// dropped and the callers retry. Buffered: the failed events were acknowledged, so they are kept and numbered after
-    /// what the store holds, minus ids the store already has (the failed write itself may have committed); the next
-    /// flush writes them.
-    /// </summary>
-    private async Task ReloadFromStoreAsync(SessionFlush failed)
-    {
-        SessionSnapshot? snapshot = null;
-        try
-        {
-            snapshot = await store.LoadSessionAsync(SessionId, _options.RecentIdWindow, CancellationToken.None);
-        }
-        catch (Exception ex)
-        {
-            LogFlushFailed(logger, ex, SessionId, 0);
-        }
-
-        var buffered = _options.Durability == DurabilityMode.Buffered;
-        HashSet<string>? storedBeyondWindow = null;
-        if (buffered && snapshot is not null)
-        {
-            storedBeyondWindow = await FindOwedIdsStoredBeyondWindowAsync(snapshot, failed);
-            snapshot = storedBeyondWindow is null ? null : snapshot;
-        }
-        if (buffered)
-        {
-            _pending.Restore(failed);
-        }
-
-        foreach (var e in buffered ? _pending.Events : failed.Events.Concat(_pending.Events))
-        {
-            if (e.ClientId is { } id)
-            {
-                _dedup.Forget(id);
-            }
-        }
-
-        if (snapshot is null || _forgotten)
-        {
-            // The store did not answer: back to the last state known durable. Should the failed write have committed
-            // after all, the next flush reuses its numbers or its read-model version, which the store refuses as a
-            // conflict, and that reload finds it.
-            if (!buffered)
-            {
-                _pending.Clear();
-                _lastSeq = _durableSeq;
-                _endRequested = _session!.EndTime is not null;
-                _metrics = NewBuilder(_durableMetrics);
-            }
-
-            return;
-        }
-
-        _session = snapshot.Session;
-        _lastSeq = _durableSeq = snapshot.LastSeq;
-        _dedup.Load(snapshot);
-
-        // The read model too: the stored summary is the version the next flush starts from.
-        _durableMetrics = snapshot.Metrics;
-        _metrics = NewBuilder(snapshot.Metrics);
-        if (!buffered)
-        {
-            _pending.Clear();
-            _endRequested = snapshot.Session.EndTime is not null;
-            return;
-        }
-
-        var owed = _pending.Events.ToList();
-        _pending.Events.Clear();
-        _pending.Samples.Clear();
-        foreach (var e in owed)
-        {
-            if (e.ClientId is { } id && (_dedup.Holds(id) || storedBeyondWindow!.Contains(id)))
-            {
-                continue; // the store has it: the failed write committed, or the other activation stored it
-            }
-
-            var renumbered = e with { Seq = ++_lastSeq };
-            _pending.Events.Add(renumbered);
-            _metrics.Add(renumbered, _pending.Samples);
-            if (e.ClientId is { } kept)
-            {
-                _dedup.Accept(kept, ClientIdHashSet.KeyOf(kept));
-            }
-        }
-
-        if (_pending.EndTime is { } end)
-        {
-            _metrics.End(_session.StartTime, end, _pending.Samples);
-        }
-    }
-
-    /// <summary>
-    /// Buffered, after a reload: the owed ids the store holds although its snapshot's window of recent ids does not show
-    /// them (a failed write larger than the window may have committed). Null when the store could not be asked.
-    /// </summary>
-    private async Task<HashSet<string>?> FindOwedIdsStoredBeyondWindowAsync(SessionSnapshot snapshot, SessionFlush failed)
-    {
-        var found = new HashSet<string>(StringComparer.Ordinal);
-        if (snapshot.LastSeq <= snapshot.RecentClientIds.Count)
-        {
-            return found; // the window shows every id the store has
-        }
-
-        var recent = snapshot.RecentClientIds.ToHashSet(StringComparer.Ordinal);
-        var unseen = failed.Events.Concat(_pending.Events).Select(e => e.ClientId).OfType<string>().Where(id => !recent.Contains(id)).Distinct().ToList();
-        if (unseen.Count == 0)
-        {
-            return found;
-        }
-
-        try
-        {
-            found.UnionWith(await store.FindStoredClientIdsAsync(SessionId, unseen, CancellationToken.None));
-            return found;
-        }
-        catch (Exception ex)
-        {
-            LogFlushFailed(logger, ex, SessionId, 0);
-            return null;
-        }
-    }
-
     private void DeactivateUnlessForgotten()
     {
-        if (!_forgotten)
+        if (!_state.Forgotten)
         {
             DeactivateOnIdle();
         }
@@ -579,7 +357,7 @@ public sealed partial class SessionGrain(
                 new GrainTimerCreationOptions(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan) { Interleave = true });
         }
 
-        if (_session?.EndTime is null)
+        if (Session?.EndTime is null)
         {
             var period = TimeSpan.FromTicks(Math.Max(_options.IdleTimeout.Ticks / 4, TimeSpan.TicksPerSecond));
             this.RegisterGrainTimer(
@@ -592,7 +370,7 @@ public sealed partial class SessionGrain(
     /// <summary>Buffered: makes the flush timer due in <c>FlushInterval</c> unless it already is or nothing waits.</summary>
     private void ScheduleBufferedFlush()
     {
-        if (_flushTimer is null || _flushTimerDue || _pending.IsEmpty)
+        if (_flushTimer is null || _flushTimerDue || _state.Pending.IsEmpty)
         {
             return;
         }
@@ -623,13 +401,13 @@ public sealed partial class SessionGrain(
 
     private async Task OnIdleTimerAsync()
     {
-        if (_endRequested || NowMs() - _lastActivityMs < _options.IdleTimeout.TotalMilliseconds)
+        if (_state.EndRequested || NowMs() - _lastActivityMs < _options.IdleTimeout.TotalMilliseconds)
         {
             return;
         }
 
-        RequestEnd(DateTimeOffset.FromUnixTimeMilliseconds(_lastActivityMs));
-        LogIdleEnded(logger, SessionId);
+        _state.RequestEnd(DateTimeOffset.FromUnixTimeMilliseconds(_lastActivityMs));
+        SessionLog.LogIdleEnded(logger, SessionId);
         try
         {
             await FlushAsync();
@@ -637,22 +415,11 @@ public sealed partial class SessionGrain(
         }
         catch (Exception ex) when (ex is StoreUnavailableException or StoreConflictException)
         {
-            // The flush failure reset _endRequested (acked) or kept the end pending (buffered): the next tick retries.
+            // The flush failure reset _state.EndRequested (acked) or kept the end pending (buffered): the next tick retries.
         }
     }
 
-    /// <summary>No new events from here on; the end is written with the next flush.</summary>
-    private void RequestEnd(DateTimeOffset endTime)
-    {
-        _endRequested = true;
-        _pending.EndTime = endTime;
-        _metrics.End(_session!.StartTime, endTime, _pending.Samples);
-    }
-
     private long NowMs() => clock.GetUtcNow().ToUnixTimeMilliseconds();
-
-    /// <summary>A builder of the session's row from <paramref name="from"/>, custom metrics included.</summary>
-    private SessionSummaryBuilder NewBuilder(SessionSummary from) => new(from, custom: _customMetrics);
 
     /// <summary>A store call whose failures reach the caller as the port's types (<see cref="AsPortFailure"/>).</summary>
     private async Task<T> CallStoreAsync<T>(Func<Task<T>> call)
@@ -663,42 +430,7 @@ public sealed partial class SessionGrain(
         }
         catch (Exception ex) when (ex is not (StoreUnavailableException or StoreConflictException))
         {
-            throw AsPortFailure(ex);
+            throw SessionLog.AsPortFailure(logger, SessionId, ex);
         }
     }
-
-    /// <summary>
-    /// The port's two failure types pass as they are. Anything else an adapter lets through (a driver error it does not
-    /// map, a bug) is answered like an unavailable store, 503 and retry, never a 500 or a hang; it is logged here with
-    /// its cause, which does not cross the grain boundary (the gateway may not know the driver's exception types).
-    /// </summary>
-    private Exception AsPortFailure(Exception ex)
-    {
-        if (ex is StoreUnavailableException or StoreConflictException)
-        {
-            return ex;
-        }
-
-        LogUnexpectedStoreFailure(logger, ex, SessionId, ex.GetType().Name);
-        return new StoreUnavailableException($"The session store failed ({ex.GetType().Name}); nothing in this request was stored. Retry.");
-    }
-
-
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Session {SessionId}: flushed {Count} events in {ElapsedMs:F2} ms")]
-    private static partial void LogFlushed(ILogger logger, string sessionId, int count, double elapsedMs);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Session {SessionId}: flush of {Count} events failed")]
-    private static partial void LogFlushFailed(ILogger logger, Exception exception, string sessionId, int count);
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "Session {SessionId}: flush on deactivation failed, {Count} buffered events not stored")]
-    private static partial void LogDeactivationFlushFailed(ILogger logger, Exception exception, string sessionId, int count);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Session {SessionId}: another activation kept writing it; the request is answered as unavailable")]
-    private static partial void LogConflictUnresolved(ILogger logger, Exception exception, string sessionId);
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "Session {SessionId}: the store threw {ExceptionType}, which its adapter should have mapped; answered as unavailable")]
-    private static partial void LogUnexpectedStoreFailure(ILogger logger, Exception exception, string sessionId, string exceptionType);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Session {SessionId}: ended after idle timeout")]
-    private static partial void LogIdleEnded(ILogger logger, string sessionId);
 }

@@ -319,12 +319,13 @@ internal sealed class FaultInjectingStore(ISessionStore inner) : DelegatingSessi
             return await call();
         }
 
+        // Counted before the write: a test that sees the write's events stored then sees the count too.
+        ThrownBySession.AddOrUpdate(sessionId, 1, (_, n) => n + 1);
         if (fault.AfterWrite)
         {
             await call();
         }
 
-        ThrownBySession.AddOrUpdate(sessionId, 1, (_, n) => n + 1);
         throw Create(fault.Type);
     }
 
