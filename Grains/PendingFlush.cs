@@ -17,6 +17,20 @@ internal sealed class PendingFlush
 
     public DateTimeOffset? EndTime { get; set; }
 
+    /// <summary>Buffers a request's legacy rows, when it has them.</summary>
+    public void Add(QueryRow? query, LegacyEvent? legacy)
+    {
+        if (query is not null)
+        {
+            Queries.Add(query);
+        }
+
+        if (legacy is not null)
+        {
+            LegacyEvents.Add(legacy);
+        }
+    }
+
     public bool IsEmpty => Events.Count == 0 && Queries.Count == 0 && LegacyEvents.Count == 0 && EndTime is null;
 
     /// <summary>

@@ -32,8 +32,7 @@ public sealed partial class SessionGrain(
     private readonly ClockSkewCorrection _clockSkew = new(options.Value);
 
     private long _lastActivityMs;
-    private IGrainTimer? _flushTimer; // Buffered: due once FlushInterval after events start waiting, else off
-    private bool _flushTimerDue;
+    private SessionTimers? _timers;
 
     private string SessionId => this.GetPrimaryKeyString();
 
@@ -43,6 +42,8 @@ public sealed partial class SessionGrain(
 
     private GroupCommit Commit => Writer.Commit;
 
+    private SessionTimers Timers => _timers ??= new(this, _options);
+
     private SessionInfo? Session => _state.Session;
 
     [MemberNotNullWhen(true, nameof(Session))]
@@ -50,13 +51,13 @@ public sealed partial class SessionGrain(
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        var snapshot = await CallStoreAsync(() => store.LoadSessionAsync(SessionId, _options.RecentIdWindow, cancellationToken));
+        var snapshot = await SessionLog.CallStoreAsync(logger, SessionId, () => store.LoadSessionAsync(SessionId, _options.RecentIdWindow, cancellationToken));
         if (snapshot is not null)
         {
-            _state.CustomMetrics = await CallStoreAsync(() => CustomMetricActivation.ContextAsync(metricCatalog, store, snapshot.Session, cancellationToken));
+            _state.CustomMetrics = await SessionLog.CallStoreAsync(logger, SessionId, () => CustomMetricActivation.ContextAsync(metricCatalog, store, snapshot.Session, cancellationToken));
             if (_state.CustomMetrics is { } context)
             {
-                snapshot = await CallStoreAsync(() => CustomMetricActivation.CompleteAsync(store, snapshot, context, _options.RecentIdWindow, cancellationToken));
+                snapshot = await SessionLog.CallStoreAsync(logger, SessionId, () => CustomMetricActivation.CompleteAsync(store, snapshot, context, _options.RecentIdWindow, cancellationToken));
             }
 
             _state.Load(snapshot);
@@ -175,29 +176,9 @@ public sealed partial class SessionGrain(
         return ValueTask.FromResult(_state.EndRequested ? SessionStatus.Ended : SessionStatus.Ok);
     }
 
-    public async ValueTask ForgetAsync()
-    {
-        _state.Forgotten = true;
-        _state.EndRequested = true;
-        _state.Pending.Clear();
-
-        // Appends waiting for a write that will now never happen fail like any failed write: their clients retry
-        // and then meet a 404.
-        Commit.FailWaiting(new StoreUnavailableException("The session was deleted."));
-        if (Commit.InFlight is { } inFlight)
-        {
-            try
-            {
-                await inFlight;
-            }
-            catch (Exception ex) when (ex is StoreUnavailableException or StoreConflictException)
-            {
-            }
-        }
-
-        // No deactivation here: a new activation would load the session from the store until the caller has deleted
-        // it. The tombstone answers "not found" until Orleans collects it as idle.
-    }
+    // No deactivation: a new activation would load the session from the store until the caller has deleted it. The
+    // tombstone answers "not found" until Orleans collects it as idle.
+    public async ValueTask ForgetAsync() => await Writer.ForgetAsync();
 
     public ValueTask<SessionPage?> ReadAsync(long afterSeq, int limit) =>
         OnceMoreOnConflictAsync((afterSeq, limit), static (grain, page) => grain.ReadOnceAsync(page.afterSeq, page.limit));
@@ -212,7 +193,7 @@ public sealed partial class SessionGrain(
 
         // Buffered events become durable first, so a read never shows what a crash could take back.
         await FlushAsync();
-        var events = await CallStoreAsync(() => store.ReadEventsAsync(SessionId, afterSeq, limit, CancellationToken.None));
+        var events = await SessionLog.CallStoreAsync(logger, SessionId, () => store.ReadEventsAsync(SessionId, afterSeq, limit, CancellationToken.None));
         var last = events.Count > 0 ? events[^1].Seq : afterSeq;
         long? next = events.Count == limit && last < _state.DurableSeq ? last : null;
         return new SessionPage(Session, [.. events], _state.DurableSeq, next);
@@ -287,36 +268,8 @@ public sealed partial class SessionGrain(
                 : new AppendResult(SessionStatus.Ended, 0, duplicates, _state.LastSeq, true);
         }
 
-        _state.Pending.Events.EnsureCapacity(_state.Pending.Events.Count + accepted);
-        for (var i = 0; i < events.Length; i++)
-        {
-            if (duplicate?[i] == true)
-            {
-                continue;
-            }
-
-            var e = events[i];
-            var numbered = new StoredEvent(++_state.LastSeq, e.ClientTime ?? now, e.Type, e.DataJson, e.ClientId, now, _clockSkew.Correct(e.ClientTime, sentAt, now))
-            {
-                IdHash = lookup.Keys?[i] ?? 0,
-            };
-            _state.Pending.Events.Add(numbered);
-            _state.Metrics.Add(numbered, _state.Pending.Samples);
-            if (e.ClientId is { } id)
-            {
-                _state.Dedup.Accept(id, lookup.Keys![i]); // a key is set for every event with an id
-            }
-        }
-
-        if (query is not null)
-        {
-            _state.Pending.Queries.Add(query);
-        }
-
-        if (legacy is not null)
-        {
-            _state.Pending.LegacyEvents.Add(legacy);
-        }
+        _state.Accept(events, duplicate, accepted, lookup.Keys, now, e => _clockSkew.Correct(e.ClientTime, sentAt, now));
+        _state.Pending.Add(query, legacy);
 
         if (end)
         {
@@ -346,49 +299,15 @@ public sealed partial class SessionGrain(
         }
     }
 
-    private void StartTimers()
-    {
-        if (_options.Durability == DurabilityMode.Buffered)
-        {
-            // Not periodic: a tick per second of each of 100,000 idle sessions kept half a core busy doing nothing.
-            _flushTimer = this.RegisterGrainTimer(
-                static (grain, _) => grain.OnFlushTimerAsync(),
-                this,
-                new GrainTimerCreationOptions(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan) { Interleave = true });
-        }
+    private void StartTimers() =>
+        Timers.Start(Session?.EndTime is null, static grain => grain.OnFlushTimerAsync(), static grain => grain.OnIdleTimerAsync(), this);
 
-        if (Session?.EndTime is null)
-        {
-            var period = TimeSpan.FromTicks(Math.Max(_options.IdleTimeout.Ticks / 4, TimeSpan.TicksPerSecond));
-            this.RegisterGrainTimer(
-                static (grain, _) => grain.OnIdleTimerAsync(),
-                this,
-                new GrainTimerCreationOptions(period, period) { Interleave = true });
-        }
-    }
-
-    /// <summary>Buffered: makes the flush timer due in <c>FlushInterval</c> unless it already is or nothing waits.</summary>
-    private void ScheduleBufferedFlush()
-    {
-        if (_flushTimer is null || _flushTimerDue || _state.Pending.IsEmpty)
-        {
-            return;
-        }
-
-        try
-        {
-            _flushTimer.Change(_options.FlushInterval, Timeout.InfiniteTimeSpan);
-            _flushTimerDue = true;
-        }
-        catch (ObjectDisposedException)
-        {
-            // The activation is deactivating (its timers are gone): its deactivation flush writes what waits.
-        }
-    }
+    /// <summary>Buffered: the flush timer is due in <c>FlushInterval</c> unless it already is or nothing waits.</summary>
+    private void ScheduleBufferedFlush() => Timers.ScheduleFlush(!_state.Pending.IsEmpty);
 
     private async Task OnFlushTimerAsync()
     {
-        _flushTimerDue = false;
+        Timers.FlushFired();
         try
         {
             await FlushAsync();
@@ -420,17 +339,4 @@ public sealed partial class SessionGrain(
     }
 
     private long NowMs() => clock.GetUtcNow().ToUnixTimeMilliseconds();
-
-    /// <summary>A store call whose failures reach the caller as the port's types (<see cref="AsPortFailure"/>).</summary>
-    private async Task<T> CallStoreAsync<T>(Func<Task<T>> call)
-    {
-        try
-        {
-            return await call();
-        }
-        catch (Exception ex) when (ex is not (StoreUnavailableException or StoreConflictException))
-        {
-            throw SessionLog.AsPortFailure(logger, SessionId, ex);
-        }
-    }
 }

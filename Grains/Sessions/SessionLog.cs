@@ -6,6 +6,19 @@ namespace SessionTracking.Sessions;
 /// <summary>The session grain's log messages, and the mapping of an adapter's stray exception to the port's failure.</summary>
 internal static partial class SessionLog
 {
+    /// <summary>A store call whose failures reach the caller as the port's types (<see cref="AsPortFailure"/>).</summary>
+    public static async Task<T> CallStoreAsync<T>(ILogger logger, string sessionId, Func<Task<T>> call)
+    {
+        try
+        {
+            return await call();
+        }
+        catch (Exception ex) when (ex is not (StoreUnavailableException or StoreConflictException))
+        {
+            throw AsPortFailure(logger, sessionId, ex);
+        }
+    }
+
     // The names are the grain's own from before this class (the generated event ids hash them): keep them.
     /// <summary>
     /// The port's two failure types pass as they are. Anything else an adapter lets through (a driver error it does not

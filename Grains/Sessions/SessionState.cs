@@ -51,6 +51,35 @@ internal sealed class SessionState(SessionOptions options)
         Metrics = NewBuilder(snapshot.Metrics);
     }
 
+    /// <summary>
+    /// Numbers the events not marked in <paramref name="duplicate"/> after the last number handed out, folds them into the
+    /// session's row and buffers them, with their id keys (<paramref name="keys"/>: set for every event with an id) taken
+    /// as seen. Synchronous: with the dedup lookup before it, one atomic step on the grain's scheduler.
+    /// </summary>
+    public void Accept(IncomingEvent[] events, bool[]? duplicate, int accepted, ulong[]? keys, long now, Func<IncomingEvent, long> correctedTime)
+    {
+        Pending.Events.EnsureCapacity(Pending.Events.Count + accepted);
+        for (var i = 0; i < events.Length; i++)
+        {
+            if (duplicate?[i] == true)
+            {
+                continue;
+            }
+
+            var e = events[i];
+            var numbered = new StoredEvent(++LastSeq, e.ClientTime ?? now, e.Type, e.DataJson, e.ClientId, now, correctedTime(e))
+            {
+                IdHash = keys?[i] ?? 0,
+            };
+            Pending.Events.Add(numbered);
+            Metrics.Add(numbered, Pending.Samples);
+            if (e.ClientId is { } id)
+            {
+                Dedup.Accept(id, keys![i]);
+            }
+        }
+    }
+
     /// <summary>No new events from here on; the end is written with the next flush.</summary>
     public void RequestEnd(DateTimeOffset endTime)
     {

@@ -24,6 +24,28 @@ internal sealed class SessionWriter(
     /// <summary>Runs this writer's flushes one at a time, callers during one sharing the next.</summary>
     public GroupCommit Commit => _commit ??= new(this);
 
+    /// <summary>
+    /// A privacy deletion: nothing pending is written any more, and appends waiting for a write that will now never
+    /// happen fail like any failed write (their clients retry and then meet a 404); the write in flight is let finish.
+    /// </summary>
+    public async Task ForgetAsync()
+    {
+        _state.Forgotten = true;
+        _state.EndRequested = true;
+        _state.Pending.Clear();
+        Commit.FailWaiting(new StoreUnavailableException("The session was deleted."));
+        if (Commit.InFlight is { } inFlight)
+        {
+            try
+            {
+                await inFlight;
+            }
+            catch (Exception ex) when (ex is StoreUnavailableException or StoreConflictException)
+            {
+            }
+        }
+    }
+
     public bool HasPending => !_state.Pending.IsEmpty;
 
     public SessionFlush TakePending() => _state.Pending.Take(_state.Session!, _state.DurableMetrics, _state.Metrics.SnapshotSince(_state.DurableMetrics));
