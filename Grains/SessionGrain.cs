@@ -34,13 +34,11 @@ public sealed partial class SessionGrain(
     private long _lastActivityMs;
     private SessionTimers? _timers;
 
-    private string SessionId => this.GetPrimaryKeyString();
-
     private SessionWriter? _writer;
 
-    private SessionWriter Writer => _writer ??= new(_state, store, _options, clock, logger, SessionId, DeactivateOnIdle, ScheduleBufferedFlush);
+    private string SessionId => this.GetPrimaryKeyString();
 
-    private GroupCommit Commit => Writer.Commit;
+    private SessionWriter Writer => _writer ??= new(_state, store, _options, clock, logger, SessionId, DeactivateOnIdle, ScheduleBufferedFlush);
 
     private SessionTimers Timers => _timers ??= new(this, _options);
 
@@ -112,11 +110,7 @@ public sealed partial class SessionGrain(
             throw SessionLog.AsPortFailure(logger, SessionId, ex);
         }
 
-        _state.Session = session;
-        _state.LastSeq = _state.DurableSeq = initial.Length;
-        _state.Dedup.AddInitial(initial.Select(e => e.ClientId).OfType<string>());
-        _state.DurableMetrics = created;
-        _state.Metrics = _state.NewBuilder(_state.DurableMetrics);
+        _state.Created(session, initial, created);
         _lastActivityMs = NowMs();
         StartTimers();
         return new StartResult(SessionStatus.Ok, session);
@@ -139,7 +133,7 @@ public sealed partial class SessionGrain(
             query: null,
             legacyEvent);
 
-    public ValueTask<EndResult> EndAsync() => OnceMoreOnConflictAsync(0, static (grain, _) => grain.EndOnceAsync());
+    public ValueTask<EndResult> EndAsync() => ConflictRetry.OnceMoreAsync(this, logger, SessionId, 0, static (grain, _) => grain.EndOnceAsync());
 
     private async ValueTask<EndResult> EndOnceAsync()
     {
@@ -181,7 +175,7 @@ public sealed partial class SessionGrain(
     public async ValueTask ForgetAsync() => await Writer.ForgetAsync();
 
     public ValueTask<SessionPage?> ReadAsync(long afterSeq, int limit) =>
-        OnceMoreOnConflictAsync((afterSeq, limit), static (grain, page) => grain.ReadOnceAsync(page.afterSeq, page.limit));
+        ConflictRetry.OnceMoreAsync(this, logger, SessionId, (afterSeq, limit), static (grain, page) => grain.ReadOnceAsync(page.afterSeq, page.limit));
 
     private async ValueTask<SessionPage?> ReadOnceAsync(long afterSeq, int limit)
     {
@@ -200,35 +194,7 @@ public sealed partial class SessionGrain(
     }
 
     private ValueTask<AppendResult> AppendCoreAsync(IncomingEvent[] events, bool end, QueryRow? query, LegacyEvent? legacy, long? sentAt = null) =>
-        OnceMoreOnConflictAsync((events, end, query, legacy, sentAt), static (grain, a) => grain.AppendOnceAsync(a.events, a.end, a.query, a.legacy, a.sentAt));
-
-    /// <summary>
-    /// Runs a call that writes. When another activation of this session wrote first, the failed flush has reloaded the
-    /// session from the store and acknowledged nothing, so the call runs once more: dedup and numbering start afresh
-    /// from what the store holds. A second conflict becomes a <see cref="StoreUnavailableException"/> (503, retry):
-    /// the store's conflict exception never crosses the grain boundary.
-    /// </summary>
-    private async ValueTask<T> OnceMoreOnConflictAsync<TState, T>(TState state, Func<SessionGrain, TState, ValueTask<T>> call)
-    {
-        try
-        {
-            return await call(this, state);
-        }
-        catch (StoreConflictException)
-        {
-            SessionMetrics.ConflictRetries.Add(1);
-        }
-
-        try
-        {
-            return await call(this, state);
-        }
-        catch (StoreConflictException ex)
-        {
-            SessionLog.LogConflictUnresolved(logger, ex, SessionId);
-            throw new StoreUnavailableException("Another activation of this session wrote it concurrently; nothing in this request was stored. Retry.");
-        }
-    }
+        ConflictRetry.OnceMoreAsync(this, logger, SessionId, (events, end, query, legacy, sentAt), static (grain, a) => grain.AppendOnceAsync(a.events, a.end, a.query, a.legacy, a.sentAt));
 
     private async ValueTask<AppendResult> AppendOnceAsync(IncomingEvent[] events, bool end, QueryRow? query, LegacyEvent? legacy, long? sentAt)
     {
@@ -239,16 +205,7 @@ public sealed partial class SessionGrain(
             return AppendResult.NotFound;
         }
 
-        DedupLookup lookup;
-        try
-        {
-            lookup = await _state.Dedup.LookupAsync(events, store, SessionId);
-        }
-        catch (Exception ex)
-        {
-            throw SessionLog.AsPortFailure(logger, SessionId, ex);
-        }
-
+        var lookup = await Writer.LookupAsync(events);
         if (_state.Forgotten)
         {
             return AppendResult.NotFound; // deleted while the store was asked about ids
@@ -289,7 +246,7 @@ public sealed partial class SessionGrain(
     }
 
     /// <summary>Completes when everything buffered so far is durable (<see cref="GroupCommit"/>: one write per burst).</summary>
-    private Task FlushAsync() => Commit.FlushAsync();
+    private Task FlushAsync() => Writer.Commit.FlushAsync();
 
     private void DeactivateUnlessForgotten()
     {
@@ -305,17 +262,10 @@ public sealed partial class SessionGrain(
     /// <summary>Buffered: the flush timer is due in <c>FlushInterval</c> unless it already is or nothing waits.</summary>
     private void ScheduleBufferedFlush() => Timers.ScheduleFlush(!_state.Pending.IsEmpty);
 
-    private async Task OnFlushTimerAsync()
+    private Task OnFlushTimerAsync()
     {
         Timers.FlushFired();
-        try
-        {
-            await FlushAsync();
-        }
-        catch (Exception ex) when (ex is StoreUnavailableException or StoreConflictException)
-        {
-            // Logged by the flush; the failed events are pending again and the timer retries them.
-        }
+        return Writer.FlushQuietlyAsync();
     }
 
     private async Task OnIdleTimerAsync()

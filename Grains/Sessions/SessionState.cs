@@ -41,6 +41,16 @@ internal sealed class SessionState(SessionOptions options)
     /// <summary>A builder of the session's row from <paramref name="from"/>, custom metrics included.</summary>
     public SessionSummaryBuilder NewBuilder(SessionSummary from) => new(from, custom: CustomMetrics);
 
+    /// <summary>A session just created in the store with its first events and row.</summary>
+    public void Created(SessionInfo session, StoredEvent[] initial, SessionSummary row)
+    {
+        Session = session;
+        LastSeq = DurableSeq = initial.Length;
+        Dedup.AddInitial(initial.Select(e => e.ClientId).OfType<string>());
+        DurableMetrics = row;
+        Metrics = NewBuilder(row);
+    }
+
     /// <summary>Takes the store's state: metadata, numbering, recent ids and the read-model row (the next flush's version).</summary>
     public void Load(SessionSnapshot snapshot)
     {

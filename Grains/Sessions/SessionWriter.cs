@@ -24,6 +24,31 @@ internal sealed class SessionWriter(
     /// <summary>Runs this writer's flushes one at a time, callers during one sharing the next.</summary>
     public GroupCommit Commit => _commit ??= new(this);
 
+    /// <summary>The dedup lookup of a request's ids (<see cref="SessionDedup.LookupAsync"/>), its store failures as the port's.</summary>
+    public async ValueTask<DedupLookup> LookupAsync(IncomingEvent[] events)
+    {
+        try
+        {
+            return await _state.Dedup.LookupAsync(events, store, sessionId);
+        }
+        catch (Exception ex)
+        {
+            throw SessionLog.AsPortFailure(logger, sessionId, ex);
+        }
+    }
+
+    /// <summary>A flush whose failure is logged by the flush and retried later (the buffered timer's): pending again.</summary>
+    public async Task FlushQuietlyAsync()
+    {
+        try
+        {
+            await Commit.FlushAsync();
+        }
+        catch (Exception ex) when (ex is StoreUnavailableException or StoreConflictException)
+        {
+        }
+    }
+
     /// <summary>
     /// A privacy deletion: nothing pending is written any more, and appends waiting for a write that will now never
     /// happen fail like any failed write (their clients retry and then meet a 404); the write in flight is let finish.
