@@ -30,10 +30,8 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
     private SqliteReaders? _readers;
     private Task? _writerLoop;
     private SqliteCheckpointer? _checkpointer;
-    private int _isolatedCommits;
     private Task? _metricBackfill;
     private readonly CancellationTokenSource _stopping = new();
-    private int _lastIsolatedBatchSize;
 
     /// <param name="metrics">The custom metrics the writer aggregates (none when not given).</param>
     public SqliteSessionStore(IOptions<SqliteStoreOptions> options, ILogger<SqliteSessionStore> logger, MetricCatalog? metrics = null)
@@ -61,17 +59,8 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
 
     private SqliteReaders Readers => _readers ?? throw new InvalidOperationException("The SQLite store was not initialized.");
 
-    /// <summary>
-    /// For tests: while this is set and not signalled, the writer waits before it takes the waiting requests, so
-    /// that every request queued meanwhile lands in one transaction.
-    /// </summary>
-    internal ManualResetEventSlim? HoldWrites { get; set; }
-
-    /// <summary>How many transactions were rerun with a savepoint per request because one of them conflicted.</summary>
-    internal int IsolatedCommits => Volatile.Read(ref _isolatedCommits);
-
-    /// <summary>How many requests the last such transaction held.</summary>
-    internal int LastIsolatedBatchSize => Volatile.Read(ref _lastIsolatedBatchSize);
+    /// <summary>Where tests watch or hold the writer loop (<see cref="IWriterHooks"/>); none in the product.</summary>
+    internal IWriterHooks Hooks { get; set; } = IWriterHooks.None;
 
     /// <summary>For tests: one background checkpoint pass now, on the calling thread, whatever the interval.</summary>
     internal void RunCheckpointPass() => Checkpointer.RunPasses(maxPasses: 1);
@@ -483,7 +472,7 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
         {
             while (WaitForWrites())
             {
-                HoldWrites?.Wait();
+                Hooks.BeforeBatch();
                 while (batch.Count < MaxRequestsPerTransaction && _writes.Reader.TryRead(out var request))
                 {
                     batch.Add(request);
@@ -492,12 +481,8 @@ public sealed partial class SqliteSessionStore : ISessionStore, IAsyncDisposable
                 try
                 {
                     writer ??= SqliteWriter.Open(_connectionString, _options.Synchronous, autoCheckpoint: _options.CheckpointInterval == TimeSpan.Zero, Metrics);
-                    if (writer.Commit(batch))
-                    {
-                        Volatile.Write(ref _lastIsolatedBatchSize, batch.Count);
-                        Interlocked.Increment(ref _isolatedCommits);
-                    }
-
+                    var isolated = writer.Commit(batch);
+                    Hooks.Committed(batch.Count, isolated);
                     _checkpointer?.FinishCompletedPass(writer.FinishCheckpoint);
                 }
                 catch (Exception ex)

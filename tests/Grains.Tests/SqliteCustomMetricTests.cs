@@ -123,17 +123,17 @@ public sealed class SqliteCustomMetricTests : IAsyncLifetime
 
         // One transaction: a good flush of u1's first session, then a stale one of its second. The transaction fails,
         // and the rerun (a savepoint per flush) must start from u1's stored row, not from the one the failed run computed.
-        using var hold = new ManualResetEventSlim();
-        store.HoldWrites = hold;
+        using var hold = new HeldWriter();
+        store.Hooks = hold;
         var (s1Second, good) = Step(s1, s1First, Event(2, "rating", """{"score":4}"""));
         var (notStored, _) = Step(s2, created, Event(1, "rating", """{"score":1}"""));
         var (_, stale) = Step(s2, notStored, Event(2, "rating", """{"score":2}"""));
         var goodTask = store.AppendAsync(good, CancellationToken.None);
         var staleTask = store.AppendAsync(stale, CancellationToken.None);
-        hold.Set();
+        hold.Release();
         await goodTask;
         await Assert.ThrowsAsync<StoreConflictException>(() => staleTask);
-        Assert.Equal(1, store.IsolatedCommits);
+        Assert.Equal(1, hold.IsolatedCommits);
 
         var analytics = new SqliteAnalyticsStore(Options.Create(new SqliteStoreOptions { DatabasePath = DatabasePath }), store);
         var figures = await analytics.ReadGroupFiguresAsync("cx", null, null, usersAsUnits: true, CancellationToken.None);

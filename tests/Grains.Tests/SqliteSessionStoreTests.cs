@@ -45,17 +45,17 @@ public sealed class SqliteSessionStoreTests : IAsyncLifetime
         await _store.AppendAsync(Flush("c1", 1, 2), CancellationToken.None);
 
         // The writer waits until every flush is queued, then takes them all into one transaction.
-        using var hold = new ManualResetEventSlim();
-        _store.HoldWrites = hold;
+        using var hold = new HeldWriter();
+        _store.Hooks = hold;
         var conflicting = _store.AppendAsync(Flush("c1", 2, 3), CancellationToken.None);
         var good = Enumerable.Range(0, 20).Select(i => _store.AppendAsync(Flush("c2", (i * 2) + 1, (i * 2) + 2), CancellationToken.None)).ToArray();
-        hold.Set();
+        hold.Release();
 
         await Assert.ThrowsAsync<StoreConflictException>(() => conflicting);
         await Task.WhenAll(good);
         // One transaction held all 21 flushes; it failed on the conflict and was rerun with a savepoint per flush.
-        Assert.Equal(1, _store.IsolatedCommits);
-        Assert.Equal(21, _store.LastIsolatedBatchSize);
+        Assert.Equal(1, hold.IsolatedCommits);
+        Assert.Equal(21, hold.LastIsolatedBatchSize);
         Assert.Equal(2, (await _store.ReadEventsAsync("c1", 0, 10, CancellationToken.None)).Count);
         Assert.Equal(40, (await _store.ReadEventsAsync("c2", 0, 100, CancellationToken.None)).Count);
     }
