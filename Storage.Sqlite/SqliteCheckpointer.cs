@@ -98,8 +98,9 @@ internal sealed partial class SqliteCheckpointer(string connectionString, TimeSp
     /// <summary>
     /// What each tick runs: passes until one copies at most <see cref="SmallPassPages"/> pages (the frames appended while
     /// the pass before it ran), at most <paramref name="maxPasses"/>, before the writer is let copy the rest. The
-    /// writer's copy holds every acknowledgement back while it runs (15–24 ms after each pass of a 1 s tick under the
-    /// benchmark's batches, 2026-11-30); after a small pass it copies only what was appended while that pass ran. Tests
+    /// writer's copy holds every acknowledgement back while it runs (tens of ms after a long pass under load: see
+    /// docs/architecture.md, "Storage port and the SQLite adapter"); after a small pass it copies only what was appended
+    /// while that pass ran. Tests
     /// call it (with 1: one pass) to make passes happen at a known moment.
     /// </summary>
     internal void RunPasses(int maxPasses = MaxPassesPerTick)

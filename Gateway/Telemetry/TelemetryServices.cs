@@ -27,8 +27,8 @@ internal static class TelemetryServices
     /// ASP.NET Core's meters an operator reads: requests (duration, active, by route and status), Kestrel's connections,
     /// unhandled exceptions, and requests the rate limiter let through or refused. Not the instrumentation package's whole
     /// set: the memory pool's meter records on every buffer rented and returned, routing's on every match, and the
-    /// limiter's lease and queue instruments on every request; together ~5 % of a small request's CPU (perf, 2026-11-30),
-    /// for figures no dashboard of this service reads.
+    /// limiter's lease and queue instruments on every request; together a few per cent of a small request's CPU
+    /// (docs/benchmark.md), for figures no dashboard of this service reads.
     /// </summary>
     private static MeterProviderBuilder AddAspNetCoreMeters(this MeterProviderBuilder metrics) =>
         metrics
