@@ -19,7 +19,7 @@ internal sealed class MongoGroupFigures
 {
     private static readonly AggregateOptions ReadOptions = new() { AllowDiskUse = true };
 
-    private readonly Dictionary<(string Experiment, string Group), Entry> _groups = [];
+    private readonly GroupFigureSums _groups = new();
     private readonly string? _experimentId;
     private readonly IMongoCollection<BsonDocument> _sessions;
     private readonly IMongoCollection<BsonDocument> _moments;
@@ -79,15 +79,7 @@ internal sealed class MongoGroupFigures
             }
         }
 
-        return figures._groups
-            .OrderBy(g => g.Key.Experiment, StringComparer.Ordinal)
-            .ThenBy(g => g.Key.Group, StringComparer.Ordinal)
-            .Select(g => new GroupFigures(g.Key.Experiment, g.Key.Group, g.Value.Sessions, usersAsUnits ? g.Value.Users : null, g.Value.Sketches[0], g.Value.Sketches[1], g.Value.Sketches[2])
-            {
-                CustomSessions = g.Value.CustomSessions,
-                CustomUsers = usersAsUnits ? g.Value.CustomUsers : null,
-            })
-            .ToList();
+        return figures._groups.ToFigures(usersAsUnits);
     }
 
     private bool HasCustom => _keys.Length > 0;
@@ -112,7 +104,7 @@ internal sealed class MongoGroupFigures
     }
 
     /// <summary>The per-metric aggregates of one unit, their slots summed over hours and shards by the server.</summary>
-    private Task ReadMetricMomentsAsync(int unit, long firstHour, long endHour, Func<Entry, Dictionary<string, MetricMoments>> of, CancellationToken cancellationToken) =>
+    private Task ReadMetricMomentsAsync(int unit, long firstHour, long endHour, Func<GroupFigureSums.Group, Dictionary<string, MetricMoments>> of, CancellationToken cancellationToken) =>
         ForEachAsync(
             Aggregate(_metricMoments, MongoCustomMetricDocuments.MomentsPipeline(_experimentId, unit, firstHour, endHour, _keys)),
             d =>
@@ -247,38 +239,7 @@ internal sealed class MongoGroupFigures
         }
     }
 
-    private Entry EntryOf(BsonDocument d) => EntryFor(d["experiment_id"].AsString, d["model_group"].AsString);
+    private GroupFigureSums.Group EntryOf(BsonDocument d) => EntryFor(d["experiment_id"].AsString, d["model_group"].AsString);
 
-    private Entry EntryFor(string experiment, string group)
-    {
-        if (!_groups.TryGetValue((experiment, group), out var entry))
-        {
-            _groups[(experiment, group)] = entry = new Entry();
-        }
-
-        return entry;
-    }
-
-    private sealed class Entry
-    {
-        public Moments Sessions { get; } = new();
-
-        public Moments Users { get; } = new();
-
-        public QuantileSketch[] Sketches { get; } = [new(), new(), new()];
-
-        public Dictionary<string, MetricMoments> CustomSessions { get; } = new(StringComparer.Ordinal);
-
-        public Dictionary<string, MetricMoments> CustomUsers { get; } = new(StringComparer.Ordinal);
-
-        public MetricMoments Custom(Dictionary<string, MetricMoments> unit, string metric)
-        {
-            if (!unit.TryGetValue(metric, out var moments))
-            {
-                unit[metric] = moments = new MetricMoments();
-            }
-
-            return moments;
-        }
-    }
+    private GroupFigureSums.Group EntryFor(string experiment, string group) => _groups.Of(experiment, group);
 }

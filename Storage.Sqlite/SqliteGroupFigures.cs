@@ -15,7 +15,7 @@ internal sealed class SqliteGroupFigures
     private static readonly string SummaryColumns = string.Join(", ", MetricFields.Columns.Select(c => "m." + c));
     private static readonly string SummedColumns = string.Join(", ", MetricFields.Columns.Select(c => $"SUM(m.{c})"));
 
-    private readonly Dictionary<(string Experiment, string Group), Entry> _groups = [];
+    private readonly GroupFigureSums _groups = new();
     private readonly string? _experimentId;
     private readonly MetricSet _metrics;
 
@@ -60,15 +60,7 @@ internal sealed class SqliteGroupFigures
             }
         }
 
-        return figures._groups
-            .OrderBy(g => g.Key.Experiment, StringComparer.Ordinal)
-            .ThenBy(g => g.Key.Group, StringComparer.Ordinal)
-            .Select(g => new GroupFigures(g.Key.Experiment, g.Key.Group, g.Value.Sessions, usersAsUnits ? g.Value.Users : null, g.Value.Sketches[0], g.Value.Sketches[1], g.Value.Sketches[2])
-            {
-                CustomSessions = g.Value.CustomSessions,
-                CustomUsers = usersAsUnits ? g.Value.CustomUsers : null,
-            })
-            .ToList();
+        return figures._groups.ToFigures(usersAsUnits);
     }
 
     private void ReadHours(SqliteConnection connection, long firstHour, long endHour)
@@ -246,7 +238,7 @@ internal sealed class SqliteGroupFigures
         command.Parameters.AddWithValue("$from", from);
         command.Parameters.AddWithValue("$to", to);
         using var reader = command.ExecuteReader();
-        Entry? entry = null;
+        GroupFigureSums.Group? entry = null;
         (string, string, string)? user = null;
         var row = CustomRow.Empty;
         while (reader.Read())
@@ -288,41 +280,9 @@ internal sealed class SqliteGroupFigures
         return command;
     }
 
-    private Entry EntryOf(SqliteDataReader reader)
-    {
-        var key = (reader.GetString(0), reader.GetString(1));
-        if (!_groups.TryGetValue(key, out var entry))
-        {
-            _groups[key] = entry = new Entry();
-        }
-
-        return entry;
-    }
+    private GroupFigureSums.Group EntryOf(SqliteDataReader reader) => _groups.Of(reader.GetString(0), reader.GetString(1));
 
     private static long FloorDiv(long a, long b) => a / b - (a % b < 0 ? 1 : 0);
 
     private static long CeilDiv(long a, long b) => -FloorDiv(-a, b);
-
-    private sealed class Entry
-    {
-        public Moments Sessions { get; } = new();
-
-        public Moments Users { get; } = new();
-
-        public QuantileSketch[] Sketches { get; } = [new(), new(), new()];
-
-        public Dictionary<string, MetricMoments> CustomSessions { get; } = new(StringComparer.Ordinal);
-
-        public Dictionary<string, MetricMoments> CustomUsers { get; } = new(StringComparer.Ordinal);
-
-        public MetricMoments Custom(Dictionary<string, MetricMoments> unit, string metric)
-        {
-            if (!unit.TryGetValue(metric, out var moments))
-            {
-                unit[metric] = moments = new MetricMoments();
-            }
-
-            return moments;
-        }
-    }
 }
