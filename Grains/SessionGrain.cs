@@ -225,7 +225,7 @@ public sealed partial class SessionGrain(
                 : new AppendResult(SessionStatus.Ended, 0, duplicates, _state.LastSeq, true);
         }
 
-        _state.Accept(events, duplicate, accepted, lookup.Keys, now, e => _clockSkew.Correct(e.ClientTime, sentAt, now));
+        _state.Accept(events, duplicate, accepted, lookup.Keys, now, _clockSkew, sentAt);
         _state.Pending.Add(query, legacy);
 
         if (end)

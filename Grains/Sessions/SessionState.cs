@@ -66,7 +66,7 @@ internal sealed class SessionState(SessionOptions options)
     /// session's row and buffers them, with their id keys (<paramref name="keys"/>: set for every event with an id) taken
     /// as seen. Synchronous: with the dedup lookup before it, one atomic step on the grain's scheduler.
     /// </summary>
-    public void Accept(IncomingEvent[] events, bool[]? duplicate, int accepted, ulong[]? keys, long now, Func<IncomingEvent, long> correctedTime)
+    public void Accept(IncomingEvent[] events, bool[]? duplicate, int accepted, ulong[]? keys, long now, in ClockSkewCorrection clockSkew, long? sentAt)
     {
         Pending.Events.EnsureCapacity(Pending.Events.Count + accepted);
         for (var i = 0; i < events.Length; i++)
@@ -77,7 +77,7 @@ internal sealed class SessionState(SessionOptions options)
             }
 
             var e = events[i];
-            var numbered = new StoredEvent(++LastSeq, e.ClientTime ?? now, e.Type, e.DataJson, e.ClientId, now, correctedTime(e))
+            var numbered = new StoredEvent(++LastSeq, e.ClientTime ?? now, e.Type, e.DataJson, e.ClientId, now, clockSkew.Correct(e.ClientTime, sentAt, now))
             {
                 IdHash = keys?[i] ?? 0,
             };

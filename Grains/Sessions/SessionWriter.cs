@@ -18,7 +18,6 @@ internal sealed class SessionWriter(
     Action deactivate,
     Action onIdle) : IFlushTarget
 {
-    private readonly SessionState _state = state;
     private GroupCommit? _commit;
 
     /// <summary>Runs this writer's flushes one at a time, callers during one sharing the next.</summary>
@@ -29,7 +28,7 @@ internal sealed class SessionWriter(
     {
         try
         {
-            return await _state.Dedup.LookupAsync(events, store, sessionId);
+            return await state.Dedup.LookupAsync(events, store, sessionId);
         }
         catch (Exception ex)
         {
@@ -55,9 +54,9 @@ internal sealed class SessionWriter(
     /// </summary>
     public async Task ForgetAsync()
     {
-        _state.Forgotten = true;
-        _state.EndRequested = true;
-        _state.Pending.Clear();
+        state.Forgotten = true;
+        state.EndRequested = true;
+        state.Pending.Clear();
         Commit.FailWaiting(new StoreUnavailableException("The session was deleted."));
         if (Commit.InFlight is { } inFlight)
         {
@@ -71,9 +70,9 @@ internal sealed class SessionWriter(
         }
     }
 
-    public bool HasPending => !_state.Pending.IsEmpty;
+    public bool HasPending => !state.Pending.IsEmpty;
 
-    public SessionFlush TakePending() => _state.Pending.Take(_state.Session!, _state.DurableMetrics, _state.Metrics.SnapshotSince(_state.DurableMetrics));
+    public SessionFlush TakePending() => state.Pending.Take(state.Session!, state.DurableMetrics, state.Metrics.SnapshotSince(state.DurableMetrics));
 
     public async Task WriteAsync(SessionFlush flush)
     {
@@ -88,15 +87,15 @@ internal sealed class SessionWriter(
     {
         if (flush.Events.Count > 0)
         {
-            _state.DurableSeq = flush.Events[^1].Seq;
+            state.DurableSeq = flush.Events[^1].Seq;
         }
 
         if (flush.EndTime is { } end)
         {
-            _state.Session = _state.Session! with { EndTime = end };
+            state.Session = state.Session! with { EndTime = end };
         }
 
-        _state.DurableMetrics = flush.ReadModel!.Current;
+        state.DurableMetrics = flush.ReadModel!.Current;
     }
 
     /// <summary>
@@ -141,23 +140,23 @@ internal sealed class SessionWriter(
         if (options.Durability == DurabilityMode.Buffered)
         {
             // Already acknowledged: keep them, in order, for the next attempt.
-            _state.Pending.Restore(flush);
+            state.Pending.Restore(flush);
             return;
         }
 
         // Acked: nothing after the durable point was acknowledged. Forget it so retries are accepted afresh.
-        foreach (var e in flush.Events.Concat(_state.Pending.Events))
+        foreach (var e in flush.Events.Concat(state.Pending.Events))
         {
             if (e.ClientId is { } id)
             {
-                _state.Dedup.Forget(id);
+                state.Dedup.Forget(id);
             }
         }
 
-        _state.Pending.Clear();
-        _state.LastSeq = _state.DurableSeq;
-        _state.EndRequested = _state.Session!.EndTime is not null;
-        _state.Metrics = _state.NewBuilder(_state.DurableMetrics);
+        state.Pending.Clear();
+        state.LastSeq = state.DurableSeq;
+        state.EndRequested = state.Session!.EndTime is not null;
+        state.Metrics = state.NewBuilder(state.DurableMetrics);
     }
 
     /// <summary>
@@ -188,63 +187,63 @@ internal sealed class SessionWriter(
         }
         if (buffered)
         {
-            _state.Pending.Restore(failed);
+            state.Pending.Restore(failed);
         }
 
-        foreach (var e in buffered ? _state.Pending.Events : failed.Events.Concat(_state.Pending.Events))
+        foreach (var e in buffered ? state.Pending.Events : failed.Events.Concat(state.Pending.Events))
         {
             if (e.ClientId is { } id)
             {
-                _state.Dedup.Forget(id);
+                state.Dedup.Forget(id);
             }
         }
 
-        if (snapshot is null || _state.Forgotten)
+        if (snapshot is null || state.Forgotten)
         {
             // The store did not answer: back to the last state known durable. Should the failed write have committed
             // after all, the next flush reuses its numbers or its read-model version, which the store refuses as a
             // conflict, and that reload finds it.
             if (!buffered)
             {
-                _state.Pending.Clear();
-                _state.LastSeq = _state.DurableSeq;
-                _state.EndRequested = _state.Session!.EndTime is not null;
-                _state.Metrics = _state.NewBuilder(_state.DurableMetrics);
+                state.Pending.Clear();
+                state.LastSeq = state.DurableSeq;
+                state.EndRequested = state.Session!.EndTime is not null;
+                state.Metrics = state.NewBuilder(state.DurableMetrics);
             }
 
             return;
         }
 
-        _state.Load(snapshot); // the read model too: the stored summary is the version the next flush starts from
+        state.Load(snapshot); // the read model too: the stored summary is the version the next flush starts from
         if (!buffered)
         {
-            _state.Pending.Clear();
-            _state.EndRequested = snapshot.Session.EndTime is not null;
+            state.Pending.Clear();
+            state.EndRequested = snapshot.Session.EndTime is not null;
             return;
         }
 
-        var owed = _state.Pending.Events.ToList();
-        _state.Pending.Events.Clear();
-        _state.Pending.Samples.Clear();
+        var owed = state.Pending.Events.ToList();
+        state.Pending.Events.Clear();
+        state.Pending.Samples.Clear();
         foreach (var e in owed)
         {
-            if (e.ClientId is { } id && (_state.Dedup.Holds(id) || storedBeyondWindow!.Contains(id)))
+            if (e.ClientId is { } id && (state.Dedup.Holds(id) || storedBeyondWindow!.Contains(id)))
             {
                 continue; // the store has it: the failed write committed, or the other activation stored it
             }
 
-            var renumbered = e with { Seq = ++_state.LastSeq };
-            _state.Pending.Events.Add(renumbered);
-            _state.Metrics.Add(renumbered, _state.Pending.Samples);
+            var renumbered = e with { Seq = ++state.LastSeq };
+            state.Pending.Events.Add(renumbered);
+            state.Metrics.Add(renumbered, state.Pending.Samples);
             if (e.ClientId is { } kept)
             {
-                _state.Dedup.Accept(kept, ClientIdHashSet.KeyOf(kept));
+                state.Dedup.Accept(kept, ClientIdHashSet.KeyOf(kept));
             }
         }
 
-        if (_state.Pending.EndTime is { } end)
+        if (state.Pending.EndTime is { } end)
         {
-            _state.Metrics.End(_state.Session!.StartTime, end, _state.Pending.Samples);
+            state.Metrics.End(state.Session!.StartTime, end, state.Pending.Samples);
         }
     }
 
@@ -261,7 +260,7 @@ internal sealed class SessionWriter(
         }
 
         var recent = snapshot.RecentClientIds.ToHashSet(StringComparer.Ordinal);
-        var unseen = failed.Events.Concat(_state.Pending.Events).Select(e => e.ClientId).OfType<string>().Where(id => !recent.Contains(id)).Distinct().ToList();
+        var unseen = failed.Events.Concat(state.Pending.Events).Select(e => e.ClientId).OfType<string>().Where(id => !recent.Contains(id)).Distinct().ToList();
         if (unseen.Count == 0)
         {
             return found;

@@ -143,9 +143,7 @@ public sealed class SqliteCustomMetricTests : IAsyncLifetime
 
         (SessionSummary After, SessionFlush Flush) Step(SessionInfo session, SessionSummary from, StoredEvent e)
         {
-            var builder = new SessionSummaryBuilder(from, custom: context);
-            builder.Add(e, []);
-            var after = builder.Snapshot();
+            var after = Fold(catalog, session, [e], from);
             return (after, new SessionFlush(session.SessionId, [e], [], [], null, session, new ReadModelUpdate(from, after, [])));
         }
     }
